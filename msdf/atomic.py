@@ -14,12 +14,14 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
 
     On any exception the temporary file is removed and ``path`` is left untouched, so a reader never
     sees a half-written file, even if the process is killed (the rename is atomic on POSIX).
-    ``suffix`` defaults to ``path``'s own suffix so that writers which pick a format by extension work.
+    The temporary name is ``.<name>.<random>.tmp<suffix>``: it ends in ``path``'s own suffix (or ``suffix``) so
+    writers that pick a format by extension work, and it is hidden and marked ``.tmp`` so leftovers of a killed
+    process are easy to find and sweep.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=(target.suffix if suffix is None else suffix) + ".tmp", dir=target.parent
+        prefix=f".{target.name}.", suffix=".tmp" + (target.suffix if suffix is None else suffix), dir=target.parent
     )
     os.close(fd)
     tmp = Path(tmp_name)
