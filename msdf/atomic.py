@@ -24,6 +24,9 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
         prefix=f".{target.name}.", suffix=".tmp" + (target.suffix if suffix is None else suffix), dir=target.parent
     )
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; the published file gets the usual permissions
     tmp = Path(tmp_name)
     try:
         yield tmp

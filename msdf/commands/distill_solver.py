@@ -1,0 +1,48 @@
+"""``msdf distill-solver``: learn a Bespoke Non-Stationary few-step solver for a trained flow model."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "distill-solver"
+HELP = "learn a few-step BNS solver for a trained run (used by `msdf generate --solver bns`)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="training run directory")
+    parser.add_argument("--nfe", type=int, required=True, help="velocity evaluations of the learned solver")
+    parser.add_argument("--guidance", "-w", type=float, default=2.0,
+                        help="CFG weight the solver is distilled for (default 2; generate with the same -w)")
+    parser.add_argument("--pairs", type=int, default=256, help="(noise, condition) training pairs (default 256)")
+    parser.add_argument("--iters", type=int, default=300, help="Adam iterations (default 300)")
+    parser.add_argument("--batch-size", type=int, default=16, help="pairs per iteration (default 16)")
+    parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
+    parser.add_argument("--init", choices=("euler", "midpoint"), default="midpoint",
+                        help="starting solver (default midpoint; needs an even --nfe)")
+    parser.add_argument("--prompts", metavar="FILE", help="prompts to distill on (required for text models)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    parser.add_argument("-o", "--out", default=None, metavar="SAFETENSORS",
+                        help="output file (default RUN/solvers/bns_nfe<N>_w<W>.safetensors, + .json)")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from msdf.flow.bns import distill, solver_path
+    from msdf.flow.checkpoint import CheckpointError, load_sampler
+    from msdf.generate import read_prompts
+
+    try:
+        prompts = read_prompts(args.prompts) if args.prompts else None
+        sampler = load_sampler(args.run, args.device)
+        result, summary = distill(sampler, args.nfe, pairs=args.pairs, iters=args.iters, guidance=args.guidance,
+                                  init=args.init, prompts=prompts, seed=args.seed, batch_size=args.batch_size,
+                                  lr=args.lr, quiet=args.quiet)
+    except (CheckpointError, ValueError, FileNotFoundError) as exc:
+        print(f"msdf distill-solver: error: {exc}", file=sys.stderr)
+        return 1
+    out = args.out or solver_path(args.run, args.nfe, args.guidance)
+    result.solver.save(out, summary)
+    print(f"wrote {out}: validation RMSE {summary['val_rmse_init']:.4g} ({args.init}) -> "
+          f"{summary['val_rmse_trained']:.4g} (BNS) at {args.nfe} NFE; dopri5 used {summary['dopri5_nfe_mean']:.0f} NFE")
+    return 0

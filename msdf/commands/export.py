@@ -1,0 +1,40 @@
+"""``msdf export``: decode an M-SDF file (or read a mesh) and write GLB/OBJ/PLY/STL and/or an offline HTML viewer."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "export"
+HELP = "export an M-SDF .npz (or any mesh) to .glb/.obj/.ply/.stl and/or a self-contained HTML viewer page"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", metavar="IN", help="M-SDF file (.npz) or a mesh file")
+    parser.add_argument("-o", "--out", required=True, metavar="OUT",
+                        help="output file: .glb (with vertex normals), .obj, .ply, .stl, or .html (viewer only)")
+    parser.add_argument("--resolution", type=int, default=256, metavar="R", help="decoding grid resolution (256)")
+    parser.add_argument("--method", default="mc", choices=["mc", "visco"], help="decoder: marching cubes or VisCo")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="decoding device (cpu)")
+    parser.add_argument("--html", action="store_true", help="also write OUT with suffix .html: an offline 3D viewer")
+
+
+def run(args: argparse.Namespace) -> int:
+    from msdf.export import export
+
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.resolution < 8:
+        print(f"msdf export: error: --resolution must be >= 8 (got {args.resolution})", file=sys.stderr)
+        return 2
+    try:
+        written = export(args.input, args.out, resolution=args.resolution, method=args.method, device=device,
+                         html_page=args.html)
+    except (ValueError, OSError) as exc:
+        print(f"msdf export: error: {exc}", file=sys.stderr)
+        return 1
+    for p in written:
+        print(f"wrote {p}")
+    return 0

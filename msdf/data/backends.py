@@ -1,0 +1,200 @@
+"""Execution backends for per-shape tasks: a local pebble process pool, or Ray.
+
+Both take a picklable ``fn(*args) -> value`` and an iterable of ``(key, args)`` and yield ``(key, Outcome)`` in
+completion order, keeping only a bounded window of tasks in flight (so 600k inputs are not all submitted at once).
+A task that raises, runs past ``timeout`` seconds or whose worker dies (segfault, ``os._exit``, OOM kill) yields an
+:class:`Outcome` with a readable ``error``; the other tasks go on.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import concurrent.futures.process
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+#: Environment variables that make math libraries single-threaded inside each worker.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+class PoolError(RuntimeError):
+    """The pool itself failed (workers cannot start): the run stops instead of failing every shape."""
+
+
+@dataclass
+class Outcome:
+    """What one task produced: ``value`` on success, else ``error`` (a sentence for a person)."""
+
+    value: Any = None
+    error: str | None = None
+
+
+def describe_error(exc: BaseException) -> str:
+    """A readable one-line reason for a task failure (mesh errors already name the file and the reason)."""
+    from msdf.meshio import MeshLoadError
+
+    if isinstance(exc, MeshLoadError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (killed: out of memory?)" if -exitcode == signal.SIGKILL else ""
+        return f"worker process died from {name}{hint}"
+    return f"worker process exited unexpectedly with status {exitcode}"
+
+
+def default_workers() -> int:
+    """All cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def single_threaded_env() -> Iterator[None]:
+    """Set :data:`THREAD_VARS` to 1 while workers are spawned (they inherit it); restore afterwards."""
+    saved = {v: os.environ.get(v) for v in THREAD_VARS}
+    os.environ.update({v: "1" for v in THREAD_VARS})
+    try:
+        yield
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+
+
+def init_worker(preload: tuple[str, ...]) -> None:
+    """Worker start-up: one math thread, and import ``preload`` modules now so their import time is not counted
+    against the first task's time limit."""
+    import importlib
+    import sys
+
+    for name in preload:
+        importlib.import_module(name)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def run_local(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int, timeout: float | None,
+              preload: tuple[str, ...] = ()) -> Iterator[tuple[Any, Outcome]]:
+    """Run ``fn(*args)`` for each item in a pebble ``ProcessPool`` of ``workers`` spawned processes.
+
+    ``timeout`` (seconds, None = no limit) counts from when a worker starts the task; on expiry pebble kills that
+    worker and starts a fresh one.
+    """
+    import pebble
+
+    window = max(1, 2 * workers)
+    with single_threaded_env():
+        pool = pebble.ProcessPool(max_workers=workers, initializer=init_worker, initargs=(preload,),
+                                  context=multiprocessing.get_context("spawn"))
+    try:
+        pending: dict[concurrent.futures.Future, Any] = {}
+        source = iter(items)
+
+        broken = (f"the worker processes failed to start; the reason is printed above (for example an import "
+                  f"error in {', '.join(preload) or 'the task module'})")
+
+        def submit_more() -> None:
+            for key, args in source:
+                try:
+                    pending[pool.schedule(fn, args=args, timeout=timeout)] = key
+                except RuntimeError as exc:  # pebble: "Unexpected error within the Pool"
+                    raise PoolError(broken) from exc
+                if len(pending) >= window:
+                    return
+
+        submit_more()
+        while pending:
+            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                key = pending.pop(future)
+                try:
+                    outcome = Outcome(value=future.result())
+                except concurrent.futures.TimeoutError:
+                    outcome = Outcome(error=f"timed out after {timeout:g} s (worker stopped; raise --timeout "
+                                            f"for very large meshes)")
+                except pebble.ProcessExpired as exc:
+                    outcome = Outcome(error=_exit_reason(exc.exitcode))
+                except concurrent.futures.process.BrokenProcessPool as exc:  # workers cannot even start
+                    raise PoolError(broken) from exc
+                except Exception as exc:  # the task's own error, re-raised from the worker
+                    outcome = Outcome(error=describe_error(exc))
+                yield key, outcome
+            submit_more()
+    finally:
+        pool.stop()
+        pool.join()
+
+
+def _ray_call(fn: Callable, args: tuple, preload: tuple[str, ...]) -> Any:
+    init_worker(preload)
+    return fn(*args)
+
+
+def run_ray(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int | None, timeout: float | None,
+            address: str | None = None, preload: tuple[str, ...] = ()) -> Iterator[tuple[Any, Outcome]]:
+    """Run ``fn(*args)`` for each item as Ray tasks (``num_cpus=1``, no automatic retries).
+
+    ``address=None`` starts a local Ray instance with ``workers`` CPUs; otherwise connects to that cluster (for
+    example ``auto`` or ``ray://head:10001``). At most one task per cluster CPU is in flight, so a task starts about
+    when it is submitted; ``timeout`` counts from submission and force-cancels (kills the worker of) late tasks.
+    """
+    import ray
+    from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
+                 log_to_driver=False, logging_level="ERROR",
+                 runtime_env={"env_vars": {v: "1" for v in THREAD_VARS}})
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
+        window = max(1, int(ray.cluster_resources().get("CPU", workers or 1)))
+        fn_ref = ray.put(fn)
+        pending: dict[Any, tuple[Any, float]] = {}
+        source = iter(items)
+
+        def submit_more() -> None:
+            for key, args in source:
+                pending[remote.remote(fn_ref, args, preload)] = (key, time.monotonic())
+                if len(pending) >= window:
+                    return
+
+        submit_more()
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            now = time.monotonic()
+            late = [] if timeout is None else [r for r in pending if r not in ready and now - pending[r][1] > timeout]
+            for ref in late:
+                ray.cancel(ref, force=True)
+                key, _ = pending.pop(ref)
+                yield key, Outcome(error=f"timed out after {timeout:g} s (task cancelled; raise --timeout "
+                                         f"for very large meshes)")
+            for ref in ready:
+                key, _ = pending.pop(ref)
+                try:
+                    outcome = Outcome(value=ray.get(ref))
+                except RayTaskError as exc:
+                    outcome = Outcome(error=describe_error(exc.cause if exc.cause is not None else exc))
+                except (WorkerCrashedError, TaskCancelledError) as exc:
+                    outcome = Outcome(error=f"Ray worker died while converting: {type(exc).__name__}")
+                except ray.exceptions.RayError as exc:
+                    outcome = Outcome(error=describe_error(exc))
+                yield key, outcome
+            submit_more()
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,17 @@
+"""Flow matching on M-SDF matrices (issue 5).
+
+Modules, one concept each:
+
+- :mod:`msdf.flow.path` -- the CondOT probability path ``x_t = (1 - t) x0 + t x1`` and its time samplers.
+- :mod:`msdf.flow.coupling` -- multisample flow matching: exact OT pairing of noise and data within a batch.
+- :mod:`msdf.flow.model` -- the DiT-style, permutation-equivariant set transformer (``FlowTransformer``).
+- :mod:`msdf.flow.condition` -- the ``Condition`` batch (class labels / text embeddings / null mask).
+- :mod:`msdf.flow.text` -- the frozen offline sentence encoder and the caption-embedding cache.
+- :mod:`msdf.flow.normalizer` -- per-column statistics, applied in training and undone at sampling.
+- :mod:`msdf.flow.ema` -- exponential moving average of the weights.
+- :mod:`msdf.flow.checkpoint` -- run directories, exact resume, ``load_sampler(run_dir, device) -> FlowSampler``.
+- :mod:`msdf.flow.config` -- dataclass config, YAML files and presets.
+- :mod:`msdf.flow.trainer` -- the training loop (single process or torchrun DDP).
+
+Time convention: ``t = 0`` is Gaussian noise, ``t = 1`` is data; samplers integrate ``dx/dt = u(x, t)`` from 0 to 1.
+"""

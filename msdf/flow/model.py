@@ -1,0 +1,239 @@
+"""The flow-matching velocity network: a DiT-style transformer over the rows of an M-SDF matrix.
+
+Input ``x`` (B, n, D) with ``D = 4 + k^3`` (one row per local grid: centre, half-width, k^3 SDF values), time ``t`` (B,)
+and a :class:`~msdf.flow.condition.Condition`.  Output: the velocity ``u(x, t | c)`` (B, n, D).
+
+Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row MLP):
+
+- ``RowEmbedder``: ``h_i = W2 SiLU(W1 x_i)`` -- compresses each row (3 + 1 + k^3 numbers) to ``width``.
+- ``TimestepEmbedder``: sinusoidal features of ``1000 t`` -> MLP -> (B, width).
+- ``LabelEmbedder``: table of ``num_classes + 1`` rows, the last one the learned null class.
+- ``TextEmbedder``: MLP projection of a frozen pooled sentence embedding (B, E) -> (B, width), plus a learned null vector.
+- ``Block``: adaLN-Zero: ``(shift, scale, gate) x 2 = Linear(SiLU(c))`` with ``c = t_emb + cond_emb``,
+  ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
+  the modulation is zero-initialised so every block starts as the identity.
+- ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
+
+There is NO positional encoding: attention and the row-wise layers are permutation-equivariant, so permuting the
+rows of ``x`` permutes the rows of the output (the rows of an M-SDF are a set).
+
+Classifier-free guidance (Guided Flows): ``u = u(x | null) + w * (u(x | c) - u(x | null))``, both branches in one
+batched forward pass (:meth:`FlowTransformer.forward_with_cfg`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from msdf.flow.condition import Condition
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: ``x * (1 + scale) + shift`` with (B, width) modulation broadcast over the n rows of (B, n, width)."""
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+class RowEmbedder(nn.Module):
+    """Per-row MLP (B, n, D) -> (B, n, width); shared by all rows, so it is permutation-equivariant."""
+
+    def __init__(self, dim: int, width: int, hidden: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x)
+
+
+class TimestepEmbedder(nn.Module):
+    """``t`` (B,) in [0, 1] -> sinusoidal features of ``1000 t`` (``freq_dim``) -> MLP -> (B, width)."""
+
+    def __init__(self, width: int, freq_dim: int = 256):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.freq_dim // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+        args = 1000.0 * t.float()[:, None] * freqs[None]
+        emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+        return self.mlp(emb.to(self.mlp[0].weight.dtype))
+
+
+class LabelEmbedder(nn.Module):
+    """Class index (B,) -> (B, width); index ``num_classes`` is the learned null class used where ``null``."""
+
+    def __init__(self, num_classes: int, width: int):
+        super().__init__()
+        self.num_classes = num_classes
+        self.table = nn.Embedding(num_classes + 1, width)
+
+    def forward(self, labels: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
+        return self.table(torch.where(null, torch.full_like(labels, self.num_classes), labels))
+
+
+class TextEmbedder(nn.Module):
+    """Pooled sentence embedding (B, E) -> MLP -> (B, width); rows marked ``null`` get a learned null vector."""
+
+    def __init__(self, text_dim: int, width: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(text_dim, width), nn.SiLU(), nn.Linear(width, width))
+        self.null = nn.Parameter(torch.zeros(width))
+
+    def forward(self, text: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
+        emb = self.mlp(text.to(self.mlp[0].weight.dtype))
+        return torch.where(null[:, None], self.null.to(emb.dtype).expand_as(emb), emb)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the n rows (no positional encoding)."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"width {width} is not divisible by heads {heads}")
+        self.heads = heads
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, w = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, w))
+
+
+class Block(nn.Module):
+    """Transformer block with adaLN-Zero conditioning on ``c`` (B, width)."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(width, heads)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
+        x = x + gate1.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift1, scale1))
+        return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift2, scale2))
+
+
+class FinalLayer(nn.Module):
+    """adaLN (shift, scale) then a linear map (B, n, width) -> (B, n, D)."""
+
+    def __init__(self, width: int, dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(width, 2 * width))
+        self.linear = nn.Linear(width, dim)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.ada(c).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+class FlowTransformer(nn.Module):
+    """Velocity field ``u(x, t | c)`` on M-SDF matrices.
+
+    Args:
+        dim: row length ``4 + k^3``.
+        width, depth, heads, mlp_ratio: transformer size.
+        row_hidden: hidden size of the row-embedding MLP.
+        cond: ``"class"``, ``"text"`` or ``"none"``.
+        num_classes: number of classes (``cond="class"``).
+        text_dim: sentence-embedding size (``cond="text"``).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        width: int = 384,
+        depth: int = 8,
+        heads: int = 6,
+        mlp_ratio: float = 4.0,
+        row_hidden: int = 512,
+        cond: str = "class",
+        num_classes: int = 0,
+        text_dim: int = 384,
+    ):
+        super().__init__()
+        if cond not in ("class", "text", "none"):
+            raise ValueError(f"unknown conditioning {cond!r}; expected 'class', 'text' or 'none'")
+        if cond == "class" and num_classes < 1:
+            raise ValueError("a class-conditional model needs num_classes >= 1")
+        self.dim, self.cond = dim, cond
+        self.row_embed = RowEmbedder(dim, width, row_hidden)
+        self.t_embed = TimestepEmbedder(width)
+        self.label_embed = LabelEmbedder(num_classes, width) if cond == "class" else None
+        self.text_embed = TextEmbedder(text_dim, width) if cond == "text" else None
+        self.blocks = nn.ModuleList([Block(width, heads, mlp_ratio) for _ in range(depth)])
+        self.final = FinalLayer(width, dim)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        if self.label_embed is not None:
+            nn.init.normal_(self.label_embed.table.weight, std=0.02)
+        if self.text_embed is not None:
+            nn.init.normal_(self.text_embed.null, std=0.02)
+        for lin in (self.t_embed.mlp[0], self.t_embed.mlp[2]):
+            nn.init.normal_(lin.weight, std=0.02)
+        for blk in self.blocks:
+            nn.init.zeros_(blk.ada[-1].weight)
+            nn.init.zeros_(blk.ada[-1].bias)
+        for lin in (self.final.ada[-1], self.final.linear):
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+
+    def embed_condition(self, cond: Condition | None, batch: int) -> torch.Tensor | None:
+        """(B, width) embedding of ``cond`` (``None`` for an unconditional model)."""
+        if self.cond == "none":
+            return None
+        if cond is None:
+            raise ValueError(f"this model is {self.cond}-conditional: pass a Condition (null=True for unconditional)")
+        cond = cond.expand(batch)
+        if self.cond == "class":
+            if cond.labels is None:
+                raise ValueError("class-conditional model got a Condition without labels")
+            return self.label_embed(cond.labels, cond.null)
+        if cond.text is None:
+            raise ValueError("text-conditional model got a Condition without text embeddings")
+        return self.text_embed(cond.text, cond.null)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None = None) -> torch.Tensor:
+        """``u(x, t | c)``: ``x`` (B, n, D), ``t`` (B,) or scalar, ``cond`` batch B or 1 -> (B, n, D)."""
+        b = x.shape[0]
+        t = torch.as_tensor(t, device=x.device, dtype=torch.float32).reshape(-1).expand(b)
+        c = self.t_embed(t)
+        ce = self.embed_condition(cond, b)
+        if ce is not None:
+            c = c + ce
+        h = self.row_embed(x)
+        for blk in self.blocks:
+            h = blk(h, c)
+        return self.final(h, c)
+
+    def forward_with_cfg(
+        self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None, guidance: float
+    ) -> torch.Tensor:
+        """Guided velocity ``u(x | null) + w (u(x | c) - u(x | null))``, both branches in one batched call.
+
+        ``w = 1`` is the plain conditional velocity (one branch only); unconditional models ignore ``w``.
+        """
+        if self.cond == "none" or guidance == 1.0:
+            return self(x, t, cond)
+        b = x.shape[0]
+        t = torch.as_tensor(t, device=x.device, dtype=torch.float32).reshape(-1).expand(b)
+        cond = cond.expand(b)
+        both = self(torch.cat([x, x]), torch.cat([t, t]), Condition.cat([cond, cond.nulled()]))
+        u_c, u_null = both.chunk(2)
+        return u_null + guidance * (u_c - u_null)

@@ -1,0 +1,395 @@
+"""The flow-matching training loop (single process, or torchrun DDP with NCCL on GPUs / gloo on CPUs).
+
+One step, for a batch of normalised data ``x1`` (B, n, D) with conditions ``c``:
+
+    c      <- null with probability p_uncond                     (CFG training)
+    x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
+    t      ~ U(0, 1) or logit-normal
+    x_t    =  (1 - t) x0 + t x1
+    loss   =  mean || u_theta(x_t, t | c) - (x1 - x0) ||^2
+    AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
+
+A non-finite loss or gradient norm stops training before the optimiser step, with a message; the last committed
+checkpoint is kept untouched.  Training stops at whichever of ``config.steps`` / ``config.minutes`` comes first and
+always writes a final checkpoint.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from msdf.atomic import atomic_write
+from msdf.flow import checkpoint as ckpt
+from msdf.flow.condition import Condition
+from msdf.flow.config import TrainConfig
+from msdf.flow.coupling import ot_permutation
+from msdf.flow.dataset import load_matrices, split_indices
+from msdf.flow.ema import EMA
+from msdf.flow.normalizer import Normalizer
+from msdf.flow.path import flow_matching_loss, interpolate, sample_time
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or continue (bad data for the chosen conditioning, mismatched resume, ...)."""
+
+
+@dataclass
+class TrainResult:
+    """``status``: ``"done"`` (steps or time budget reached) or ``"nonfinite"`` (stopped on NaN/Inf)."""
+
+    status: str
+    step: int
+    loss: float
+    val_loss: float | None
+    run_dir: Path
+    samples_per_s: float
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """LR at optimiser step ``step`` (0-based): linear warm-up to ``lr``, then constant or cosine to ``min_lr_ratio lr``."""
+    warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    if config.schedule == "constant" or step < config.warmup_steps:
+        return config.lr * warm
+    span = max(1, config.steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    floor = config.min_lr_ratio
+    return config.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+class _Distributed:
+    """Rank/world size and the few collectives the loop needs (no-ops in a single process)."""
+
+    def __init__(self, device: torch.device):
+        self.owns_group = False
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            self.owns_group = True
+        self.enabled = dist.is_initialized()
+        self.rank = dist.get_rank() if self.enabled else 0
+        self.world = dist.get_world_size() if self.enabled else 1
+        self.device = device
+
+    def any(self, flag: bool) -> bool:
+        """True if ``flag`` is true on any rank."""
+        if not self.enabled:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.owns_group:
+            dist.destroy_process_group()
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> cuda if available else cpu; under torchrun each rank takes ``cuda:LOCAL_RANK``."""
+    name = str(device)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda" and dev.index is None and "LOCAL_RANK" in os.environ:
+        dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("--device cuda requested but CUDA is not available")
+        torch.cuda.set_device(dev)
+    return dev
+
+
+class _Conditions:
+    """Per-shape conditions of the training set: class indices or cached caption embeddings."""
+
+    def __init__(self, store: Any, config: TrainConfig, run_dir: Path, class_names: list[str] | None, quiet: bool):
+        self.kind = config.cond
+        self.class_names: list[str] = []
+        self.text_dim = 384
+        self.labels = self.text = None
+        if self.kind == "class":
+            labels = list(store.labels)
+            missing = [i for i, l in enumerate(labels) if not l]
+            if missing:
+                raise TrainingError(f"--cond class: {len(missing)} shapes have no label (first: index {missing[0]})")
+            self.class_names = class_names or sorted(set(labels))
+            unknown = sorted(set(labels) - set(self.class_names))
+            if unknown:
+                raise TrainingError(f"resumed run does not know classes {unknown}")
+            self.labels = torch.tensor([self.class_names.index(l) for l in labels], dtype=torch.long)
+        elif self.kind == "text":
+            from msdf.flow.text import CaptionCache
+
+            captions = list(store.captions)
+            missing = [i for i, c in enumerate(captions) if not c]
+            if missing:
+                raise TrainingError(f"--cond text: {len(missing)} shapes have no caption (first: index {missing[0]})")
+            root = getattr(store, "root", None)
+            slug = "".join(ch if ch.isalnum() else "-" for ch in config.text_model)[-60:]
+            cache_dir = Path(root) if root is not None and os.access(root, os.W_OK) else run_dir
+            if not quiet:
+                print(f"caption embeddings: {cache_dir / f'caption-embeddings.{slug}.safetensors'}")
+            cache = CaptionCache(cache_dir / f"caption-embeddings.{slug}.safetensors", config.text_model)
+            self.text = cache.embed(captions)
+            self.text_dim = int(self.text.shape[1])
+
+    def batch(self, idx: torch.Tensor, device: torch.device) -> Condition:
+        null = torch.zeros(len(idx), dtype=torch.bool)
+        return Condition(
+            null=null, labels=None if self.labels is None else self.labels[idx], text=None if self.text is None
+            else self.text[idx]
+        ).to(device)
+
+
+def _plot_loss(path: Path, history: list[dict[str, float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    tr = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    va = [(h["step"], h["val_loss"]) for h in history if "val_loss" in h]
+    if tr:
+        ax.plot(*zip(*tr), label="train", lw=1)
+    if va:
+        ax.plot(*zip(*va), "o-", label="validation (EMA)", ms=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("flow-matching loss")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def make_batch(x1: torch.Tensor, cond: Condition, config: TrainConfig
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Condition]:
+    """Noise, data, times and conditions of one training step (uses the global torch RNG).
+
+    ``x1`` (B, n, D) normalised data; each condition is dropped to null with probability ``config.p_uncond``;
+    ``x0 ~ N(0, I)`` is OT-paired with ``x1`` within equal conditions when ``config.ot_coupling``.
+    Returns ``(x0, x1, t (B,), cond)``.
+    """
+    b = x1.shape[0]
+    cond = cond.with_null(torch.rand(b) < config.p_uncond)
+    x0 = torch.randn_like(x1)
+    if config.ot_coupling:
+        x0 = x0[ot_permutation(x0, x1, cond.group_ids())]
+    t = sample_time(b, config.time_sampler, loc=config.logit_normal_loc, scale=config.logit_normal_scale,
+                    device=x1.device)
+    return x0, x1, t, cond
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, data: torch.Tensor, conds: _Conditions, idx: list[int],
+                    config: TrainConfig, device: torch.device) -> float | None:
+    """Conditional flow-matching loss on held-out shapes with fixed noise and times (comparable across steps)."""
+    if not idx:
+        return None
+    gen = torch.Generator().manual_seed(config.seed + 12345)
+    total, count = 0.0, 0
+    bs = config.batch_size
+    for start in range(0, min(len(idx), bs * config.val_batches), bs):
+        sel = torch.tensor(idx[start:start + bs])
+        x1 = data[sel].to(device)
+        x0 = torch.randn(x1.shape, generator=gen).to(device)
+        t = sample_time(len(sel), config.time_sampler, loc=config.logit_normal_loc,
+                        scale=config.logit_normal_scale, generator=gen).to(device)
+        pred = model(interpolate(x0, x1, t), t, conds.batch(sel, device))
+        total += flow_matching_loss(pred, x0, x1).item() * len(sel)
+        count += len(sel)
+    return total / count
+
+
+def train(store: Any, config: TrainConfig, run_dir: str | Path, *, device: str | torch.device = "cpu",
+          resume: bool = False, quiet: bool = False) -> TrainResult:
+    """Train a flow model on ``store`` into ``run_dir`` (see the module docstring); returns a :class:`TrainResult`.
+
+    Under torchrun (``WORLD_SIZE > 1``) every process calls this; ``config.batch_size`` is per process.
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    ddp = _Distributed(dev)
+    try:
+        return _train(store, config, run_dir, dev, ddp, resume, quiet or ddp.rank != 0)
+    finally:
+        ddp.close()
+
+
+def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, ddp: _Distributed, resume: bool,
+           quiet: bool) -> TrainResult:
+    state: dict[str, Any] | None = None
+    folder = None
+    if resume:
+        try:
+            folder, state = ckpt.latest_checkpoint(run_dir)
+        except ckpt.CheckpointError:
+            if (ckpt.checkpoint_root(run_dir) / ckpt.LATEST).exists():
+                raise
+            if not quiet:
+                print(f"--resume: no checkpoint in {run_dir} yet, starting from scratch")
+    elif (ckpt.checkpoint_root(run_dir) / ckpt.LATEST).exists():
+        raise TrainingError(f"{run_dir} already holds a training run: pass --resume or choose another --out")
+    if state is not None:
+        old = TrainConfig.from_dict(state["config"])
+        if old.model != config.model or old.cond != config.cond or old.text_model != config.text_model:
+            raise TrainingError(f"{folder}: --resume with a different model/conditioning than the checkpoint")
+
+    train_idx, val_idx = split_indices(store, config.val_fraction, config.seed)
+    if not train_idx:
+        raise TrainingError("the store has no training shapes")
+    normalizer = (Normalizer.from_stats(state["normalizer"]) if state is not None
+                  else Normalizer.from_stats(store.stats(train_idx)))
+    data = normalizer.normalize(load_matrices(store, quiet=quiet))
+    conds = _Conditions(store, config, run_dir, state["meta"]["class_names"] if state else None, quiet)
+    meta = {"n": store.n, "k": store.k, "dim": data.shape[2], "cond": config.cond, "class_names": conds.class_names,
+            "text_model": config.text_model if config.cond == "text" else None, "text_dim": conds.text_dim,
+            "num_train": len(train_idx), "num_val": len(val_idx)}
+
+    torch.manual_seed(config.seed + ddp.rank)
+    data_gen = torch.Generator().manual_seed(config.seed * 7919 + ddp.rank)
+    model = ckpt.build_model(config, meta).to(dev)
+    ema = EMA(model, config.ema_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.betas),
+                            weight_decay=config.weight_decay)
+    progress: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "samples_seen": 0, "history": []}
+    if state is not None:
+        weights, ema_weights = ckpt.load_weights(folder)
+        model.load_state_dict(weights)
+        ema.module.load_state_dict(ema_weights)
+        opt.load_state_dict(ckpt.load_torch(folder / "optim.pt"))
+        progress = state["progress"]
+        rng_file = folder / f"rng-rank{ddp.rank}.pt"
+        if rng_file.exists():
+            rng = ckpt.load_torch(rng_file)
+            torch.set_rng_state(rng["torch"])
+            data_gen.set_state(rng["data"])
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(list(rng["cuda"]))
+        elif not quiet:
+            print(f"{rng_file} missing (different world size?): random streams restart from the seed")
+    ema.module.to(dev)
+
+    net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) if ddp.enabled \
+        else model
+    fwd = torch.compile(net) if config.compile else net
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and config.bf16
+                else contextlib.nullcontext())
+    writer = None
+    if ddp.rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(run_dir / "tb"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def save(step: int) -> None:
+        folder_ = ckpt.step_dir(run_dir, step)
+        if ddp.rank == 0:
+            ckpt.save_weights_and_state(folder_, model, ema.module, {
+                "config": config.to_dict(), "meta": meta, "normalizer": normalizer.to_dict(), "progress": progress,
+            }, opt)
+        ddp.barrier()
+        ckpt.save_rng(folder_, ddp.rank, data_gen)
+        ddp.barrier()
+        if ddp.rank == 0:
+            ckpt.commit(run_dir, step, config.keep_checkpoints)
+            _plot_loss(run_dir / "loss.png", progress["history"])
+        ddp.barrier()
+
+    step = int(progress["step"])
+    start = time.monotonic()
+    deadline = None if config.minutes is None else start + 60.0 * config.minutes
+    bs = config.batch_size
+    ntrain = len(train_idx)
+    train_t = torch.tensor(train_idx)
+    status, last_loss, val = "done", float("nan"), None
+    window: list[float] = []
+    saved_at = step if state is not None else -1
+    bar = tqdm(total=config.steps, initial=step, desc="train", disable=quiet, dynamic_ncols=True)
+    t_window = time.monotonic()
+    while step < config.steps and not ddp.any(deadline is not None and time.monotonic() >= deadline):
+        sel = (torch.randperm(ntrain, generator=data_gen)[:bs] if bs <= ntrain
+               else torch.randint(ntrain, (bs,), generator=data_gen))
+        idx = train_t[sel]
+        x0, x1, t, cond = make_batch(data[idx].to(dev), conds.batch(idx, dev), config)
+        with autocast:
+            pred = fwd(interpolate(x0, x1, t), t, cond)
+        loss = flow_matching_loss(pred, x0, x1)
+        opt.zero_grad(set_to_none=True)
+        if ddp.any(not bool(torch.isfinite(loss))):
+            status = "nonfinite"
+            break
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        if ddp.any(not bool(torch.isfinite(gnorm))):
+            status = "nonfinite"
+            break
+        lr = learning_rate(config, step)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.step()
+        ema.update(model, step)
+        step += 1
+        last_loss = float(loss.detach())
+        window.append(last_loss)
+        progress["samples_seen"] += bs * ddp.world
+        bar.update(1)
+        if step % config.log_every == 0 or step == config.steps:
+            now = time.monotonic()
+            sps = len(window) * bs * ddp.world / max(1e-9, now - t_window)
+            mean_loss = float(np.mean(window))
+            progress["history"].append({"step": step, "loss": mean_loss, "lr": lr})
+            bar.set_postfix(loss=f"{mean_loss:.4f}", samples_s=f"{sps:.1f}")
+            if writer is not None:
+                writer.add_scalar("train/loss", mean_loss, step)
+                writer.add_scalar("train/lr", lr, step)
+                writer.add_scalar("train/grad_norm", float(gnorm), step)
+                writer.add_scalar("train/samples_per_s", sps, step)
+            window, t_window = [], now
+        if step % config.val_every == 0 and ddp.rank == 0:
+            val = validation_loss(ema.module, data, conds, val_idx, config, dev)
+            if val is not None:
+                progress["history"].append({"step": step, "val_loss": val})
+                if writer is not None:
+                    writer.add_scalar("val/loss", val, step)
+        if step % config.ckpt_every == 0:
+            progress["step"] = step
+            progress["elapsed_s"] += time.monotonic() - start
+            start = time.monotonic()
+            save(step)
+            saved_at = step
+    bar.close()
+    progress["elapsed_s"] += time.monotonic() - start
+    if status == "nonfinite":
+        if not quiet or ddp.rank == 0:
+            print(f"training stopped: non-finite loss or gradient at step {step + 1}; "
+                  f"the last good checkpoint in {ckpt.checkpoint_root(run_dir)} is kept")
+    elif step != saved_at:
+        if ddp.rank == 0:
+            val = validation_loss(ema.module, data, conds, val_idx, config, dev)
+            if val is not None:
+                progress["history"].append({"step": step, "val_loss": val})
+        progress["step"] = step
+        save(step)
+    if writer is not None:
+        writer.close()
+    total = progress["elapsed_s"]
+    return TrainResult(status=status, step=step, loss=last_loss, val_loss=val, run_dir=run_dir,
+                       samples_per_s=progress["samples_seen"] / total if total > 0 else 0.0)

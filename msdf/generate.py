@@ -1,0 +1,212 @@
+"""Batched generation: prompts / class names -> source noise -> ODE solve (CFG) -> M-SDF matrices -> meshes -> files.
+
+Pipeline for a call with prompts p_1..p_m and K samples each (B = m K samples, sample j gets seed ``seed + j``)::
+
+    x_0[j] ~ N(0, I) (n, D) from a generator seeded with seed + j     (independent of batching)
+    x_1 = solve(u_w(., t | c_j), x_0)                                  (B, n, D), in ``batch_size`` chunks
+    u_w = u(x | null) + w (u(x | c) - u(x | null))                     (classifier-free guidance, w = ``guidance``)
+    M_j = denormalize(x_1[j])  -> MosaicSDF -> decode (mc | visco)      (unit frame of the generated shape)
+
+Files written to ``out_dir`` (all atomically): ``NNN-<slug>.{glb|obj|ply|stl}``, ``NNN-<slug>.npz`` (M-SDF),
+``NNN-<slug>.png`` (render), ``contact_sheet.png`` and ``samples.json`` (per sample: prompt/class, seed, solver, NFE,
+guidance, timings, file names; per call: totals).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from msdf.atomic import atomic_write
+from msdf.flow.solvers import METHODS, ODESolution, VelocityFn, solve
+
+SOLVERS = (*METHODS, "bns")
+MESH_FORMATS = ("glb", "obj", "ply", "stl")
+Solver = Callable[[VelocityFn, Tensor], ODESolution]
+"""``solver(velocity_fn, x0) -> ODESolution``: a fixed choice of method and budget."""
+
+
+def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, guidance: float = 1.0,
+                bns_path: str | Path | None = None, device: str | torch.device = "cpu") -> Solver:
+    """A :data:`Solver` for ``method`` (euler | midpoint | rk4 | dopri5 | bns) at ``nfe`` evaluations.
+
+    ``bns`` loads the solver distilled for this run, NFE and guidance (``msdf distill-solver``) from ``bns_path`` or
+    its default place :func:`msdf.flow.bns.solver_path`.
+    """
+    if method == "bns":
+        from msdf.flow.bns import BNSFormatError, BNSSolver, solver_path
+
+        if bns_path is None:
+            if run_dir is None:
+                raise ValueError("--solver bns needs the run directory or an explicit solver file")
+            bns_path = solver_path(run_dir, nfe, guidance)
+        bns, meta = BNSSolver.load(bns_path)
+        if bns.nfe != nfe:
+            raise BNSFormatError(f"{bns_path}: a {bns.nfe}-NFE solver, but --nfe {nfe} was asked for")
+        bns = bns.to(device)
+        return lambda velocity_fn, x0: bns(velocity_fn, x0)
+    if method not in METHODS:
+        raise ValueError(f"unknown solver {method!r}; choose one of {', '.join(SOLVERS)}")
+    if method != "dopri5":
+        from msdf.flow.solvers import steps_for
+
+        steps_for(method, nfe)  # validate the budget now, not after loading everything
+    return lambda velocity_fn, x0: solve(velocity_fn, x0, method, nfe)
+
+
+def source_noise(seeds: Sequence[int], shape: tuple[int, ...], device: str | torch.device = "cpu") -> Tensor:
+    """(len(seeds), *shape) standard normal noise; row j drawn from a CPU generator seeded with ``seeds[j]``."""
+    rows = [torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    return torch.stack(rows).to(device)
+
+
+def guided_velocity(sampler: Any, cond: Any, guidance: float) -> VelocityFn:
+    """The closure ``(x, t) -> sampler.velocity(x, t, cond, guidance)`` the solvers integrate."""
+    return lambda x, t: sampler.velocity(x, t, cond, guidance)
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """One prompt per line of a text file; blank lines and lines starting with ``#`` are skipped."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{p}: cannot read prompts ({exc})") from exc
+    prompts = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    if not prompts:
+        raise ValueError(f"{p}: no prompts (one per line)")
+    return prompts
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """File-name-safe short form of a prompt: lower case, runs of other characters -> '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "sample"
+
+
+@torch.no_grad()
+def sample_matrices(sampler: Any, solver: Solver, *, prompts: Sequence[str] | None = None,
+                    classes: Sequence[str] | None = None, seeds: Sequence[int], guidance: float = 2.0,
+                    batch_size: int = 16, quiet: bool = False) -> tuple[Tensor, dict[str, float]]:
+    """Raw M-SDF matrices (B, n, D) for one prompt/class per seed (``len(seeds) == B``); returns (matrices, timings).
+
+    Samples go through the ODE ``batch_size`` at a time. Timings: ``ode_s`` (total solver wall time), ``nfe``
+    (evaluations per batch, as counted by the solver).
+    """
+    items = prompts if prompts is not None else classes
+    if items is None or len(items) != len(seeds):
+        raise ValueError("give one prompt or class per seed")
+    device = sampler.device
+    out, nfe, t_ode = [], 0, 0.0
+    starts = range(0, len(seeds), batch_size)
+    for s in tqdm(starts, desc="ODE", unit="batch", disable=quiet or len(starts) == 1):
+        sl = slice(s, s + batch_size)
+        cond = (sampler.condition(prompts=list(prompts[sl])) if prompts is not None
+                else sampler.condition(classes=list(classes[sl])))
+        x0 = source_noise(seeds[sl], (sampler.n, sampler.dim), device)
+        t0 = time.perf_counter()
+        sol = solver(guided_velocity(sampler, cond, guidance), x0)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t_ode += time.perf_counter() - t0
+        nfe = sol.nfe
+        out.append(sampler.denormalize(sol.x).float().cpu())
+    return torch.cat(out), {"ode_s": t_ode, "nfe": nfe}
+
+
+@dataclass
+class GenerationResult:
+    """What :func:`generate` wrote: one record per sample (as in samples.json) and the paths of the per-call files."""
+
+    samples: list[dict] = field(default_factory=list)
+    contact_sheet: Path | None = None
+    samples_json: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def generate(sampler: Any, out_dir: str | Path, *, prompts: Sequence[str] | None = None,
+             classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = 2.0,
+             solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
+             fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
+             quiet: bool = False) -> GenerationResult:
+    """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` and write all files.
+
+    Exactly one of ``prompts`` / ``classes`` (``None`` for both = unconditional, one "prompt" of the null condition).
+    """
+    from msdf.decode import decode
+    from msdf.meshio import save_mesh
+    from msdf.representation import MosaicSDF
+
+    if prompts is not None and classes is not None:
+        raise ValueError("give prompts or classes, not both")
+    if fmt not in MESH_FORMATS:
+        raise ValueError(f"unknown mesh format {fmt!r}; choose one of {', '.join(MESH_FORMATS)}")
+    if num_samples < 1:
+        raise ValueError(f"-n must be at least 1 (got {num_samples})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    solve_fn = make_solver(solver, nfe, run_dir=sampler.run_dir, guidance=guidance, bns_path=bns_path,
+                           device=sampler.device)
+    kind = "class" if classes is not None else "prompt"
+    base = list(classes if classes is not None else prompts if prompts is not None else [""])
+    items = [item for item in base for _ in range(num_samples)]
+    seeds = [seed + j for j in range(len(items))]
+    matrices, timing = sample_matrices(
+        sampler, solve_fn, prompts=None if classes is not None else items, classes=items if classes is not None
+        else None, seeds=seeds, guidance=guidance, batch_size=batch_size, quiet=quiet)
+
+    result = GenerationResult()
+    meshes, names = [], []
+    per_sample_ode = timing["ode_s"] / len(items)
+    for j, (item, s) in enumerate(tqdm(list(zip(items, seeds)), desc="decode", unit="shape", disable=quiet)):
+        name = f"{j:03d}-{slug(item) if item else 'unconditional'}"
+        rec: dict[str, Any] = {"index": j, kind: item or None, "seed": s, "solver": solver, "nfe": timing["nfe"],
+                               "guidance": guidance, "resolution": resolution, "method": method,
+                               "msdf": f"{name}.npz", "timings": {"ode_s": per_sample_ode}}
+        shape = MosaicSDF.from_matrix(matrices[j])
+        shape.save(out / rec["msdf"])
+        t0 = time.perf_counter()
+        try:
+            mesh = decode(shape, resolution=resolution, method=method, device=sampler.device)
+        except ValueError as exc:  # e.g. the field has no zero level set: keep the M-SDF, report the sample
+            mesh = None
+            rec["error"] = f"decode failed: {exc}"
+        rec["timings"]["decode_s"] = time.perf_counter() - t0
+        if mesh is not None and len(mesh.faces) > 0:
+            rec["mesh"] = f"{name}.{fmt}"
+            save_mesh(mesh, out / rec["mesh"])
+            rec["faces"] = int(len(mesh.faces))
+            meshes.append(mesh)
+            names.append((j, name, item or "unconditional"))
+        elif "error" not in rec:
+            rec["error"] = "decode produced an empty mesh"
+        result.samples.append(rec)
+
+    if render and meshes:
+        from msdf.render import contact_sheet, render_many
+
+        t0 = time.perf_counter()
+        images = render_many(meshes, [out / f"{name}.png" for _, name, _ in names], quiet=quiet)
+        for (j, name, _), _img in zip(names, images):
+            result.samples[j]["render"] = f"{name}.png"
+        result.contact_sheet = out / "contact_sheet.png"
+        contact_sheet(images, [f"{j}: {label} (seed {seeds[j]})" for j, _, label in names], result.contact_sheet)
+        result.timings["render_s"] = time.perf_counter() - t0
+    result.timings.update({"ode_s": timing["ode_s"], "total_s": time.perf_counter() - t_start,
+                           "decode_s": sum(r["timings"]["decode_s"] for r in result.samples)})
+    summary = {"run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance,
+               "seed": seed, "num_samples_per_item": num_samples, "resolution": resolution, "method": method,
+               "format": fmt, "device": str(sampler.device), "timings": result.timings,
+               "contact_sheet": result.contact_sheet.name if result.contact_sheet else None,
+               "samples": result.samples}
+    result.samples_json = out / "samples.json"
+    with atomic_write(result.samples_json) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2))
+    return result

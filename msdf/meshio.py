@@ -1,0 +1,127 @@
+"""Mesh files in and out: any format trimesh reads in, PLY/OBJ/STL/GLB out, with clear errors on bad input."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import trimesh
+
+from msdf.atomic import atomic_write
+
+SAVE_FORMATS = (".ply", ".obj", ".stl", ".glb")
+
+
+class MeshLoadError(ValueError):
+    """A mesh file could not be turned into a usable triangle mesh; the message names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def _supported_suffixes() -> set[str]:
+    return {"." + ext.lower() for ext in trimesh.exchange.load.available_formats()}
+
+
+def _file_type(path: Path) -> str:
+    """trimesh's file type for ``path`` (its lower-case suffix without the dot, ``tar.gz``-style kept simple)."""
+    return path.suffix.lower().lstrip(".")
+
+
+def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
+    """Read a triangle mesh from ``path``.
+
+    Scenes (GLB/GLTF, multi-object OBJ) are flattened into one mesh in world coordinates (node transforms applied).
+    Duplicate vertices are merged and degenerate / duplicate faces dropped; the geometry is otherwise untouched
+    (no re-orientation, no hole filling). Missing OBJ material files are ignored.
+
+    Raises:
+        MeshLoadError: missing file, a directory, unreadable, unsupported format, empty file, garbage or truncated
+            content, no faces (a point cloud), NaN/Inf vertex coordinates, or only degenerate faces.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise MeshLoadError(p, "file not found")
+    if p.is_dir():
+        raise MeshLoadError(p, "is a directory, not a mesh file")
+    if not os.access(p, os.R_OK):
+        raise MeshLoadError(p, "file is not readable (permission denied)")
+    ftype = _file_type(p)
+    if "." + ftype not in _supported_suffixes():
+        known = ", ".join(sorted(_supported_suffixes()))
+        raise MeshLoadError(p, f"unsupported mesh format {p.suffix or '(no suffix)'!r}; supported: {known}")
+    if p.stat().st_size == 0:
+        raise MeshLoadError(p, "file is empty (0 bytes)")
+    try:
+        loaded = trimesh.load(str(p), file_type=ftype, process=False, force=None)
+    except MeshLoadError:
+        raise
+    except Exception as exc:  # trimesh raises many types on malformed input
+        raise MeshLoadError(p, f"cannot parse as {ftype.upper()} (corrupt or truncated file?): "
+                               f"{type(exc).__name__}: {exc}") from exc
+    mesh = _as_single_mesh(p, loaded)
+    return _validate(p, mesh)
+
+
+def _as_single_mesh(p: Path, loaded) -> trimesh.Trimesh:
+    """Flatten a loaded object (Trimesh, Scene, PointCloud, ...) into one Trimesh or raise MeshLoadError."""
+    if isinstance(loaded, trimesh.Scene):
+        meshes = [g for g in loaded.dump(concatenate=False) if isinstance(g, trimesh.Trimesh) and len(g.faces)]
+        if not meshes:
+            if len(loaded.geometry) == 0:
+                raise MeshLoadError(p, "contains no geometry (empty or unparseable content)")
+            raise MeshLoadError(p, "contains no triangle faces (point cloud or lines only); a surface mesh is needed")
+        return trimesh.util.concatenate(meshes) if len(meshes) > 1 else meshes[0]
+    if isinstance(loaded, trimesh.Trimesh):
+        return loaded
+    if isinstance(loaded, trimesh.PointCloud):
+        raise MeshLoadError(p, "contains no faces (it is a point cloud); a surface mesh is needed")
+    raise MeshLoadError(p, f"does not contain a triangle mesh (got {type(loaded).__name__})")
+
+
+def _validate(p: Path, mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    v = np.asarray(mesh.vertices, dtype=np.float64)
+    f = np.asarray(mesh.faces)
+    if len(v) == 0:
+        raise MeshLoadError(p, "has no vertices (empty or truncated file)")
+    if len(f) == 0:
+        raise MeshLoadError(p, "contains no faces (it is a point cloud); a surface mesh is needed")
+    if f.min() < 0 or f.max() >= len(v):
+        raise MeshLoadError(p, "face indices out of range (truncated or corrupt file)")
+    used = np.unique(f)
+    bad = ~np.isfinite(v[used]).all(axis=1)
+    if bad.any():
+        raise MeshLoadError(p, f"{int(bad.sum())} vertices used by faces have NaN/Inf coordinates")
+    mesh = trimesh.Trimesh(vertices=v, faces=f, process=True, validate=False)
+    mesh.update_faces(mesh.nondegenerate_faces(height=None))
+    mesh.update_faces(mesh.unique_faces())
+    mesh.remove_unreferenced_vertices()
+    if len(mesh.faces) == 0 or not np.isfinite(mesh.area) or mesh.area <= 0:
+        raise MeshLoadError(p, "all faces are degenerate (zero area); nothing to encode")
+    return mesh
+
+
+def save_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike) -> Path:
+    """Write ``mesh`` to ``path``; the format follows the suffix (.ply .obj .stl .glb). Atomic.
+
+    GLB files carry per-vertex normals (and a plain material) so Blender, three.js and MeshLab shade them smoothly.
+    Returns the written path.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in SAVE_FORMATS:
+        raise ValueError(f"{p}: cannot write mesh format {p.suffix or '(no suffix)'!r}; use one of {SAVE_FORMATS}")
+    if len(mesh.faces) == 0:
+        raise ValueError(f"{p}: refusing to write a mesh without faces")
+    out = trimesh.Trimesh(vertices=np.asarray(mesh.vertices), faces=np.asarray(mesh.faces), process=False)
+    with atomic_write(p) as tmp:
+        if suffix == ".glb":
+            normals = np.asarray(out.vertex_normals, dtype=np.float32)  # computed from faces (area-weighted)
+            out.vertex_normals = normals
+            data = trimesh.exchange.gltf.export_glb(trimesh.Scene(out), include_normals=True)
+            tmp.write_bytes(data)
+        else:
+            out.export(str(tmp), file_type=suffix.lstrip("."))
+    return p

@@ -1,0 +1,1 @@
+"""Package data for the offline HTML viewer: ``viewer.js`` (WebGL script) and ``template.html``."""

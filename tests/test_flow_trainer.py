@@ -1,0 +1,220 @@
+"""Training loop: CFG dropout, OT batches, exact resume, corrupt checkpoints, NaN stop, overfitting, DDP, CLI."""
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+from scipy.optimize import linear_sum_assignment
+
+from msdf.flow import trainer as trainer_mod
+from msdf.flow.checkpoint import CheckpointError, latest_checkpoint, load_sampler
+from msdf.flow.condition import Condition
+from msdf.flow.config import PRESETS, build_config, load_yaml
+from msdf.flow.dataset import ArrayStore
+from msdf.flow.trainer import make_batch, train
+
+K = 2
+D = 4 + K ** 3
+
+
+def _store(num=12, n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(num, n, D)).astype(np.float32) * rng.uniform(0.5, 2.0, size=D).astype(np.float32)
+    return ArrayStore(m, K, labels=["chair", "table", "lamp"] * (num // 3), captions=None)
+
+
+def _config(**kw):
+    base = {"model": {"width": 32, "depth": 2, "heads": 2, "mlp_ratio": 2.0, "row_hidden": 32}, "batch_size": 4,
+            "steps": 4, "warmup_steps": 2, "val_every": 2, "ckpt_every": 2, "log_every": 1, "lr": 1e-3}
+    base.update(kw)
+    return build_config(overrides=base)
+
+
+def test_cfg_dropout_rate_and_ot_within_condition():
+    torch.manual_seed(0)
+    cfg = _config(p_uncond=0.2, ot_coupling=True)
+    b = 4000
+    x1 = torch.randn(b, 2, 3)
+    labels = torch.arange(b) % 4
+    x0, x1_out, t, cond = make_batch(x1, Condition(null=torch.zeros(b, dtype=torch.bool), labels=labels), cfg)
+    rate = cond.null.float().mean().item()
+    assert abs(rate - 0.2) < 3 * (0.2 * 0.8 / b) ** 0.5 + 1e-3
+    assert torch.equal(x1_out, x1) and t.shape == (b,)
+    # OT only permutes noise within equal conditions: the noise is a permutation of N(0, I) draws
+    assert x0.shape == x1.shape
+    cfg0 = _config(p_uncond=0.0)
+    _, _, _, c0 = make_batch(x1[:50], Condition(null=torch.zeros(50, dtype=torch.bool), labels=labels[:50]), cfg0)
+    assert not c0.null.any()
+
+
+def _weights(run):
+    folder, state = latest_checkpoint(run)
+    return load_file(str(folder / "weights.safetensors")), state
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    store = _store()
+    full = train(store, _config(steps=3, ckpt_every=100, ot_coupling=True), tmp_path / "a", quiet=True)
+    part = train(store, _config(steps=2, ckpt_every=100, ot_coupling=True), tmp_path / "b", quiet=True)
+    assert part.step == 2
+    resumed = train(store, _config(steps=3, ckpt_every=100, ot_coupling=True), tmp_path / "b", resume=True,
+                    quiet=True)
+    assert full.step == resumed.step == 3
+    wa, sa = _weights(tmp_path / "a")
+    wb, sb = _weights(tmp_path / "b")
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], rtol=0, atol=0, msg=key)
+    assert sa["progress"]["step"] == sb["progress"]["step"] == 3
+    assert (tmp_path / "b" / "loss.png").stat().st_size > 0
+    assert list((tmp_path / "b" / "tb").iterdir())
+
+
+def test_existing_run_needs_resume_and_model_must_match(tmp_path):
+    store = _store()
+    train(store, _config(steps=1), tmp_path / "r", quiet=True)
+    with pytest.raises(trainer_mod.TrainingError, match="--resume"):
+        train(store, _config(steps=1), tmp_path / "r", quiet=True)
+    bigger = _config(steps=2)
+    bigger.model.width = 64
+    with pytest.raises(trainer_mod.TrainingError, match="different model"):
+        train(store, bigger, tmp_path / "r", resume=True, quiet=True)
+
+
+def test_corrupt_checkpoint_gives_clear_error(tmp_path):
+    run = tmp_path / "r"
+    train(_store(), _config(steps=2), run, quiet=True)
+    folder, _ = latest_checkpoint(run)
+    weights = folder / "weights.safetensors"
+    raw = bytearray(weights.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="weights.safetensors: checksum mismatch"):
+        load_sampler(run)
+    (run / "checkpoints" / "latest.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="latest.json: corrupt"):
+        train(_store(), _config(steps=3), run, resume=True, quiet=True)
+    with pytest.raises(CheckpointError, match="no checkpoint found"):
+        load_sampler(tmp_path / "nothing")
+
+
+def test_nonfinite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch, capsys):
+    real = trainer_mod.flow_matching_loss
+    calls = {"n": 0}
+
+    def flaky(pred, x0, x1):
+        calls["n"] += 1
+        loss = real(pred, x0, x1)
+        return loss * float("nan") if calls["n"] == 4 else loss
+
+    monkeypatch.setattr(trainer_mod, "flow_matching_loss", flaky)
+    run = tmp_path / "r"
+    result = train(_store(), _config(steps=10, ckpt_every=2, val_every=100), run)
+    assert result.status == "nonfinite" and result.step == 3
+    assert "non-finite loss" in capsys.readouterr().out
+    folder, state = latest_checkpoint(run)
+    assert state["progress"]["step"] == 2 and folder.name == "step-0000002"
+    assert all(torch.isfinite(v).all() for v in load_file(str(folder / "weights.safetensors")).values())
+
+
+def test_minutes_budget_stops_and_saves(tmp_path):
+    result = train(_store(), _config(steps=10_000, minutes=1e-4), tmp_path / "r", quiet=True)
+    assert result.status == "done" and result.step < 10_000
+    assert latest_checkpoint(tmp_path / "r")[1]["progress"]["step"] == result.step
+
+
+def test_overfit_two_shapes_and_sampler_contract(tmp_path):
+    """A class-conditional model memorises 2 shapes; Euler sampling from noise returns each class's shape."""
+    rng = np.random.default_rng(3)
+    shapes = rng.normal(size=(2, 6, D)).astype(np.float32)
+    store = ArrayStore(np.repeat(shapes, 4, axis=0), K, labels=["a", "b"] * 4)
+    cfg = _config(steps=400, batch_size=8, lr=3e-3, warmup_steps=20, ckpt_every=1000, val_every=1000,
+                  val_fraction=0.0, p_uncond=0.1, ema_decay=0.9, log_every=50,
+                  model={"width": 64, "depth": 2, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 64})
+    train(store, cfg, tmp_path / "r", quiet=True)
+    s = load_sampler(tmp_path / "r", "cpu")
+    assert (s.n, s.k, s.dim, s.class_names) == (6, K, D, ["a", "b"])
+    assert s.config["cond"] == "class" and s.run_dir == tmp_path / "r"
+    cond = s.condition(classes=["a", "a", "b", "b"])
+    x = torch.randn(4, s.n, s.dim, generator=torch.Generator().manual_seed(0))
+    steps = 50
+    with torch.no_grad():
+        for i in range(steps):
+            x = x + s.velocity(x, torch.full((4,), i / steps), cond, guidance=1.0) / steps
+    out = s.denormalize(x).numpy()
+    # rows are a set, so compare up to a row permutation (optimal matching of rows)
+    err = np.array([[_set_distance(o, shape) for shape in shapes] for o in out])  # (4, 2)
+    scale = np.abs(shapes - shapes.mean(axis=(0, 1))).mean()
+    # ArrayStore order is a, b, a, b ... so shapes[0] is class "a"
+    assert (err[:2, 0] < 0.2 * scale).all() and (err[2:, 1] < 0.2 * scale).all(), (err, scale)
+    assert (err[:2, 0] < err[:2, 1]).all() and (err[2:, 1] < err[2:, 0]).all()
+    assert s.condition(prompts=["two a shapes", ""]).null.tolist() == [False, True]
+    with pytest.raises(ValueError, match="unknown class"):
+        s.condition(classes=["sofa"])
+
+
+def _set_distance(a, b):
+    """Mean absolute difference of two (n, D) row sets under the best row matching."""
+    cost = np.abs(a[:, None, :] - b[None, :, :]).mean(-1)
+    r, c = linear_sum_assignment(cost)
+    return cost[r, c].mean()
+
+
+def _ddp_worker(rank, world, port, run, result_dir):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
+    torch.set_num_threads(1)
+    res = train(_store(), _config(steps=3, ckpt_every=100), run, quiet=True)
+    Path(result_dir, f"rank{rank}.json").write_text(json.dumps({"step": res.step, "status": res.status}))
+
+
+def test_ddp_two_gloo_processes(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "r"), str(tmp_path)), nprocs=2, join=True)
+    for rank in range(2):
+        assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == {"step": 3, "status": "done"}
+    folder, state = latest_checkpoint(tmp_path / "r")
+    assert state["progress"]["samples_seen"] == 3 * 4 * 2
+    assert (folder / "rng-rank0.pt").exists() and (folder / "rng-rank1.pt").exists()
+    single = train(_store(), _config(steps=3, ckpt_every=100), tmp_path / "single", quiet=True)
+    w_ddp, w_one = _weights(tmp_path / "r")[0], _weights(tmp_path / "single")[0]
+    # ranks saw different batches, so the averaged-gradient model differs from the single-process one
+    assert any(not torch.equal(w_ddp[k], w_one[k]) for k in w_ddp if k.startswith("model."))
+    assert single.step == 3
+
+
+def test_presets_yaml_files_match_code():
+    root = Path(__file__).resolve().parents[1] / "train" / "configs"
+    for name, preset in PRESETS.items():
+        assert load_yaml(root / f"{name}.yaml") == preset
+    with pytest.raises(ValueError, match="unknown training option 'lrr'"):
+        build_config(overrides={"lrr": 1})
+    with pytest.raises(ValueError, match="unknown preset"):
+        build_config("gpu-huge")
+
+
+def test_cli_train_on_a_real_store(tmp_path):
+    from msdf.cli import main
+    from msdf.data.writer import StoreWriter
+
+    store = _store(num=9, n=8)
+    root = tmp_path / "store"
+    with StoreWriter(root, n=8, k=K) as w:
+        for i in range(len(store)):
+            w.add({"id": f"s{i}", "source": f"s{i}.obj", "label": store.labels[i], "caption": f"a {store.labels[i]}"},
+                  store[i]["msdf"])
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("model: {width: 32, depth: 1, heads: 2, row_hidden: 32}\nbatch_size: 3\nwarmup_steps: 1\n")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(root), "--config", str(cfg), "--steps", "2", "--out", str(run),
+                 "--quiet"]) == 0
+    assert main(["train", "--data", str(root), "--steps", "3", "--out", str(run), "--resume", "--quiet"]) == 0
+    assert latest_checkpoint(run)[1]["progress"]["step"] == 3
+    assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(run)]) == 2

@@ -1,0 +1,69 @@
+"""Narrow-band bookkeeping: which nodes are optimised and how their stencils and point corners index them.
+
+At fine levels only nodes near the surface are variables. The optimiser then works on a compact vector
+``x = cat(variables (M,), constants (C,))`` where the constants are the fixed values of non-band nodes that some
+band stencil touches; every gather (6-neighbour stencils, trilinear corners of the points) indexes ``x`` directly,
+so a step costs O(band + points) instead of O(R^3).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from viscogrid.grid import neighbours
+
+
+@dataclass
+class Band:
+    """Compact indexing of a level's variables.
+
+    Attributes:
+        nodes: (M,) flat grid indices of the variables.
+        const_nodes: (C,) flat grid indices of fixed nodes touched by a stencil.
+        eval_local: (K,) indices into ``x`` of the interior variable nodes where the priors are evaluated.
+        nb_local: (K, 6) indices into ``x`` of their 6 neighbours.
+        point_local: (N, 8) indices into ``x`` of the points' trilinear corners.
+    """
+
+    nodes: torch.Tensor
+    const_nodes: torch.Tensor
+    eval_local: torch.Tensor
+    nb_local: torch.Tensor
+    point_local: torch.Tensor
+
+
+def band_mask(values: torch.Tensor, point_idx: torch.Tensor, half_width: int, h: float) -> torch.Tensor:
+    """Boolean (R, R, R) mask: nodes within ``half_width`` cells of a point's cell or where ``|f| < half_width h``.
+
+    Args:
+        values: (R, R, R) current grid (the upsampled previous level).
+        point_idx: (N, 8) flat corner indices of the points' cells.
+        half_width: dilation radius in cells.
+    """
+    r = values.shape[0]
+    occupied = torch.zeros(r**3, dtype=torch.float32, device=values.device)
+    occupied[point_idx.reshape(-1)] = 1.0
+    k = 2 * half_width + 1
+    near_points = F.max_pool3d(occupied.view(1, 1, r, r, r), k, stride=1, padding=half_width)[0, 0] > 0
+    return near_points | (values.abs() < half_width * h)
+
+
+def build_band(mask: torch.Tensor, point_idx: torch.Tensor) -> Band:
+    """Compact indices for the variables ``mask`` (R, R, R) bool; every point corner must lie inside the mask."""
+    r = mask.shape[0]
+    device = mask.device
+    nodes = mask.reshape(-1).nonzero().squeeze(1)
+    lookup = torch.full((r**3,), -1, dtype=torch.int64, device=device)
+    lookup[nodes] = torch.arange(len(nodes), device=device)
+    ijk = torch.stack([nodes // (r * r), (nodes // r) % r, nodes % r], dim=1)
+    interior = ((ijk > 0) & (ijk < r - 1)).all(dim=1)
+    eval_nodes = nodes[interior]
+    nb = neighbours(eval_nodes, r)
+    outside = nb[lookup[nb] < 0].unique()
+    lookup[outside] = len(nodes) + torch.arange(len(outside), device=device)
+    point_local = lookup[point_idx]
+    if (point_local < 0).any() or (point_local >= len(nodes)).any():
+        raise RuntimeError("narrow band does not contain every point's cell (band construction bug)")
+    return Band(nodes, outside, lookup[eval_nodes], lookup[nb], point_local)
