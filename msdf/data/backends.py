@@ -124,8 +124,7 @@ def run_local(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int, ti
                 try:
                     outcome = Outcome(value=future.result())
                 except concurrent.futures.TimeoutError:
-                    outcome = Outcome(error=f"timed out after {timeout:g} s (worker stopped; raise --timeout "
-                                            f"for very large meshes)")
+                    outcome = Outcome(error=_timeout_message(timeout, "worker stopped"))
                 except pebble.ProcessExpired as exc:
                     outcome = Outcome(error=_exit_reason(exc.exitcode))
                 except concurrent.futures.process.BrokenProcessPool as exc:  # workers cannot even start
@@ -139,9 +138,31 @@ def run_local(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int, ti
         pool.join()
 
 
-def _ray_call(fn: Callable, args: tuple, preload: tuple[str, ...]) -> Any:
+class TaskTimeout(Exception):
+    """Raised inside a Ray task by its own alarm when it runs past the time limit."""
+
+
+def _timeout_message(timeout: float, how: str) -> str:
+    return f"timed out after {timeout:g} s ({how}; raise --timeout for very large meshes)"
+
+
+def _ray_call(fn: Callable, args: tuple, preload: tuple[str, ...], timeout: float | None) -> Any:
+    """Ray task body: worker set-up, then ``fn(*args)`` under a ``SIGALRM`` of ``timeout`` seconds (the alarm
+    interrupts Python code; the driver's hard deadline covers code stuck in C)."""
     init_worker(preload)
-    return fn(*args)
+    if timeout is None:
+        return fn(*args)
+
+    def alarm(signum, frame):
+        raise TaskTimeout(_timeout_message(timeout, "task stopped"))
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return fn(*args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def run_ray(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int | None, timeout: float | None,
@@ -149,27 +170,29 @@ def run_ray(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int | Non
     """Run ``fn(*args)`` for each item as Ray tasks (``num_cpus=1``, no automatic retries).
 
     ``address=None`` starts a local Ray instance with ``workers`` CPUs; otherwise connects to that cluster (for
-    example ``auto`` or ``ray://head:10001``). At most one task per cluster CPU is in flight, so a task starts about
-    when it is submitted; ``timeout`` counts from submission and force-cancels (kills the worker of) late tasks.
+    example ``auto`` or ``ray://head:10001``). At most one task per cluster CPU is in flight. ``timeout`` is enforced
+    inside the task from when it starts (an alarm); a task still unfinished ``2 * timeout + 60`` s after submission
+    (stuck in native code, worker never started) is force-cancelled, which kills its worker.
     """
     import ray
     from ray.exceptions import RayTaskError, TaskCancelledError, WorkerCrashedError
 
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR",
-                 runtime_env={"env_vars": {v: "1" for v in THREAD_VARS}})
+        with single_threaded_env():  # a local Ray's workers inherit it; on a cluster Ray sets OMP threads = 1
+            ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
+                     log_to_driver=False, logging_level="ERROR")
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_ray_call)
         window = max(1, int(ray.cluster_resources().get("CPU", workers or 1)))
         fn_ref = ray.put(fn)
+        hard_limit = None if timeout is None else 2 * timeout + 60
         pending: dict[Any, tuple[Any, float]] = {}
         source = iter(items)
 
         def submit_more() -> None:
             for key, args in source:
-                pending[remote.remote(fn_ref, args, preload)] = (key, time.monotonic())
+                pending[remote.remote(fn_ref, args, preload, timeout)] = (key, time.monotonic())
                 if len(pending) >= window:
                     return
 
@@ -177,18 +200,19 @@ def run_ray(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int | Non
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             now = time.monotonic()
-            late = [] if timeout is None else [r for r in pending if r not in ready and now - pending[r][1] > timeout]
+            late = ([] if hard_limit is None else
+                    [r for r in pending if r not in ready and now - pending[r][1] > hard_limit])
             for ref in late:
                 ray.cancel(ref, force=True)
                 key, _ = pending.pop(ref)
-                yield key, Outcome(error=f"timed out after {timeout:g} s (task cancelled; raise --timeout "
-                                         f"for very large meshes)")
+                yield key, Outcome(error=_timeout_message(hard_limit, "no answer since submission; task cancelled"))
             for ref in ready:
                 key, _ = pending.pop(ref)
                 try:
                     outcome = Outcome(value=ray.get(ref))
                 except RayTaskError as exc:
-                    outcome = Outcome(error=describe_error(exc.cause if exc.cause is not None else exc))
+                    cause = exc.cause if exc.cause is not None else exc
+                    outcome = Outcome(error=str(cause) if isinstance(cause, TaskTimeout) else describe_error(cause))
                 except (WorkerCrashedError, TaskCancelledError) as exc:
                     outcome = Outcome(error=f"Ray worker died while converting: {type(exc).__name__}")
                 except ray.exceptions.RayError as exc:
