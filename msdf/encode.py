@@ -28,13 +28,13 @@ from scipy.spatial import cKDTree
 from msdf.meshio import load_mesh
 from msdf.normalization import Normalization
 from msdf.oracle import SDFOracle
-from msdf.refine import DEFAULT_REFINE_STEPS, RefineConfig, refine_batch, training_set
+from msdf.refine import DEFAULT_REFINE_STEPS, RefineConfig, build_problem, refine_values
 from msdf.representation import MosaicSDF
 from msdf.sampling import farthest_point_sampling, sample_surface
 
 FPS_POOL_PER_GRID = 64
 HALF_WIDTH_FACTOR = 1.2
-COVERAGE_SAMPLES = 200_000
+COVERAGE_SAMPLES = 100_000
 
 
 def grid_offsets(k: int) -> np.ndarray:
@@ -108,10 +108,10 @@ def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int
                         time.perf_counter() - t0, {"coverage_before_widening": coverage})
 
 
-def _to_msdf(init: InitialGrids, centers: torch.Tensor, scales: torch.Tensor, values: torch.Tensor,
-             info: dict) -> MosaicSDF:
-    return MosaicSDF(centers.detach().float().cpu(), scales.detach().float().cpu(), values.detach().float().cpu(),
-                     init.normalization, info=info)
+def _to_msdf(init: InitialGrids, values: torch.Tensor, info: dict) -> MosaicSDF:
+    n = len(init.centers)
+    return MosaicSDF(torch.tensor(init.centers, dtype=torch.float32), torch.full((n,), init.half_width),
+                     values.detach().float().cpu(), init.normalization, info=info)
 
 
 def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_grids: int = 1024, k: int = 7,
@@ -124,26 +124,19 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
     """
     inits = [initialize(_as_mesh(m), n_grids, k, seed) for m in meshes]
     dev = torch.device(device)
-    centers = torch.tensor(np.stack([i.centers for i in inits]), dtype=torch.float32, device=dev)
-    scales = torch.tensor([[i.half_width] * n_grids for i in inits], dtype=torch.float32, device=dev)
     values = torch.tensor(np.stack([i.values for i in inits]), dtype=torch.float32, device=dev)
     t0 = time.perf_counter()
     losses = [(float("nan"), float("nan"))] * len(inits)
     if refine_steps > 0:
-        pts, sdf, nrm = zip(*(training_set(i.oracle, i.surface, i.normals, i.half_width, seed) for i in inits))
-        centers, scales, values, losses = refine_batch(
-            centers, scales, values,
-            torch.tensor(np.stack(pts), dtype=torch.float32, device=dev),
-            torch.tensor(np.stack(sdf), dtype=torch.float32, device=dev),
-            torch.tensor(np.stack(nrm), dtype=torch.float32, device=dev),
-            RefineConfig(steps=refine_steps), seed=seed, quiet=quiet)
+        problems = [build_problem(i.oracle, i.surface, i.normals, i.centers, i.half_width, k, seed) for i in inits]
+        values, losses = refine_values(values, problems, RefineConfig(steps=refine_steps), quiet=quiet)
     refine_seconds = (time.perf_counter() - t0) / len(inits)
     out = []
     for b, init in enumerate(inits):
         info = {"coverage": init.coverage, "half_width": init.half_width, "init_seconds": init.seconds,
                 "refine_seconds": refine_seconds, "refine_steps": int(refine_steps),
                 "refine_loss": [float(losses[b][0]), float(losses[b][1])], "seed": int(seed)}
-        out.append(_to_msdf(init, centers[b], scales[b], values[b], info))
+        out.append(_to_msdf(init, values[b], info))
     return out
 
 

@@ -172,7 +172,7 @@ def blend_sdf(
             take = slot.unsqueeze(0) < cnt.unsqueeze(1)  # (C, M)
             pi, si = take.nonzero(as_tuple=True)
             gid = h.grids[h.starts[row[pi]] + si]
-            hit = ((x.detach()[pi] - flat_c.detach()[gid]).abs().amax(dim=-1) < flat_s.detach()[gid])
+            hit = ((x.detach()[pi] - flat_c.detach()[gid]) / flat_s.detach()[gid].unsqueeze(-1)).abs().amax(dim=-1) < 1
             pi, gid = pi[hit], gid[hit]
         s = flat_s[gid]
         u = (x[pi] - flat_c[gid]) / s.unsqueeze(-1)
@@ -244,6 +244,19 @@ def _hat_matrix(j: torch.Tensor, ok: torch.Tensor, lo: float, h: float, c: torch
     return u, A
 
 
+def _separable_trilinear(Ax: torch.Tensor, Ay: torch.Tensor, Az: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``T[g, x, y, z] = sum_abc Ax[g, x, a] Ay[g, y, b] Az[g, z, c] v[g, a, b, c]`` as three batched matmuls.
+
+    Shapes: Ax (g, mx, k), Ay (g, my, k), Az (g, mz, k), v (g, k, k, k) -> (g, mx, my, mz).
+    """
+    g, k = v.shape[0], v.shape[-1]
+    mx, my, mz = Ax.shape[1], Ay.shape[1], Az.shape[1]
+    t = torch.bmm(Ax, v.reshape(g, k, k * k)).reshape(g, mx * k, k)  # (g, mx, b, c)
+    t = torch.bmm(t, Az.transpose(1, 2)).reshape(g, mx, k, mz)  # (g, mx, b, mz)
+    t = torch.bmm(Ay, t.permute(0, 2, 1, 3).reshape(g, k, mx * mz))  # (g, my, mx * mz)
+    return t.reshape(g, my, mx, mz).permute(0, 2, 1, 3)
+
+
 def blend_sdf_lattice(
     centers: torch.Tensor, scales: torch.Tensor, values: torch.Tensor, lattice: Lattice,
     z_range: tuple[int, int] | None = None,
@@ -285,26 +298,27 @@ def blend_sdf_lattice(
     m = (last - first + 1).amax(dim=0).tolist()  # padded block size per axis
     per = max(1, _CHUNK_SLOTS // (m[0] * m[1] * m[2]))
     ranges = [torch.arange(mm, device=dev) for mm in m]
+    num, den = num.view(X, Y, z1 - z0), den.view(X, Y, z1 - z0)
+    origin = torch.tensor([0, 0, z0], device=dev)
     for a in range(0, idx.numel(), per):
         g = idx[a:a + per]
         fa, la = first[a:a + per], last[a:a + per]
         c, s, v = centers[g], scales[g], values[g]
-        us, As, js = [], [], []
+        us, As = [], []
         for ax in range(3):
             j = fa[:, ax:ax + 1] + ranges[ax]
-            ok = j <= la[:, ax:ax + 1]
-            u, A = _hat_matrix(j, ok, float(lo[ax]), h, c[:, ax], s, k)
+            u, A = _hat_matrix(j, j <= la[:, ax:ax + 1], float(lo[ax]), h, c[:, ax], s, k)
             us.append(u.abs())
             As.append(A)
-            js.append(torch.where(ok, j, torch.zeros_like(j)))
-        T = torch.einsum("gxa,gyb,gzc,gabc->gxyz", As[0], As[1], As[2], v)
+        T = _separable_trilinear(As[0], As[1], As[2], v)
         w = (1.0 - torch.maximum(torch.maximum(us[0][:, :, None, None], us[1][:, None, :, None]),
-                                 us[2][:, None, None, :])).clamp_min(0.0)
-        flat = (js[0][:, :, None, None] * Y + js[1][:, None, :, None]) * (z1 - z0) + (js[2][:, None, None, :] - z0)
-        keep = w > 0
-        flat, w, T = flat[keep], w[keep], T[keep]
-        num = num.index_add(0, flat, (w * T).to(dt))
-        den = den.index_add(0, flat, w.to(dt))
-    covered = den > 0
-    F = torch.where(covered, num / torch.where(covered, den, torch.ones_like(den)), torch.zeros_like(num))
-    return F.view(X, Y, z1 - z0), den.view(X, Y, z1 - z0)
+                                 us[2][:, None, None, :])).clamp_min(0.0).to(dt)
+        wT = w * T
+        # Each grid's block is a box of the lattice: add it with a slice (much faster than a scatter on CPU).
+        for b, (o, e) in enumerate(zip((fa - origin).tolist(), (la - fa + 1).tolist())):
+            box = (slice(o[0], o[0] + e[0]), slice(o[1], o[1] + e[1]), slice(o[2], o[2] + e[2]))
+            num[box] += wT[b, :e[0], :e[1], :e[2]]
+            den[box] += w[b, :e[0], :e[1], :e[2]]
+    # F = num / den where covered; num = den = 0 elsewhere, and 0 / tiny = 0 keeps F = 0 there.
+    F = num / den.clamp_min(torch.finfo(dt).tiny)
+    return F, den

@@ -130,6 +130,70 @@ class GenerationResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *, normalization: Any = None,
+                  resolution: int = 256, method: str = "mc", fmt: str = "glb", render: bool = True,
+                  device: str | torch.device = "cpu", quiet: bool = False) -> GenerationResult:
+    """Decode raw M-SDF matrices (B, n, D) and write, per sample, ``<name>.npz``, ``<name>.<fmt>`` and ``<name>.png``,
+    plus ``contact_sheet.png``; returns the records completed with file names, face counts and decode timings.
+
+    ``records[j]`` must hold ``name`` (file stem) and ``label`` (contact-sheet caption); ``normalization`` (a
+    :class:`msdf.normalization.Normalization` or None = unit frame) maps the shapes to the user's coordinates.
+    A sample whose field has no surface keeps its ``.npz`` and gets an ``error`` entry instead of a mesh.
+    """
+    from msdf.decode import decode
+    from msdf.meshio import save_mesh
+    from msdf.representation import MosaicSDF
+
+    if fmt not in MESH_FORMATS:
+        raise ValueError(f"unknown mesh format {fmt!r}; choose one of {', '.join(MESH_FORMATS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = GenerationResult()
+    meshes, done = [], []
+    for j, rec in enumerate(tqdm(records, desc="decode", unit="shape", disable=quiet)):
+        name = rec.pop("name")
+        label = rec.pop("label")
+        rec.update({"resolution": resolution, "method": method, "msdf": f"{name}.npz"})
+        shape = MosaicSDF.from_matrix(matrices[j], normalization=normalization)
+        shape.save(out / rec["msdf"])
+        t0 = time.perf_counter()
+        try:
+            mesh = decode(shape, resolution=resolution, method=method, device=device)
+        except ValueError as exc:  # e.g. the field has no zero level set: keep the M-SDF, report the sample
+            mesh = None
+            rec["error"] = f"decode failed: {exc}"
+        rec.setdefault("timings", {})["decode_s"] = time.perf_counter() - t0
+        if mesh is not None and len(mesh.faces) > 0:
+            rec["mesh"] = f"{name}.{fmt}"
+            save_mesh(mesh, out / rec["mesh"])
+            rec["faces"] = int(len(mesh.faces))
+            meshes.append(mesh)
+            done.append((j, name, label))
+        elif "error" not in rec:
+            rec["error"] = "decode produced an empty mesh"
+        result.samples.append(rec)
+    result.timings["decode_s"] = sum(r["timings"]["decode_s"] for r in result.samples)
+    if render and meshes:
+        from msdf.render import contact_sheet, render_many
+
+        t0 = time.perf_counter()
+        images = render_many(meshes, [out / f"{name}.png" for _, name, _ in done], quiet=quiet)
+        for j, name, _ in done:
+            result.samples[j]["render"] = f"{name}.png"
+        result.contact_sheet = out / "contact_sheet.png"
+        contact_sheet(images, [label for _, _, label in done], result.contact_sheet)
+        result.timings["render_s"] = time.perf_counter() - t0
+    return result
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """Atomically write ``data`` as indented JSON to ``path``."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
+    return path
+
+
 def generate(sampler: Any, out_dir: str | Path, *, prompts: Sequence[str] | None = None,
              classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = 2.0,
              solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
@@ -137,20 +201,14 @@ def generate(sampler: Any, out_dir: str | Path, *, prompts: Sequence[str] | None
              quiet: bool = False) -> GenerationResult:
     """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` and write all files.
 
-    Exactly one of ``prompts`` / ``classes`` (``None`` for both = unconditional, one "prompt" of the null condition).
+    At most one of ``prompts`` / ``classes`` (neither = unconditional). Writes ``samples.json`` last.
     """
-    from msdf.decode import decode
-    from msdf.meshio import save_mesh
-    from msdf.representation import MosaicSDF
-
     if prompts is not None and classes is not None:
         raise ValueError("give prompts or classes, not both")
     if fmt not in MESH_FORMATS:
         raise ValueError(f"unknown mesh format {fmt!r}; choose one of {', '.join(MESH_FORMATS)}")
     if num_samples < 1:
         raise ValueError(f"-n must be at least 1 (got {num_samples})")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     solve_fn = make_solver(solver, nfe, run_dir=sampler.run_dir, guidance=guidance, bns_path=bns_path,
                            device=sampler.device)
@@ -161,52 +219,17 @@ def generate(sampler: Any, out_dir: str | Path, *, prompts: Sequence[str] | None
     matrices, timing = sample_matrices(
         sampler, solve_fn, prompts=None if classes is not None else items, classes=items if classes is not None
         else None, seeds=seeds, guidance=guidance, batch_size=batch_size, quiet=quiet)
-
-    result = GenerationResult()
-    meshes, names = [], []
     per_sample_ode = timing["ode_s"] / len(items)
-    for j, (item, s) in enumerate(tqdm(list(zip(items, seeds)), desc="decode", unit="shape", disable=quiet)):
-        name = f"{j:03d}-{slug(item) if item else 'unconditional'}"
-        rec: dict[str, Any] = {"index": j, kind: item or None, "seed": s, "solver": solver, "nfe": timing["nfe"],
-                               "guidance": guidance, "resolution": resolution, "method": method,
-                               "msdf": f"{name}.npz", "timings": {"ode_s": per_sample_ode}}
-        shape = MosaicSDF.from_matrix(matrices[j])
-        shape.save(out / rec["msdf"])
-        t0 = time.perf_counter()
-        try:
-            mesh = decode(shape, resolution=resolution, method=method, device=sampler.device)
-        except ValueError as exc:  # e.g. the field has no zero level set: keep the M-SDF, report the sample
-            mesh = None
-            rec["error"] = f"decode failed: {exc}"
-        rec["timings"]["decode_s"] = time.perf_counter() - t0
-        if mesh is not None and len(mesh.faces) > 0:
-            rec["mesh"] = f"{name}.{fmt}"
-            save_mesh(mesh, out / rec["mesh"])
-            rec["faces"] = int(len(mesh.faces))
-            meshes.append(mesh)
-            names.append((j, name, item or "unconditional"))
-        elif "error" not in rec:
-            rec["error"] = "decode produced an empty mesh"
-        result.samples.append(rec)
-
-    if render and meshes:
-        from msdf.render import contact_sheet, render_many
-
-        t0 = time.perf_counter()
-        images = render_many(meshes, [out / f"{name}.png" for _, name, _ in names], quiet=quiet)
-        for (j, name, _), _img in zip(names, images):
-            result.samples[j]["render"] = f"{name}.png"
-        result.contact_sheet = out / "contact_sheet.png"
-        contact_sheet(images, [f"{j}: {label} (seed {seeds[j]})" for j, _, label in names], result.contact_sheet)
-        result.timings["render_s"] = time.perf_counter() - t0
-    result.timings.update({"ode_s": timing["ode_s"], "total_s": time.perf_counter() - t_start,
-                           "decode_s": sum(r["timings"]["decode_s"] for r in result.samples)})
-    summary = {"run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance,
-               "seed": seed, "num_samples_per_item": num_samples, "resolution": resolution, "method": method,
-               "format": fmt, "device": str(sampler.device), "timings": result.timings,
-               "contact_sheet": result.contact_sheet.name if result.contact_sheet else None,
-               "samples": result.samples}
-    result.samples_json = out / "samples.json"
-    with atomic_write(result.samples_json) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
+    records = [{"index": j, kind: item or None, "seed": s, "solver": solver, "nfe": timing["nfe"],
+                "guidance": guidance, "timings": {"ode_s": per_sample_ode},
+                "name": f"{j:03d}-{slug(item) if item else 'unconditional'}",
+                "label": f"{j}: {item or 'unconditional'} (seed {s})"} for j, (item, s) in enumerate(zip(items, seeds))]
+    result = write_samples(matrices, records, out_dir, resolution=resolution, method=method, fmt=fmt, render=render,
+                           device=sampler.device, quiet=quiet)
+    result.timings.update({"ode_s": timing["ode_s"], "total_s": time.perf_counter() - t_start})
+    result.samples_json = write_json(Path(out_dir) / "samples.json", {
+        "run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance, "seed": seed,
+        "num_samples_per_item": num_samples, "resolution": resolution, "method": method, "format": fmt,
+        "device": str(sampler.device), "timings": result.timings,
+        "contact_sheet": result.contact_sheet.name if result.contact_sheet else None, "samples": result.samples})
     return result

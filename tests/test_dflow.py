@@ -24,7 +24,9 @@ def test_observation_loss_exact_on_sphere():
     assert on.item() < 0.045  # trilinear interpolation error of |x| - r on a coarse k = 3 grid only
     assert off.item() > on.item() + 0.07  # |F| ~ 0.1 one tenth away from the surface
     far = observation_loss(m, torch.tensor([[[3.0, 0.0, 0.0]]]), K)
-    assert far.item() == pytest.approx(3.0 - 0.5 - 0.3, abs=0.05)  # F = 0 there; the coverage gap is the L-inf distance
+    # F = 0 there; the coverage gap is the L-inf distance to the nearest cube: >= 3 - 0.5 - 0.3, the nearest cube centre
+    # has x a bit below 0.5
+    assert 2.2 <= far.item() <= 2.35
 
 
 def test_chi_regularizer_minimum_at_typical_norm():

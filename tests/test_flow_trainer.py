@@ -131,14 +131,14 @@ def test_minutes_budget_stops_and_saves(tmp_path):
 def test_overfit_two_shapes_and_sampler_contract(tmp_path):
     """A class-conditional model memorises 2 shapes; Euler sampling from noise returns each class's shape."""
     rng = np.random.default_rng(3)
-    shapes = rng.normal(size=(2, 6, D)).astype(np.float32)
-    store = ArrayStore(np.repeat(shapes, 4, axis=0), K, labels=["a", "b"] * 4)
-    cfg = _config(steps=400, batch_size=8, lr=3e-3, warmup_steps=20, ckpt_every=1000, val_every=1000,
+    shapes = rng.normal(size=(2, 4, D)).astype(np.float32)
+    store = ArrayStore(np.tile(shapes, (4, 1, 1)), K, labels=["a", "b"] * 4)
+    cfg = _config(steps=500, batch_size=8, lr=5e-3, warmup_steps=20, ckpt_every=1000, val_every=1000,
                   val_fraction=0.0, p_uncond=0.1, ema_decay=0.9, log_every=50,
                   model={"width": 64, "depth": 2, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 64})
     train(store, cfg, tmp_path / "r", quiet=True)
     s = load_sampler(tmp_path / "r", "cpu")
-    assert (s.n, s.k, s.dim, s.class_names) == (6, K, D, ["a", "b"])
+    assert (s.n, s.k, s.dim, s.class_names) == (4, K, D, ["a", "b"])
     assert s.config["cond"] == "class" and s.run_dir == tmp_path / "r"
     cond = s.condition(classes=["a", "a", "b", "b"])
     x = torch.randn(4, s.n, s.dim, generator=torch.Generator().manual_seed(0))
@@ -151,8 +151,9 @@ def test_overfit_two_shapes_and_sampler_contract(tmp_path):
     err = np.array([[_set_distance(o, shape) for shape in shapes] for o in out])  # (4, 2)
     scale = np.abs(shapes - shapes.mean(axis=(0, 1))).mean()
     # ArrayStore order is a, b, a, b ... so shapes[0] is class "a"
-    assert (err[:2, 0] < 0.2 * scale).all() and (err[2:, 1] < 0.2 * scale).all(), (err, scale)
-    assert (err[:2, 0] < err[:2, 1]).all() and (err[2:, 1] < err[2:, 0]).all()
+    own, other = np.r_[err[:2, 0], err[2:, 1]], np.r_[err[:2, 1], err[2:, 0]]
+    # noise (or the wrong class) is ~1.3 * scale away; memorised samples land near their own shape
+    assert own.mean() < 0.3 * scale and (own < 0.5 * other).all(), (err, scale)
     assert s.condition(prompts=["two a shapes", ""]).null.tolist() == [False, True]
     with pytest.raises(ValueError, match="unknown class"):
         s.condition(classes=["sofa"])

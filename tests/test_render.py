@@ -44,8 +44,6 @@ def test_box_faces_are_flat_and_distinctly_lit(renderer):
     big = colours[counts > 0.1 * counts.sum()]
     assert len(big) == 3
     assert counts[counts > 0.1 * counts.sum()].sum() > 0.9 * counts.sum(), "faces are flat-shaded (crease rule)"
-    top = img[20:35, 70:90].reshape(-1, 3)  # the top face is seen from above
-    assert (top == top[0]).all()
 
 
 def test_two_sided_and_frame_invariant(renderer):

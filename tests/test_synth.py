@@ -135,3 +135,12 @@ def test_cli(tmp_path, capsys):
     assert (tmp_path / "stool" / "stool_0000.obj").is_file() and (tmp_path / "captions.csv").is_file()
     assert main(["synth-dataset", "-o", str(tmp_path), "--classes", "spaceship"]) == 2
     assert "spaceship" in capsys.readouterr().err
+
+
+def test_caption_grammar():
+    from msdf.synth.captions import article, join_phrases
+
+    assert [article(w) for w in ("one-seat sofa", "oval table", "round vase", "angled arm")] == ["a", "an", "a", "an"]
+    assert join_phrases(["a", "", "b", "c"]) == "a, b and c"
+    caps = [generate(c, i, seed=9).caption for c in CLASSES for i in range(4)]
+    assert not any("  " in c or c.endswith(("with", "and", ",")) for c in caps)

@@ -20,16 +20,14 @@ class Band:
     """Compact indexing of a level's variables.
 
     Attributes:
-        nodes: (M,) flat grid indices of the variables.
-        const_nodes: (C,) flat grid indices of fixed nodes touched by a stencil.
-        eval_local: (K,) indices into ``x`` of the interior variable nodes where the priors are evaluated.
-        nb_local: (K, 6) indices into ``x`` of their 6 neighbours.
+        nodes: (M,) flat grid indices of the variables (interior nodes; the priors are evaluated at these).
+        const_nodes: (C,) flat grid indices of fixed nodes touched by a variable's stencil.
+        nb_local: (M, 6) indices into ``x`` of the variables' 6 neighbours.
         point_local: (N, 8) indices into ``x`` of the points' trilinear corners.
     """
 
     nodes: torch.Tensor
     const_nodes: torch.Tensor
-    eval_local: torch.Tensor
     nb_local: torch.Tensor
     point_local: torch.Tensor
 
@@ -51,19 +49,22 @@ def band_mask(values: torch.Tensor, point_idx: torch.Tensor, half_width: int, h:
 
 
 def build_band(mask: torch.Tensor, point_idx: torch.Tensor) -> Band:
-    """Compact indices for the variables ``mask`` (R, R, R) bool; every point corner must lie inside the mask."""
+    """Compact indices for the variables: the nodes of ``mask`` (R, R, R) bool off the domain boundary.
+
+    Boundary nodes stay fixed (they have no full stencil, so no prior constrains them and Adam would move them at
+    full step size). Every point corner must be a variable (points lie strictly inside the domain).
+    """
     r = mask.shape[0]
     device = mask.device
-    nodes = mask.reshape(-1).nonzero().squeeze(1)
+    inner = torch.zeros_like(mask)
+    inner[1:-1, 1:-1, 1:-1] = True
+    nodes = (mask & inner).reshape(-1).nonzero().squeeze(1)
     lookup = torch.full((r**3,), -1, dtype=torch.int64, device=device)
     lookup[nodes] = torch.arange(len(nodes), device=device)
-    ijk = torch.stack([nodes // (r * r), (nodes // r) % r, nodes % r], dim=1)
-    interior = ((ijk > 0) & (ijk < r - 1)).all(dim=1)
-    eval_nodes = nodes[interior]
-    nb = neighbours(eval_nodes, r)
+    nb = neighbours(nodes, r)
     outside = nb[lookup[nb] < 0].unique()
     lookup[outside] = len(nodes) + torch.arange(len(outside), device=device)
     point_local = lookup[point_idx]
     if (point_local < 0).any() or (point_local >= len(nodes)).any():
         raise RuntimeError("narrow band does not contain every point's cell (band construction bug)")
-    return Band(nodes, outside, lookup[eval_nodes], lookup[nb], point_local)
+    return Band(nodes, outside, nb_local=lookup[nb], point_local=point_local)

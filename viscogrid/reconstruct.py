@@ -3,8 +3,9 @@
 Pipeline (Pumarola et al., NeurIPS 2022, adapted to be fast on a CPU):
 
 1. Normalise the points to the unit frame (bounding box centred, longest side [-0.9, 0.9]) inside ``[-1, 1]^3``.
-2. Initialise the coarsest grid (32^3) with a signed distance to the points: ``f(x) = |x - p_1| * sign(vote)``,
-   ``vote = sum_{j<=8} (x - p_j) . n_j / |x - p_j|`` over the 8 nearest points (scipy KD-tree).
+2. Initialise the coarsest grid (32^3) with a signed distance to the points: ``f(x) = |x - p_1|`` (nearest point,
+   scipy KD-tree), negative where the oriented points' generalised winding number (libigl fast winding number for
+   point clouds, point area ``pi d_8^2 / 8`` from the 8th-neighbour distance) exceeds 1/2.
 3. For each level of the schedule: upsample the previous grid, pick the variables (all nodes, or a narrow band),
    and run Adam on ``point * mean f(x_i)^2 / h^2 + normal * mean|grad f(x_i) - n_i|^2
    + viscosity * L_visc(eps) + coarea * area_beta`` (see :mod:`viscogrid.losses`).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import igl
 import numpy as np
 import torch
 import trimesh
@@ -64,14 +66,15 @@ class GridSDF:
 
 def initial_grid(points: torch.Tensor, normals: torch.Tensor, resolution: int) -> torch.Tensor:
     """Signed distance to the oriented points at the nodes of a (R, R, R) grid (see module doc, step 2)."""
-    nodes = G.node_coordinates(resolution).reshape(-1, 3).numpy()
-    pts, nrm = points.cpu().numpy(), normals.cpu().numpy()
-    k = min(INIT_NEIGHBOURS, len(pts))
-    dist, j = cKDTree(pts).query(nodes, k=k, workers=-1)
-    dist, j = dist.reshape(len(nodes), k), j.reshape(len(nodes), k)
-    offsets = nodes[:, None, :] - pts[j]
-    vote = (np.einsum("nkc,nkc->nk", offsets, nrm[j]) / np.maximum(dist, 1e-12)).sum(1)
-    f = dist[:, 0] * np.where(vote < 0, -1.0, 1.0)
+    nodes = G.node_coordinates(resolution).reshape(-1, 3).numpy().astype(np.float64)
+    pts, nrm = points.cpu().numpy().astype(np.float64), normals.cpu().numpy().astype(np.float64)
+    tree = cKDTree(pts)
+    k = min(INIT_NEIGHBOURS, len(pts) - 1)
+    spacing_k = tree.query(pts, k=k + 1)[0][:, -1]
+    areas = np.pi * spacing_k**2 / k
+    dist = tree.query(nodes)[0]
+    winding = igl.fast_winding_number(pts, nrm, areas, nodes)
+    f = np.where(winding > 0.5, -dist, dist)
     return torch.as_tensor(f, dtype=torch.float32).reshape((resolution,) * 3)
 
 
@@ -137,7 +140,7 @@ def level_loss(
     if weights.normal > 0:
         g_pts = (corners.unsqueeze(-1) * dw).sum(1)
         loss = loss + weights.normal * L.normal_loss(g_pts, normals)
-    center, nb = x[band.eval_local], x[band.nb_local]
+    center, nb = x[: len(band.nodes)], x[band.nb_local]
     if weights.viscosity > 0:
         loss = loss + weights.viscosity * L.viscosity_loss(center, nb, h, level.eps * h)
     if weights.coarea > 0:

@@ -51,7 +51,7 @@ class Level:
 
 
 def default_schedule(resolution: int, steps_scale: float = 1.0) -> list[Level]:
-    """Levels ``R/2^k, ..., R/2, R`` (the coarsest >= 32) ending at ``resolution``; dense up to 64^3, banded above.
+    """Levels ``R/2^k, ..., R/2, R`` (the coarsest >= 32) ending at ``resolution``; dense at the coarsest, banded above.
 
     ``steps_scale`` multiplies every level's step count (e.g. 0.5 for a faster, rougher run). Each level uses at
     most ``POINTS_PER_FACE * R^2`` points (about that many per surface cell for a unit-area surface).
@@ -64,11 +64,9 @@ def default_schedule(resolution: int, steps_scale: float = 1.0) -> list[Level]:
     levels = []
     for i, r in enumerate(resolutions):
         if i == 0:
-            level = Level(r, steps=300, lr=0.3)
-        elif r <= 64:
-            level = Level(r, steps=150, lr=0.2)
+            level = Level(r, steps=150, lr=0.3)
         else:
-            level = Level(r, steps=100 if r <= 128 else 80, lr=0.2, band=3)
+            level = Level(r, steps=80 if r <= 64 else 50 if r <= 128 else 40, lr=0.2, band=4 if r <= 64 else 3)
         levels.append(
             replace(level, steps=max(1, round(level.steps * steps_scale)), max_points=POINTS_PER_FACE * r * r)
         )

@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     except (DatasetError, StoreError, PoolError) as exc:
         print(f"msdf preprocess: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("msdf preprocess: interrupted; finished shapes are saved, re-run the same command to resume",
+              file=sys.stderr)
+        return 130
     failures = failures_path(Path(args.out), writer_tag(shard))
     print(f"preprocess: {summary['converted']}/{summary['total']} converted ({summary['new_converted']} new, "
           f"{summary['skipped_done']} already done), {summary['failed']} failed"

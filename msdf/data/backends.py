@@ -77,10 +77,13 @@ def single_threaded_env() -> Iterator[None]:
 
 def init_worker(preload: tuple[str, ...]) -> None:
     """Worker start-up: one math thread, and import ``preload`` modules now so their import time is not counted
-    against the first task's time limit."""
+    against the first task's time limit. Ctrl-C is left to the parent, which stops the pool (an interrupted shape
+    is then neither converted nor failed, so the next run does it)."""
     import importlib
     import sys
 
+    if multiprocessing.parent_process() is not None:  # a pool worker, not a Ray worker
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in preload:
         importlib.import_module(name)
     if "torch" in sys.modules:

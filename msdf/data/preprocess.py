@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -98,8 +97,10 @@ def preprocess(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, fmt
         batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         items = ((tuple(r.id for r in b), (tuple(r.source for r in b), settings)) for b in batches)
         limit = None if timeout is None else timeout * batch_size
-        if backend == "local":
-            results = run_local(task, items, workers, limit, preload=PRELOAD)
+        if not batches:
+            results = iter(())
+        elif backend == "local":
+            results = run_local(task, items, min(workers, len(batches)), limit, preload=PRELOAD)
         else:
             results = run_ray(task, items, workers, limit, address, preload=PRELOAD)
         new_ok = new_failed = 0
@@ -135,6 +136,8 @@ def preprocess(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, fmt
                 bar.set_postfix(ok=new_ok, failed=new_failed, refresh=False)
         finally:
             bar.close()
+            if hasattr(results, "close"):
+                results.close()  # stops the pool / Ray now, also when interrupted
         writer.flush()
         done_after = writer.done_ids()
         recovery = writer.recovery
@@ -149,7 +152,7 @@ def preprocess(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, fmt
         "skipped_done": sum(r.id in done for r in selected),
         "skipped_failed": len(selected) - len(todo) - sum(r.id in done for r in selected),
         "recovery": recovery, "wall_seconds": round(wall, 3),
-        "shapes_per_minute": round(60.0 * new_ok / wall, 3) if wall > 0 else math.nan,
+        "shapes_per_minute": round(60.0 * new_ok / wall, 3),
         "mean_seconds_per_shape": round(encode_seconds / new_ok, 4) if new_ok else None,
     }
     with atomic_write(summary_path(out, tag)) as tmp:

@@ -256,15 +256,15 @@ def train_bns(
     return result
 
 
-def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: float = 2.0, init: str = "midpoint",
-            prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 5e-4,
-            rtol: float = 1e-5, atol: float = 1e-5, quiet: bool = False) -> tuple[BNSTrainResult, dict]:
-    """Distill a BNS solver for a :class:`~msdf.flow.checkpoint.FlowSampler` at guidance ``guidance``.
+def make_pairs(sampler, pairs: int, *, guidance: float = 2.0, prompts: list[str] | None = None, seed: int = 0,
+               batch_size: int = 16, rtol: float = 1e-5, atol: float = 1e-5,
+               quiet: bool = False) -> tuple[Callable[[Tensor], VelocityFn], Tensor, Tensor, dict]:
+    """(noise, condition) pairs of a :class:`~msdf.flow.checkpoint.FlowSampler` with their dopri5 solutions.
 
-    Draws ``pairs`` source noises with random conditions (class models: uniform over ``sampler.class_names``; text
-    models: uniform over ``prompts``, which are then required; unconditional models: the null condition), solves each
-    with dopri5 (``rtol``/``atol``) for the target x(1), then runs :func:`train_bns`. Returns the result and a summary
-    (validation RMSE of the initial and trained solver, dopri5 NFE, timings).
+    Conditions are drawn at random: class models uniformly over ``sampler.class_names``; text models uniformly over
+    ``prompts`` (then required); unconditional models get the null condition. Returns ``(velocity_for, x0, x1, info)``
+    where ``velocity_for(index)`` is the guided velocity of pairs ``index`` (as :func:`train_bns` expects), x0/x1 are
+    (pairs, n, D) in the model's normalised space and ``info`` records the dopri5 NFE and time.
     """
     import time
 
@@ -293,14 +293,29 @@ def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: 
             sol = solve(velocity_for(idx), x0[idx.to(x0.device)], "dopri5", rtol=rtol, atol=atol)
             targets.append(sol.x)
             ref_nfe.append(sol.nfe)
-    x1 = torch.cat(targets)
-    t_targets = time.perf_counter() - t0
+    info = {"dopri5_rtol": rtol, "dopri5_atol": atol, "dopri5_nfe_mean": sum(ref_nfe) / len(ref_nfe),
+            "targets_s": time.perf_counter() - t0}
+    return velocity_for, x0, torch.cat(targets), info
+
+
+def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: float = 2.0, init: str = "midpoint",
+            prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 5e-4,
+            rtol: float = 1e-5, atol: float = 1e-5, quiet: bool = False) -> tuple[BNSTrainResult, dict]:
+    """Distill a BNS solver for a :class:`~msdf.flow.checkpoint.FlowSampler` at guidance ``guidance``.
+
+    :func:`make_pairs` (``pairs`` random conditions, dopri5 targets) followed by :func:`train_bns`. Returns the result
+    and a JSON-ready summary; ``val_rmse_*`` are geometric means over the held-out pairs of the per-pair RMSE in the
+    normalised space, for the initial (``init``) and the trained solver.
+    """
+    import time
+
+    velocity_for, x0, x1, info = make_pairs(sampler, pairs, guidance=guidance, prompts=prompts, seed=seed,
+                                            batch_size=batch_size, rtol=rtol, atol=atol, quiet=quiet)
     t0 = time.perf_counter()
     result = train_bns(velocity_for, x0, x1, nfe, init=init, iters=iters, lr=lr, batch_size=batch_size, seed=seed,
                        quiet=quiet)
     summary = {"nfe": nfe, "init": init, "guidance": guidance, "pairs": pairs, "iters": iters, "lr": lr,
-               "batch_size": batch_size, "seed": seed, "dopri5_rtol": rtol, "dopri5_atol": atol,
-               "dopri5_nfe_mean": sum(ref_nfe) / len(ref_nfe), "targets_s": t_targets,
-               "train_s": time.perf_counter() - t0, "val_rmse_init": math.exp(result.init_val_loss / 2),
+               "batch_size": batch_size, "seed": seed, **info, "train_s": time.perf_counter() - t0,
+               "val_rmse_init": math.exp(result.init_val_loss / 2),
                "val_rmse_trained": math.exp(result.best_val_loss / 2), "history": result.history}
     return result, summary

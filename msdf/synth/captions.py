@@ -17,8 +17,11 @@ def pick(rng: np.random.Generator, options: Sequence[str]) -> str:
 
 
 def article(phrase: str) -> str:
-    """'an' before a vowel sound, else 'a'."""
-    return "an" if phrase[:1].lower() in "aeiou" else "a"
+    """'an' before a vowel sound, else 'a' ("a one-seat sofa", "a unique ...", "an oval table")."""
+    word = phrase.lower()
+    if word.startswith(("one", "uni", "use", "eu")):
+        return "a"
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def join_phrases(parts: Sequence[str]) -> str:
