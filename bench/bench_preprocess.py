@@ -2,9 +2,10 @@
 
 Baseline: the loop a user would write without this tool, ``for f in files: convert_batch((f,), settings)`` in one
 process (same per-shape work, no pool, no store). Each configuration runs ``--repeats`` times on the same meshes into
-a fresh store; the table shows medians. Pool timings include starting the workers (spawned processes that import
-torch/open3d once each), as a user would see. Peak memory per worker is the largest ``worker_peak_rss_mb`` in the
-manifest. With ``--device cuda`` (when CUDA is available) the pool's workers encode on the GPU.
+a fresh store; the table shows medians. Every run is a fresh process (the CLI as users run it; the baseline loop
+in ``python -c``), so each configuration pays the imports of torch/open3d once, as a user would see. Peak memory
+per worker is the largest ``worker_peak_rss_mb`` in the manifest. With ``--device cuda`` the workers encode on the
+GPU; ``--batch-size B`` refines B shapes together there.
 
     python bench/bench_preprocess.py                    # /work/shared/meshes/watertight, workers 1 and 2
     python bench/bench_preprocess.py --limit 8 --repeats 1 --grids 64 --k 5 --refine-steps 10   # quick look
@@ -19,6 +20,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,34 +31,46 @@ sys.path.insert(0, str(REPO))
 
 from msdf.atomic import atomic_write  # noqa: E402
 from msdf.data.layout import read_jsonl  # noqa: E402
-from msdf.data.preprocess import preprocess  # noqa: E402
 from msdf.data.readers import read_dataset  # noqa: E402
-from msdf.data.task import EncodeSettings, convert_batch  # noqa: E402
+from msdf.data.task import EncodeSettings  # noqa: E402
+
+
+SERIAL = """
+import sys
+from msdf.data.task import EncodeSettings, convert_batch
+settings = EncodeSettings(**__import__("json").loads(sys.argv[1]))
+for source in sys.argv[2:]:
+    result = convert_batch((source,), settings)[0]
+    assert "error" not in result, result
+"""
 
 
 def serial_baseline(sources: list[str], settings: EncodeSettings) -> float:
-    """Seconds for a plain in-process loop over the meshes."""
+    """Seconds for a plain loop over the meshes in one fresh Python process (imports included, as for the pool)."""
     start = time.perf_counter()
-    for s in sources:
-        convert_batch((s,), settings)
+    subprocess.run([sys.executable, "-c", SERIAL, json.dumps(settings.to_dict()), *sources], check=True, cwd=REPO)
     return time.perf_counter() - start
 
 
-def pool_run(data: Path, settings: EncodeSettings, workers: int, limit: int | None, batch_size: int) -> dict:
-    """One ``preprocess`` run into a fresh temp store (on a list file when ``limit`` cuts the dataset)."""
+def pool_run(sources: list[str], settings: EncodeSettings, workers: int, batch_size: int) -> dict:
+    """One ``msdf preprocess`` CLI run (a fresh process, as a user runs it) on a list file, into a fresh store."""
     tmp = Path(tempfile.mkdtemp(prefix="bench_preprocess_"))
     try:
-        source: Path = data
-        if limit is not None:
-            _, records = read_dataset(data)
-            source = tmp / "list.txt"
-            source.write_text("".join(r.source + "\n" for r in records[:limit]))
+        listing = tmp / "list.txt"
+        listing.write_text("".join(s + "\n" for s in sources))
+        cmd = [sys.executable, "-m", "msdf", "preprocess", str(listing), "-o", str(tmp / "out"), "--quiet",
+               "--workers", str(workers), "--batch-size", str(batch_size), "--grids", str(settings.n_grids),
+               "--k", str(settings.k), "--device", settings.device, "--seed", str(settings.seed), "--timeout", "0"]
+        if settings.refine_steps is not None:
+            cmd += ["--refine-steps", str(settings.refine_steps)]
         start = time.perf_counter()
-        summary = preprocess(source, tmp / "out", settings=settings, workers=workers, quiet=True, timeout=None,
-                             batch_size=batch_size)
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         wall = time.perf_counter() - start
+        summary = json.loads((tmp / "out" / "summary.json").read_text()) if proc.returncode in (0, 1) else {}
+        if proc.returncode != 0:
+            print(f"warning: workers={workers}: exit status {proc.returncode}: {proc.stderr[-2000:]}", file=sys.stderr)
         rss = [e["stats"].get("worker_peak_rss_mb", 0.0) for e in read_jsonl(tmp / "out" / "manifest.jsonl")]
-        return {"wall": wall, "converted": summary["converted"], "failed": summary["failed"],
+        return {"wall": wall, "converted": summary.get("converted", 0), "failed": summary.get("failed"),
                 "peak_rss_mb": max(rss, default=0.0)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -85,7 +99,7 @@ def main() -> int:
     rows.append({"config": "baseline: serial loop", "workers": 1, "median_wall_s": statistics.median(serial),
                  "walls_s": serial, "peak_rss_mb": None})
     for w in args.workers:
-        runs = [pool_run(args.data, settings, w, args.limit, args.batch_size) for _ in range(args.repeats)]
+        runs = [pool_run([r.source for r in records], settings, w, args.batch_size) for _ in range(args.repeats)]
         if any(r["converted"] != count for r in runs):
             print(f"warning: workers={w}: not every shape converted: {runs}", file=sys.stderr)
         rows.append({"config": f"msdf preprocess --workers {w} --batch-size {args.batch_size}", "workers": w,
@@ -112,7 +126,7 @@ def main() -> int:
               "repeats": args.repeats, "rows": rows, "scaling_2_over_1": scaling,
               "machine": {"python": platform.python_version(), "platform": platform.platform(),
                           "cpus": os.cpu_count()},
-              "note": "wall times include worker start-up; medians of the repeats"}
+              "note": "each run is a fresh process: wall times include imports and worker start-up; medians"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(args.out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")

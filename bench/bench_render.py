@@ -94,12 +94,14 @@ def main() -> int:
             ray.render(m)
             ray_frames.append(time.perf_counter() - t)
     result["renderers"]["raycast (msdf.render)"] = dict(startup_s=ray_start, frame_s=statistics.median(ray_frames))
+    print(f"raycast: startup {ray_start:.2f} s, {statistics.median(ray_frames):.3f} s/frame", flush=True)
 
     if not args.no_filament:
         t0 = time.perf_counter()
         fil = Filament(args.size, ray)
         fil.render(data[0][1])
         fil_start = time.perf_counter() - t0
+        print(f"filament: startup (renderer + first frame) {fil_start:.1f} s", flush=True)
         fil_frames, ious = [], {}
         flat = Renderer(size=(args.size, args.size), shadows=False)
         for rep in range(args.repeats):

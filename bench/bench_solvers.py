@@ -4,12 +4,13 @@ For each NFE in --nfes the script solves the same held-out (noise, condition) pa
 (midpoint needs an even NFE, RK4 a multiple of 4) and a BNS solver distilled for that NFE on separate training pairs,
 and reports, against dopri5 at tight tolerance:
 
-* RMSE of x(1) in raw M-SDF space (after ``denormalize``) and PSNR = 10 log10(range^2 / MSE) with ``range`` the value
-  range of the reference samples;
+* RMSE of x(1) in raw M-SDF space (after ``denormalize``), pooled over all test pairs, and PSNR = 10 log10(range^2 /
+  MSE_i) averaged over the pairs i (as in the BNS paper), ``range`` = value range of the reference samples. PSNR is the
+  distilled objective; the pooled RMSE is dominated by the worst pairs;
 * optionally (--chamfer, needs decoding) the Chamfer distance between the decoded meshes and the decoded references;
 * wall time of one batched solve (median of --repeats).
 
-Target (issue 6): BNS at 8 NFE at least as accurate as midpoint at 16.
+Target (issue 6): BNS at 8 NFE at least as accurate as midpoint at 16 (checked on mean PSNR and on pooled RMSE).
 
 Two sources of velocity fields:
 * ``--run RUN``: a trained model (classes drawn at random, CFG weight --guidance);
@@ -33,7 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from msdf.atomic import atomic_write  # noqa: E402
-from msdf.flow.bns import train_bns  # noqa: E402
+from msdf.flow.bns import psnr, train_bns  # noqa: E402
 from msdf.flow.solvers import FIXED_STEP_STAGES, solve  # noqa: E402
 
 
@@ -101,10 +102,11 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--nfes", type=int, nargs="+", default=[4, 6, 8, 12, 16])
-    ap.add_argument("--train-pairs", type=int, default=128)
+    ap.add_argument("--train-pairs", type=int, default=256)
     ap.add_argument("--test-pairs", type=int, default=64)
-    ap.add_argument("--iters", type=int, default=300, help="BNS training iterations per NFE")
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--iters", type=int, default=1000, help="BNS training iterations per NFE")
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     ap.add_argument("--chamfer", action="store_true", help="also decode and compare meshes (--run only)")
     ap.add_argument("--resolution", type=int, default=64)
@@ -132,7 +134,7 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         raw = to_raw(sol.x).detach()
         mse = float((raw - ref_raw).pow(2).mean())
-        row = {"nfe": sol.nfe, "rmse": mse**0.5, "psnr": 10 * torch.log10(torch.tensor(value_range**2 / mse)).item(),
+        row = {"nfe": sol.nfe, "rmse": mse**0.5, "psnr": float(psnr(raw, ref_raw, value_range).mean()),
                "time_s": statistics.median(times)}
         if args.chamfer and args.run:
             row["chamfer"] = chamfer_of_decoded(raw, ref_raw, args.resolution)
@@ -145,17 +147,21 @@ def main() -> None:
                 rows.append({"solver": method, **measure(lambda v, x, m=method: solve(v, x, m, nfe))})
         init = "midpoint" if nfe % 2 == 0 else "euler"
         t0 = time.perf_counter()
-        trained = train_bns(vf_train, x0_tr, x1_tr, nfe, init=init, iters=args.iters, lr=args.lr, quiet=True)
+        trained = train_bns(vf_train, x0_tr, x1_tr, nfe, init=init, iters=args.iters, lr=args.lr,
+                            batch_size=args.batch_size, quiet=True)
         t_train = time.perf_counter() - t0
         bns = trained.solver.to(x0_te.device)
         rows.append({"solver": "bns", "init": init, "train_s": t_train, **measure(lambda v, x: bns(v, x))})
         print(f"NFE {nfe}: done (BNS trained in {t_train:.1f} s)", file=sys.stderr)
 
-    def rmse_of(solver, nfe):
-        return next((r["rmse"] for r in rows if r["solver"] == solver and r["nfe"] == nfe), None)
+    def value(solver, nfe, key):
+        return next((r[key] for r in rows if r["solver"] == solver and r["nfe"] == nfe), None)
 
-    bns8, mid16 = rmse_of("bns", 8), rmse_of("midpoint", 16)
-    target = None if bns8 is None or mid16 is None else bool(bns8 <= mid16)
+    checks = {}
+    for key, better in (("psnr", lambda a, b: a >= b), ("rmse", lambda a, b: a <= b)):
+        bns8, mid16 = value("bns", 8, key), value("midpoint", 16, key)
+        checks[key] = None if bns8 is None or mid16 is None else {"bns8": bns8, "midpoint16": mid16,
+                                                                   "pass": bool(better(bns8, mid16))}
     header = f"{'solver':<9} {'NFE':>4} {'RMSE':>11} {'PSNR dB':>8} {'time ms':>9}" + (
         f" {'Chamfer':>10}" if args.chamfer and args.run else "")
     print(f"\nsource: {info['source']}; reference: dopri5; {x0_te.shape[0]} test pairs\n{header}")
@@ -164,8 +170,11 @@ def main() -> None:
         if "chamfer" in r:
             line += f" {r['chamfer']:>10.3e}"
         print(line)
-    print(f"\ntarget BNS@8 RMSE <= midpoint@16 RMSE: {bns8} vs {mid16} -> {'PASS' if target else 'FAIL'}")
-    result = {"info": info, "args": vars(args), "rows": rows, "target_bns8_le_midpoint16": target,
+    for key, c in checks.items():
+        if c is not None:
+            print(f"target BNS@8 vs midpoint@16 on {key}: {c['bns8']:.4g} vs {c['midpoint16']:.4g} -> "
+                  f"{'PASS' if c['pass'] else 'FAIL'}")
+    result = {"info": info, "args": vars(args), "rows": rows, "target_bns8_vs_midpoint16": checks,
               "note": "timings measured on a shared, contended machine"}
     out = Path(args.out)
     with atomic_write(out) as tmp:

@@ -54,13 +54,14 @@ def uncovered_sign(covered: np.ndarray, field: np.ndarray) -> tuple[np.ndarray, 
     labels, count = ndimage.label(~covered, output=np.int32)
     signs = np.ones(count + 1, dtype=np.int8)
     # votes[l] = sum over (covered node c, uncovered 6-neighbour u with label l) of sign(F(c)).
-    rim = np.where(covered, np.sign(field), 0).astype(np.int8)
+    # rim = +1 / -1 at covered nodes (sign of F, 0 counts as +), 0 at uncovered ones; int8 arithmetic throughout.
+    rim = covered.view(np.int8) - 2 * (covered & (field < 0)).view(np.int8)
     acc = np.zeros(covered.shape, dtype=np.int8)
     for axis in range(3):
         for step in (1, -1):
             a, b = _shift_pairs(covered.shape, axis, step)
             acc[b] += rim[a]
-    acc[covered] = 0
+    acc *= ~covered
     hit = np.flatnonzero(acc)
     votes = np.bincount(labels.ravel()[hit], weights=acc.ravel()[hit], minlength=count + 1)
     signs[votes < 0] = -1

@@ -49,10 +49,16 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def _slab_depth(lattice: Lattice) -> int:
+    """z planes per splatting slab (about ``_SLAB_NODES`` nodes each)."""
+    return max(1, _SLAB_NODES // (lattice.dims[0] * lattice.dims[1]))
+
+
 @torch.no_grad()
 def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
-                  quiet: bool = True) -> tuple[np.ndarray, np.ndarray, Lattice]:
-    """The signed field on the decode lattice (unit frame).
+                  bar: tqdm | None = None) -> tuple[np.ndarray, np.ndarray, Lattice]:
+    """The signed field on the decode lattice (unit frame); ``bar`` (optional tqdm) advances once per splatting
+    z slab and once for the coverage labelling.
 
     Returns:
         volume: (X, Y, Z) float32, F at covered nodes, ``level + sign * s_max`` at uncovered nodes.
@@ -63,12 +69,14 @@ def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
     X, Y, Z = lattice.dims
     volume = np.empty((X, Y, Z), dtype=np.float32)
     covered = np.empty((X, Y, Z), dtype=bool)
-    step = max(1, _SLAB_NODES // (X * Y))
-    for z0 in tqdm(range(0, Z, step), desc="decode: splat", disable=quiet, unit="slab"):
+    step = _slab_depth(lattice)
+    for z0 in range(0, Z, step):
         z1 = min(Z, z0 + step)
-        F, W = blend_sdf_lattice(msdf.centers, msdf.scales, msdf.values.float(), lattice, (z0, z1))
+        F, W = blend_sdf_lattice(msdf.centers.float(), msdf.scales.float(), msdf.values.float(), lattice, (z0, z1))
         volume[:, :, z0:z1] = F.cpu().numpy()
         covered[:, :, z0:z1] = (W > 0).cpu().numpy()
+        if bar is not None:
+            bar.update()
     if level != 0.0:
         volume -= np.float32(level)
     labels, signs = uncovered_sign(covered, volume)
@@ -76,6 +84,8 @@ def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
     np.copyto(volume, signs[labels] * fill, where=~covered)
     if level != 0.0:
         volume += np.float32(level)
+    if bar is not None:
+        bar.update()
     return volume, covered, lattice
 
 
@@ -95,21 +105,30 @@ def decode(msdf_or_path: MosaicSDF | str | os.PathLike, resolution: int = 256, m
         A watertight-where-possible ``trimesh.Trimesh`` (merged vertices, no degenerate faces, outward normals).
         Raises ``ValueError`` if the level set is empty.
     """
-    msdf = MosaicSDF.load(msdf_or_path) if isinstance(msdf_or_path, (str, os.PathLike, Path)) else msdf_or_path
+    from_file = isinstance(msdf_or_path, (str, os.PathLike, Path))
+    msdf = MosaicSDF.load(msdf_or_path) if from_file else msdf_or_path
+    source = str(msdf_or_path) if from_file else "M-SDF"
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if method not in METHODS:
         raise ValueError(f"decode: unknown method {method!r}; choose one of {METHODS}")
     if method == "visco":
-        from viscogrid.pipeline import from_msdf
-
+        try:
+            from viscogrid.pipeline import from_msdf
+        except ImportError as e:
+            raise ValueError(f"decode: method 'visco' needs viscogrid.pipeline.from_msdf, which is unavailable: {e}")
         return from_msdf(msdf, resolution, device)
-    volume, covered, lattice = decode_volume(msdf.to(device), resolution, level, quiet)
-    mask = _dilate(covered)
-    if not (volume[mask] < level).any() or not (volume[mask] > level).any():
-        raise ValueError(f"decode: the field has no level-{level} surface (all covered values on one side)")
-    verts, faces, _, _ = measure.marching_cubes(volume, level=level, spacing=(lattice.h,) * 3, mask=mask,
-                                                gradient_direction="descent", allow_degenerate=False)
+    msdf = msdf.to(device)
+    lattice = Lattice.around(msdf.centers, msdf.scales, resolution)
+    steps = -(-lattice.dims[2] // _slab_depth(lattice)) + 2  # slabs, coverage, marching cubes
+    with tqdm(total=steps, desc=f"decode {resolution}^3", disable=quiet, unit="step") as bar:
+        volume, covered, lattice = decode_volume(msdf, resolution, level, bar)
+        mask = _dilate(covered)
+        if not (volume[mask] < level).any() or not (volume[mask] > level).any():
+            raise ValueError(f"{source}: the field has no level-{level} surface (all covered values on one side)")
+        verts, faces, _, _ = measure.marching_cubes(volume, level=level, spacing=(lattice.h,) * 3, mask=mask,
+                                                    gradient_direction="descent", allow_degenerate=False)
+        bar.update()
     verts = msdf.normalization.to_user(verts.astype(np.float64) + lattice.lo)
     # Lewiner marching cubes already shares vertices between cells and drops degenerate triangles.
     mesh = trimesh.Trimesh(verts, faces, process=False)

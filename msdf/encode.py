@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import trimesh
 from scipy.spatial import cKDTree
+from tqdm.auto import tqdm
 
 from msdf.meshio import load_mesh
 from msdf.normalization import Normalization
@@ -122,7 +123,10 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
     Each returned :class:`MosaicSDF` carries ``info`` with ``coverage``, ``half_width``, ``init_seconds``,
     ``refine_seconds`` (the batch's refinement time divided evenly) and ``refine_loss`` (before, after).
     """
-    inits = [initialize(_as_mesh(m), n_grids, k, seed) for m in meshes]
+    inits = [initialize(_as_mesh(m), n_grids, k, seed)
+             for m in tqdm(meshes, desc="initialise", unit="shape", disable=quiet or len(meshes) < 2)]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
     values = torch.tensor(np.stack([i.values for i in inits]), dtype=torch.float32, device=dev)
     t0 = time.perf_counter()

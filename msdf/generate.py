@@ -138,7 +138,8 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
 
     ``records[j]`` must hold ``name`` (file stem) and ``label`` (contact-sheet caption); ``normalization`` (a
     :class:`msdf.normalization.Normalization` or None = unit frame) maps the shapes to the user's coordinates.
-    A sample whose field has no surface keeps its ``.npz`` and gets an ``error`` entry instead of a mesh.
+    A sample whose field has no surface keeps its ``.npz`` and gets an ``error`` entry instead of a mesh; an invalid
+    matrix (non-finite values, a non-positive half-width) gets only the ``error`` entry.
     """
     from msdf.decode import decode
     from msdf.meshio import save_mesh
@@ -153,15 +154,20 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
     for j, rec in enumerate(tqdm(records, desc="decode", unit="shape", disable=quiet)):
         name = rec.pop("name")
         label = rec.pop("label")
-        rec.update({"resolution": resolution, "method": method, "msdf": f"{name}.npz"})
-        shape = MosaicSDF.from_matrix(matrices[j], normalization=normalization)
-        shape.save(out / rec["msdf"])
+        rec.update({"resolution": resolution, "method": method})
         t0 = time.perf_counter()
+        mesh = None
         try:
-            mesh = decode(shape, resolution=resolution, method=method, device=device)
-        except ValueError as exc:  # e.g. the field has no zero level set: keep the M-SDF, report the sample
-            mesh = None
-            rec["error"] = f"decode failed: {exc}"
+            shape = MosaicSDF.from_matrix(matrices[j], normalization=normalization)
+        except ValueError as exc:  # e.g. a generated grid with a non-positive half-width
+            rec["error"] = f"invalid M-SDF: {exc}"
+        else:
+            rec["msdf"] = f"{name}.npz"
+            shape.save(out / rec["msdf"])
+            try:
+                mesh = decode(shape, resolution=resolution, method=method, device=device)
+            except ValueError as exc:  # e.g. the field has no zero level set: keep the M-SDF, report the sample
+                rec["error"] = f"decode failed: {exc}"
         rec.setdefault("timings", {})["decode_s"] = time.perf_counter() - t0
         if mesh is not None and len(mesh.faces) > 0:
             rec["mesh"] = f"{name}.{fmt}"

@@ -46,6 +46,7 @@ class RefineConfig:
 
 
 NEAR_SIGMAS = (0.1, 0.3, 1.0)  # noise std of the near-surface points, in units of the half-width
+NORMAL_POINTS = 8192  # surface points carrying the normal term (each costs 6 extra rows of A)
 
 
 def training_set(oracle: SDFOracle, surface: np.ndarray, normals: np.ndarray, half_width: float,
@@ -122,14 +123,43 @@ def build_problem(oracle: SDFOracle, surface: np.ndarray, normals: np.ndarray, c
     sdf = np.concatenate([np.zeros(len(surface)), near_sdf])
     A = blend_matrix(pts, centers, half_width, k)
     covered = np.diff(A.indptr) > 0
-    on = covered[:len(surface)]
+    on = np.flatnonzero(covered[:len(surface)])
+    on = on[np.random.default_rng(seed + 11).permutation(len(on))[:NORMAL_POINTS]]
     return ShapeProblem(A[covered], sdf[covered], gradient_matrices(surface[on], centers, half_width, k),
                         normals[on], float(half_width))
 
 
 def _torch_csr(m: sp.csr_matrix, device: torch.device) -> torch.Tensor:
-    return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)), torch.from_numpy(m.indices.astype(np.int64)),
-                                   torch.from_numpy(m.data.astype(np.float32)), size=m.shape, device=device)
+    m = m.tocsr()
+    return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
+                                   torch.from_numpy(m.indices.astype(np.int64)),
+                                   torch.from_numpy(m.data.astype(np.float32)), size=m.shape, device=device,
+                                   check_invariants=False)
+
+
+class SparseOperator:
+    """A fixed sparse matrix ``M`` usable in autograd: ``op(v) = M v`` with backward ``M^T g``.
+
+    Both ``M`` and ``M^T`` are stored as CSR (torch's own CSR backward is orders of magnitude slower)."""
+
+    def __init__(self, m: sp.spmatrix, device: torch.device):
+        self.shape = m.shape
+        self._m = _torch_csr(m, device)
+        self._mt = _torch_csr(m.T, device)
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        return _SparseMatVec.apply(v, self._m, self._mt)
+
+
+class _SparseMatVec(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, v, m, mt):
+        ctx.mt = mt
+        return m @ v
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.mt @ grad, None, None
 
 
 def refine_values(values: torch.Tensor, problems: list[ShapeProblem], config: RefineConfig = RefineConfig(),
@@ -141,8 +171,8 @@ def refine_values(values: torch.Tensor, problems: list[ShapeProblem], config: Re
     B = values.shape[0]
     dev = values.device
     N = values[0].numel()
-    A = _torch_csr(sp.block_diag([p.A for p in problems], format="csr"), dev)
-    G = _torch_csr(sp.block_diag([p.G for p in problems], format="csr"), dev)
+    A = SparseOperator(sp.block_diag([p.A for p in problems], format="csr"), dev)
+    G = SparseOperator(sp.block_diag([p.G for p in problems], format="csr"), dev)
     sdf = torch.tensor(np.concatenate([p.sdf for p in problems]), dtype=torch.float32, device=dev)
     nrm = torch.tensor(np.concatenate([p.normals for p in problems]), dtype=torch.float32, device=dev)
     # per-row shape id and 1/(count * s) weights, so each shape's loss is its own mean
@@ -156,10 +186,10 @@ def refine_values(values: torch.Tensor, problems: list[ShapeProblem], config: Re
     v0 = values.detach().reshape(-1).float()
 
     def per_shape_loss(v: torch.Tensor) -> torch.Tensor:
-        l1 = torch.zeros(B, device=dev).index_add(0, a_shape, a_w * (A @ v - sdf).abs())
+        l1 = torch.zeros(B, device=dev).index_add(0, a_shape, a_w * (A(v) - sdf).abs())
         if config.normal_weight <= 0 or G.shape[0] == 0:
             return l1
-        grad = _split_grad(G @ v, problems)
+        grad = _split_grad(G(v), problems)
         cos = torch.nn.functional.cosine_similarity(grad, nrm, dim=-1, eps=1e-8)
         return l1 + config.normal_weight * torch.zeros(B, device=dev).index_add(0, g_shape, g_w * (1 - cos))
 

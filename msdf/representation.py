@@ -71,6 +71,7 @@ class MosaicSDF:
         scales: (n,) half-widths s_i > 0.
         values: (n, k, k, k) SDF samples, ``values[i, a, b, c]`` at ``p_i + s_i (-1 + 2(a, b, c)/(k - 1))``.
         normalization: unit frame <-> user frame.
+        info: free-form metadata of the producer (e.g. encode timings, coverage); kept in memory, not saved.
 
     Signed distance (:meth:`sdf`): the blend of :func:`msdf.field.blend_sdf` where some cube covers the point. In
     uncovered space the paper's F is undefined; here it is ``sign * magnitude`` with the sign of the uncovered
@@ -79,10 +80,14 @@ class MosaicSDF:
     magnitude (distance to the covered region plus one lattice spacing), so no zero level set appears there.
     """
 
-    def __init__(self, centers, scales, values, normalization: Normalization | None = None):
-        self.centers = torch.as_tensor(centers)
-        self.scales = torch.as_tensor(scales, device=self.centers.device)
-        self.values = torch.as_tensor(values, device=self.centers.device)
+    def __init__(self, centers, scales, values, normalization: Normalization | None = None,
+                 info: dict | None = None):
+        c, s, v = (torch.as_tensor(t) for t in (centers, scales, values))
+        dtype = torch.promote_types(torch.promote_types(c.dtype, s.dtype), v.dtype)
+        dtype = dtype if dtype.is_floating_point else torch.float32  # one float dtype for all three
+        self.centers = c.to(dtype=dtype)
+        self.scales = s.to(device=c.device, dtype=dtype)
+        self.values = v.to(device=c.device, dtype=dtype)
         n = self.centers.shape[0]
         if self.centers.shape != (n, 3):
             raise ValueError(f"MosaicSDF: centers must be (n, 3), got {tuple(self.centers.shape)}")
@@ -91,6 +96,7 @@ class MosaicSDF:
         if self.values.dim() != 4 or self.values.shape[0] != n or len(set(self.values.shape[1:])) != 1:
             raise ValueError(f"MosaicSDF: values must be (n, k, k, k) with n={n}, got {tuple(self.values.shape)}")
         self.normalization = normalization if normalization is not None else Normalization.identity()
+        self.info = dict(info) if info else {}
         self._coverage: dict[int, object] = {}
 
     # -- basic properties -------------------------------------------------------------------------------------
@@ -110,7 +116,8 @@ class MosaicSDF:
 
     def to(self, device: str | torch.device) -> "MosaicSDF":
         """A copy on ``device`` (same normalization)."""
-        return MosaicSDF(self.centers.to(device), self.scales.to(device), self.values.to(device), self.normalization)
+        return MosaicSDF(self.centers.to(device), self.scales.to(device), self.values.to(device), self.normalization,
+                         self.info)
 
     def __repr__(self) -> str:
         return f"MosaicSDF(n={self.n}, k={self.k}, device={self.device}, normalization={self.normalization})"

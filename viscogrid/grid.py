@@ -69,14 +69,36 @@ def trilinear_stencil(points: torch.Tensor, resolution: int) -> tuple[torch.Tens
     return torch.stack(corners, 1), torch.stack(weights, 1), torch.stack(grads, 1)
 
 
+class _Gather(torch.autograd.Function):
+    """``values[idx]`` whose backward scatters with ``index_add_`` (faster on CPU than indexing's accumulating
+    ``index_put_``; ``bench/bench_visco.py --sections gather`` measures it)."""
+
+    @staticmethod
+    def forward(ctx, values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(idx)
+        ctx.size = values.shape[0]
+        return values[idx]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (idx,) = ctx.saved_tensors
+        out = torch.zeros(ctx.size, dtype=grad.dtype, device=grad.device)
+        return out.index_add_(0, idx.reshape(-1), grad.reshape(-1)), None
+
+
+def gather(values: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``values[idx]`` for a 1-D ``values`` (V,) and any-shape integer ``idx``; differentiable in ``values``."""
+    return _Gather.apply(values, idx)
+
+
 def interpolate(values: torch.Tensor, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """``f(x_n) = sum_c w[n, c] values[idx[n, c]]`` -> (N,). ``values`` is any 1-D vector that ``idx`` indexes."""
-    return (values[idx] * w).sum(-1)
+    return (gather(values, idx) * w).sum(-1)
 
 
 def interpolate_gradient(values: torch.Tensor, idx: torch.Tensor, dw: torch.Tensor) -> torch.Tensor:
     """``grad f(x_n) = sum_c dw[n, c] values[idx[n, c]]`` -> (N, 3)."""
-    return (values[idx].unsqueeze(-1) * dw).sum(1)
+    return (gather(values, idx).unsqueeze(-1) * dw).sum(1)
 
 
 def interior_nodes(resolution: int, device: torch.device | str = "cpu") -> torch.Tensor:

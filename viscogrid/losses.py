@@ -23,17 +23,23 @@ def gradient_norm(nb: torch.Tensor, h: float) -> torch.Tensor:
     return torch.sqrt((g * g).sum(-1) + _NORM_EPS)
 
 
-def viscosity_residual(center: torch.Tensor, nb: torch.Tensor, h: float, eps: float) -> torch.Tensor:
+def viscosity_residual(
+    center: torch.Tensor, nb: torch.Tensor, h: float, eps: float, grad_norm: torch.Tensor | None = None
+) -> torch.Tensor:
     """``(|grad f| - 1) sign(f) - eps lap f`` (M,) at nodes with values ``center`` (M,) and neighbours ``nb`` (M, 6).
 
+    ``grad_norm``: :func:`gradient_norm` of the same nodes if already computed (shared with :func:`coarea`).
     For an exact SDF ``|grad f| = 1`` and the residual is ``-eps lap f`` (``-2 eps / r`` for a sphere of radius r).
     """
-    return (gradient_norm(nb, h) - 1.0) * torch.sign(center.detach()) - eps * laplacian(center, nb, h)
+    g = gradient_norm(nb, h) if grad_norm is None else grad_norm
+    return (g - 1.0) * torch.sign(center.detach()) - eps * laplacian(center, nb, h)
 
 
-def viscosity_loss(center: torch.Tensor, nb: torch.Tensor, h: float, eps: float) -> torch.Tensor:
+def viscosity_loss(
+    center: torch.Tensor, nb: torch.Tensor, h: float, eps: float, grad_norm: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean squared viscosity residual (scalar)."""
-    return viscosity_residual(center, nb, h, eps).square().mean()
+    return viscosity_residual(center, nb, h, eps, grad_norm).square().mean()
 
 
 def laplace_density(s: torch.Tensor, beta: float) -> torch.Tensor:
@@ -41,12 +47,15 @@ def laplace_density(s: torch.Tensor, beta: float) -> torch.Tensor:
     return torch.exp(-s.abs() / beta) / (2.0 * beta)
 
 
-def coarea(center: torch.Tensor, nb: torch.Tensor, h: float, beta: float) -> torch.Tensor:
+def coarea(
+    center: torch.Tensor, nb: torch.Tensor, h: float, beta: float, grad_norm: torch.Tensor | None = None
+) -> torch.Tensor:
     """Area of the zero level set ``sum_nodes delta_beta(f) |grad f| h^3`` (scalar, unit-frame area units).
 
     Sums over the given nodes only; nodes far from the surface (``|f| >> beta``) contribute nothing.
     """
-    return (laplace_density(center, beta) * gradient_norm(nb, h)).sum() * h**3
+    g = gradient_norm(nb, h) if grad_norm is None else grad_norm
+    return (laplace_density(center, beta) * g).sum() * h**3
 
 
 def point_loss(f_points: torch.Tensor) -> torch.Tensor:

@@ -89,14 +89,23 @@ def estimate_normals(points: np.ndarray, k: int = 30) -> np.ndarray:
     The global flip uses the divergence theorem: for outward normals of a closed surface
     ``sum_i n_i . (p_i - c) ~ 3 V / (area per point) > 0``. Returns (N, 3) unit normals.
     """
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(np.asarray(points, dtype=np.float64)))
-    kk = min(k, len(points) - 1)
-    pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(kk))
-    pcd.orient_normals_consistent_tangent_plane(min(kk, 15))
-    nrm = np.asarray(pcd.normals)
-    if np.einsum("ij,ij->", nrm, points - points.mean(axis=0)) < 0:
+    pts = np.asarray(points, dtype=np.float64)
+    kk = min(k, len(pts) - 1)
+    try:
+        nrm = _open3d_normals(pts, kk)
+    except RuntimeError:  # Qhull rejects exactly co-spherical input: orient a copy jittered by 1e-7 of the extent
+        jitter = np.random.default_rng(0).normal(scale=1e-7 * np.ptp(pts, axis=0).max(), size=pts.shape)
+        nrm = _open3d_normals(pts + jitter, kk)
+    if np.einsum("ij,ij->", nrm, pts - pts.mean(axis=0)) < 0:
         nrm = -nrm
     return nrm
+
+
+def _open3d_normals(pts: np.ndarray, k: int) -> np.ndarray:
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+    pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(k))
+    pcd.orient_normals_consistent_tangent_plane(min(k, 15))
+    return np.asarray(pcd.normals)
 
 
 def _ply_has_faces(p: Path) -> bool:
@@ -119,6 +128,8 @@ def _read_text(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
     rows = [r for r in rows if r and not r[0].startswith("#")]
     if rows and len(rows[0]) == 1:  # a leading point count
         rows = rows[1:]
+    if not rows:
+        return np.zeros((0, 3)), None
     widths = {len(r) for r in rows}
     if len(widths) > 1:
         raise PointLoadError(f"{p}: lines have different numbers of columns {sorted(widths)}")

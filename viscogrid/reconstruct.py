@@ -59,7 +59,7 @@ class GridSDF:
         if not (vol.min() < 0 < vol.max()):
             raise ValueError("the reconstructed grid has no zero crossing (no surface)")
         h = G.spacing(self.resolution)
-        verts, faces, _, _ = marching_cubes(vol, level=0.0, spacing=(h, h, h), gradient_direction="ascent")
+        verts, faces, _, _ = marching_cubes(vol, level=0.0, spacing=(h, h, h), gradient_direction="descent")
         mesh = trimesh.Trimesh(self.normalization.to_user(verts - 1.0), faces, process=True)
         return mesh
 
@@ -134,17 +134,18 @@ def level_loss(
     weights: Weights,
 ) -> torch.Tensor:
     """Total VisCo loss (scalar) for the compact value vector ``x`` (M + C,) of a level (see module doc, step 3)."""
-    corners = x[band.point_local]
+    corners = G.gather(x, band.point_local)
     f_pts = (corners * w).sum(-1)
     loss = weights.point * L.point_loss(f_pts) / (h * h)
     if weights.normal > 0:
         g_pts = (corners.unsqueeze(-1) * dw).sum(1)
         loss = loss + weights.normal * L.normal_loss(g_pts, normals)
-    center, nb = x[: len(band.nodes)], x[band.nb_local]
+    center, nb = x[: len(band.nodes)], G.gather(x, band.nb_local)
+    grad_norm = L.gradient_norm(nb, h)
     if weights.viscosity > 0:
-        loss = loss + weights.viscosity * L.viscosity_loss(center, nb, h, level.eps * h)
+        loss = loss + weights.viscosity * L.viscosity_loss(center, nb, h, level.eps * h, grad_norm)
     if weights.coarea > 0:
-        loss = loss + weights.coarea * L.coarea(center, nb, h, level.beta * h)
+        loss = loss + weights.coarea * L.coarea(center, nb, h, level.beta * h, grad_norm)
     return loss
 
 

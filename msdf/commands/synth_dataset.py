@@ -9,13 +9,11 @@ HELP = "write a captioned dataset of watertight parametric furniture/object mesh
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from msdf.synth import CLASSES
-
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder (one sub-folder per class)")
     parser.add_argument("--per-class", type=int, default=40, metavar="N", help="shapes per class (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed; same seed = identical files (default 0)")
     parser.add_argument("--classes", default=None, metavar="A,B,...",
-                        help=f"comma-separated subset of: {','.join(CLASSES)} (default: all)")
+                        help="comma-separated subset of the classes (default: all; an unknown name lists them)")
     parser.add_argument("--workers", type=int, default=1, metavar="W", help="worker processes (default 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
@@ -60,19 +61,34 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+_ENV_LOCK = threading.Lock()
+_ENV_USERS = 0
+_ENV_SAVED: dict[str, str | None] = {}
+
+
 @contextlib.contextmanager
 def single_threaded_env() -> Iterator[None]:
-    """Set :data:`THREAD_VARS` to 1 while workers are spawned (they inherit it); restore afterwards."""
-    saved = {v: os.environ.get(v) for v in THREAD_VARS}
-    os.environ.update({v: "1" for v in THREAD_VARS})
+    """Set :data:`THREAD_VARS` to 1 while pools run (workers started meanwhile inherit it), then restore them.
+
+    Re-entrant and thread-safe: the variables are restored when the last user leaves.
+    """
+    global _ENV_USERS, _ENV_SAVED
+    with _ENV_LOCK:
+        if _ENV_USERS == 0:
+            _ENV_SAVED = {v: os.environ.get(v) for v in THREAD_VARS}
+            os.environ.update({v: "1" for v in THREAD_VARS})
+        _ENV_USERS += 1
     try:
         yield
     finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
+        with _ENV_LOCK:
+            _ENV_USERS -= 1
+            if _ENV_USERS == 0:
+                for v, old in _ENV_SAVED.items():
+                    if old is None:
+                        os.environ.pop(v, None)
+                    else:
+                        os.environ[v] = old
 
 
 def init_worker(preload: tuple[str, ...]) -> None:
@@ -84,15 +100,27 @@ def init_worker(preload: tuple[str, ...]) -> None:
 
     if multiprocessing.parent_process() is not None:  # a pool worker, not a Ray worker
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.update({v: "1" for v in THREAD_VARS})  # for libraries imported from here on
     for name in preload:
         importlib.import_module(name)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
 
 
+def worker_context(preload: tuple[str, ...]) -> multiprocessing.context.BaseContext:
+    """How pool workers start: from a fork server that imported ``preload`` once (Linux, macOS), so a worker that
+    replaces one killed by a crash or a time limit starts in milliseconds instead of re-importing torch; ``spawn``
+    where there is no fork server. Never a plain ``fork`` of the parent (unsafe with threads)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(preload))  # takes effect when this process first starts its fork server
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def run_local(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int, timeout: float | None,
               preload: tuple[str, ...] = ()) -> Iterator[tuple[Any, Outcome]]:
-    """Run ``fn(*args)`` for each item in a pebble ``ProcessPool`` of ``workers`` spawned processes.
+    """Run ``fn(*args)`` for each item in a pebble ``ProcessPool`` of ``workers`` processes (:func:`worker_context`).
 
     ``timeout`` (seconds, None = no limit) counts from when a worker starts the task; on expiry pebble kills that
     worker and starts a fresh one.
@@ -100,45 +128,45 @@ def run_local(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int, ti
     import pebble
 
     window = max(1, 2 * workers)
-    with single_threaded_env():
+    with single_threaded_env():  # workers started at any time during the run inherit it
         pool = pebble.ProcessPool(max_workers=workers, initializer=init_worker, initargs=(preload,),
-                                  context=multiprocessing.get_context("spawn"))
-    try:
-        pending: dict[concurrent.futures.Future, Any] = {}
-        source = iter(items)
+                                  context=worker_context(preload))
+        try:
+            pending: dict[concurrent.futures.Future, Any] = {}
+            source = iter(items)
 
-        broken = (f"the worker processes failed to start; the reason is printed above (for example an import "
-                  f"error in {', '.join(preload) or 'the task module'})")
+            broken = (f"the worker processes failed to start; the reason is printed above (for example an import "
+                      f"error in {', '.join(preload) or 'the task module'})")
 
-        def submit_more() -> None:
-            for key, args in source:
-                try:
-                    pending[pool.schedule(fn, args=args, timeout=timeout)] = key
-                except RuntimeError as exc:  # pebble: "Unexpected error within the Pool"
-                    raise PoolError(broken) from exc
-                if len(pending) >= window:
-                    return
+            def submit_more() -> None:
+                for key, args in source:
+                    try:
+                        pending[pool.schedule(fn, args=args, timeout=timeout)] = key
+                    except RuntimeError as exc:  # pebble: "Unexpected error within the Pool"
+                        raise PoolError(broken) from exc
+                    if len(pending) >= window:
+                        return
 
-        submit_more()
-        while pending:
-            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-            for future in done:
-                key = pending.pop(future)
-                try:
-                    outcome = Outcome(value=future.result())
-                except concurrent.futures.TimeoutError:
-                    outcome = Outcome(error=_timeout_message(timeout, "worker stopped"))
-                except pebble.ProcessExpired as exc:
-                    outcome = Outcome(error=_exit_reason(exc.exitcode))
-                except concurrent.futures.process.BrokenProcessPool as exc:  # workers cannot even start
-                    raise PoolError(broken) from exc
-                except Exception as exc:  # the task's own error, re-raised from the worker
-                    outcome = Outcome(error=describe_error(exc))
-                yield key, outcome
             submit_more()
-    finally:
-        pool.stop()
-        pool.join()
+            while pending:
+                done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    key = pending.pop(future)
+                    try:
+                        outcome = Outcome(value=future.result())
+                    except concurrent.futures.TimeoutError:
+                        outcome = Outcome(error=_timeout_message(timeout, "worker stopped"))
+                    except pebble.ProcessExpired as exc:
+                        outcome = Outcome(error=_exit_reason(exc.exitcode))
+                    except concurrent.futures.process.BrokenProcessPool as exc:  # workers cannot even start
+                        raise PoolError(broken) from exc
+                    except Exception as exc:  # the task's own error, re-raised from the worker
+                        outcome = Outcome(error=describe_error(exc))
+                    yield key, outcome
+                submit_more()
+        finally:
+            pool.stop()
+            pool.join()
 
 
 class TaskTimeout(Exception):

@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,16 +67,20 @@ def _shard_rows(path: Path) -> int | None:
 def ensure_store_config(root: Path, n: int, k: int) -> dict:
     """Create ``store.json`` for (n, k) or check that the existing one matches; raise StoreError when it does not.
 
-    Creation is race-free between writers: the description is written to a private temp file and hard-linked into
-    place (``os.link`` fails when the file already exists), then read back and compared.
+    Creation is race-free between writers: the description is written to a private temp file (named with the pid,
+    so a later writer can sweep the leftovers of a killed one) and hard-linked into place (``os.link`` fails when
+    the file already exists), then read back and compared.
     """
     config = {"format_version": FORMAT_VERSION, "n": int(n), "k": int(k), "dim": 4 + int(k) ** 3, "dtype": "float32"}
     path = root / STORE_FILE
     if not path.exists():
-        tmp = root / f".{STORE_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(config, sort_keys=True) + "\n", encoding="utf-8")
-        with open(tmp, "rb") as fh:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{STORE_FILE}.{os.getpid()}.", suffix=".tmp", dir=root)
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(config, sort_keys=True) + "\n")
+            fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -149,7 +154,7 @@ class StoreWriter:
         ]
         temps = 0
         for p in self.root.glob(f".{STORE_FILE}.*.tmp"):  # ensure_store_config's temp of a killed writer
-            if not _pid_alive(p.name.split(".")[-2]):
+            if not _pid_alive(p.name.split(".")[3]):  # .store.json.<pid>.<random>.tmp
                 p.unlink(missing_ok=True)
                 temps += 1
         for folder, pattern in temp_patterns:

@@ -195,9 +195,9 @@ def train_bns(
     x1: Tensor,
     nfe: int,
     init: str = "midpoint",
-    iters: int = 500,
-    lr: float = 5e-4,
-    batch_size: int = 32,
+    iters: int = 1000,
+    lr: float = 2e-3,
+    batch_size: int = 64,
     val_fraction: float = 0.2,
     seed: int = 0,
     quiet: bool = False,
@@ -299,7 +299,7 @@ def make_pairs(sampler, pairs: int, *, guidance: float = 2.0, prompts: list[str]
 
 
 def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: float = 2.0, init: str = "midpoint",
-            prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 5e-4,
+            prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 2e-3,
             rtol: float = 1e-5, atol: float = 1e-5, quiet: bool = False) -> tuple[BNSTrainResult, dict]:
     """Distill a BNS solver for a :class:`~msdf.flow.checkpoint.FlowSampler` at guidance ``guidance``.
 

@@ -105,8 +105,8 @@ class TrainConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # Learns class-specific shapes in ~15 CPU minutes on a --grids 256 --k 5 store (rows of 4 + 125 = 129).
     "cpu-small": {
-        "model": {"width": 256, "depth": 6, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 256},
-        "batch_size": 16, "lr": 5e-4, "warmup_steps": 50, "schedule": "constant", "ema_decay": 0.995,
+        "model": {"width": 192, "depth": 4, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 192},
+        "batch_size": 16, "lr": 1e-3, "warmup_steps": 50, "schedule": "constant", "ema_decay": 0.995,
         "p_uncond": 0.1, "val_every": 100, "ckpt_every": 200, "log_every": 5, "steps": 100_000,
     },
     # Paper scale (n = 1024, k = 7): a ~DiT-L sized set transformer for GPUs.

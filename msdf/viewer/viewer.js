@@ -115,6 +115,7 @@
     views.forEach(function (v) {
       v.cv.addEventListener("pointerdown", function (e) { v.drag = [e.clientX, e.clientY]; v.cv.setPointerCapture(e.pointerId); });
       v.cv.addEventListener("pointerup", function () { v.drag = null; });
+      v.cv.addEventListener("pointercancel", function () { v.drag = null; });
       v.cv.addEventListener("pointermove", function (e) {
         if (!v.drag) return;
         v.yaw -= (e.clientX - v.drag[0]) * 0.01;
