@@ -67,10 +67,11 @@ def toy_store(per_class: int, n: int, k: int, seed: int = 0) -> ArrayStore:
     return ArrayStore(np.stack(mats).astype(np.float32), k, labels=labels)
 
 
-def throughput(repeats: int, steps: dict[str, int], batch: dict[str, int]) -> list[dict]:
+def throughput(presets: list[str], repeats: int, steps: dict[str, int], batch: dict[str, int]) -> list[dict]:
     rows = []
     sizes = {"cpu-small": (256, 5), "paper": (1024, 7)}
-    for preset, (n, k) in sizes.items():
+    for preset in presets:
+        n, k = sizes[preset]
         store = ArrayStore(np.random.default_rng(0).normal(size=(8, n, 4 + k ** 3)).astype(np.float32), k,
                            labels=["a", "b"] * 4)
         for ot in (False, True):
@@ -137,15 +138,16 @@ def main() -> int:
     ap.add_argument("--paper-batch", type=int, default=2, help="paper batch on CPU (the preset's 32 is for GPUs)")
     ap.add_argument("--ablation-steps", type=int, default=600)
     ap.add_argument("--ablation-batch", type=int, default=24)
-    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--presets", nargs="*", default=["cpu-small", "paper"], choices=["cpu-small", "paper"],
+                    help="throughput presets (none: skip); paper on CPU costs minutes per step")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "train.json"))
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     out: dict = {"device": "cpu", "threads": torch.get_num_threads(),
                  "note": "timings on a shared machine are inflated; compare columns of the same run"}
-    if not args.skip_throughput:
+    if args.presets:
         print("train throughput (CPU):")
-        out["throughput"] = throughput(args.repeats, {"cpu-small": args.small_steps, "paper": args.paper_steps},
+        out["throughput"] = throughput(args.presets, args.repeats, {"cpu-small": args.small_steps, "paper": args.paper_steps},
                                        {"cpu-small": 16, "paper": args.paper_batch})
     if args.data:
         from msdf.data import MSDFStore

@@ -39,12 +39,14 @@ def _shift_pairs(shape: tuple[int, ...], axis: int, step: int) -> tuple[tuple[sl
     return tuple(a), tuple(b)
 
 
-def uncovered_sign(covered: np.ndarray, field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sign of every uncovered lattice node.
+def uncovered_sign(covered: np.ndarray, field: np.ndarray, level: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Sign of every uncovered lattice node (relative to the iso-level ``level``).
 
     Args:
         covered: (X, Y, Z) bool, True where some cube contains the node.
-        field: (X, Y, Z) float, the blend F; only read at covered nodes next to enclosed uncovered components.
+        field: (X, Y, Z) float, the blend F; only its sign relative to ``level`` at covered nodes next to uncovered
+            components matters.
+        level: the iso-level (0 for the surface).
 
     Returns:
         labels: (X, Y, Z) int32 component label of each uncovered node (0 at covered nodes).
@@ -54,8 +56,8 @@ def uncovered_sign(covered: np.ndarray, field: np.ndarray) -> tuple[np.ndarray, 
     labels, count = ndimage.label(~covered, output=np.int32)
     signs = np.ones(count + 1, dtype=np.int8)
     # votes[l] = sum over (covered node c, uncovered 6-neighbour u with label l) of sign(F(c)).
-    # rim = +1 / -1 at covered nodes (sign of F, 0 counts as +), 0 at uncovered ones; int8 arithmetic throughout.
-    rim = covered.view(np.int8) - 2 * (covered & (field < 0)).view(np.int8)
+    # rim = +1 / -1 at covered nodes (sign of F - level, 0 counts as +), 0 at uncovered ones; int8 arithmetic.
+    rim = covered.view(np.int8) - 2 * (covered & (field < level)).view(np.int8)
     acc = np.zeros(covered.shape, dtype=np.int8)
     for axis in range(3):
         for step in (1, -1):

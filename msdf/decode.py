@@ -4,7 +4,7 @@ Pipeline for ``method="mc"`` (resolution R = nodes along the longest side of the
 
 1. Lattice: :meth:`msdf.field.Lattice.around` (spacing h = extent / (R - 3), one node of margin).
 2. Field: :func:`msdf.field.blend_sdf_lattice` splats every grid onto the lattice nodes its cube contains
-   (separable trilinear interpolation, weights accumulated per node), in z slabs so memory stays bounded at 512^3.
+   (separable trilinear interpolation, weights accumulated per node), in x slabs so memory stays bounded at 512^3.
    The cost follows the covered volume, i.e. the surface area, not R^3.
 3. Uncovered nodes get ``level + sign * s_max`` with the sign from :func:`msdf.coverage.uncovered_sign`
    (border-reaching components outside, enclosed ones the majority sign of their covered rim), so uncovered space
@@ -50,8 +50,8 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
 
 
 def _slab_depth(lattice: Lattice) -> int:
-    """z planes per splatting slab (about ``_SLAB_NODES`` nodes each)."""
-    return max(1, _SLAB_NODES // (lattice.dims[0] * lattice.dims[1]))
+    """x planes per splatting slab (about ``_SLAB_NODES`` nodes each)."""
+    return max(1, _SLAB_NODES // (lattice.dims[1] * lattice.dims[2]))
 
 
 @torch.no_grad()
@@ -70,20 +70,23 @@ def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
     volume = np.empty((X, Y, Z), dtype=np.float32)
     covered = np.empty((X, Y, Z), dtype=bool)
     step = _slab_depth(lattice)
-    for z0 in range(0, Z, step):
-        z1 = min(Z, z0 + step)
-        F, W = blend_sdf_lattice(msdf.centers.float(), msdf.scales.float(), msdf.values.float(), lattice, (z0, z1))
-        volume[:, :, z0:z1] = F.cpu().numpy()
-        covered[:, :, z0:z1] = (W > 0).cpu().numpy()
+    on_cpu = msdf.device.type == "cpu"
+    c, s, v = msdf.centers.float(), msdf.scales.float(), msdf.values.float()
+    for x0 in range(0, X, step):
+        x1 = min(X, x0 + step)
+        # On the CPU the splat writes straight into the volume (x slabs are contiguous blocks).
+        out = torch.from_numpy(volume[x0:x1]) if on_cpu else None
+        F, W = blend_sdf_lattice(c, s, v, lattice, (x0, x1), out=out)
+        if not on_cpu:
+            volume[x0:x1] = F.cpu().numpy()
+        covered[x0:x1] = (W > 0).cpu().numpy()
         if bar is not None:
             bar.update()
-    if level != 0.0:
-        volume -= np.float32(level)
-    labels, signs = uncovered_sign(covered, volume)
-    fill = np.float32(float(msdf.scales.max()))
-    np.copyto(volume, signs[labels] * fill, where=~covered)
-    if level != 0.0:
-        volume += np.float32(level)
+    labels, signs = uncovered_sign(covered, volume, level)
+    # Uncovered nodes hold F = 0 and covered ones label 0: adding fill[labels] sets exactly the uncovered ones.
+    fill = np.float32(level) + signs.astype(np.float32) * np.float32(float(msdf.scales.max()))
+    fill[0] = 0.0
+    volume += fill[labels]
     if bar is not None:
         bar.update()
     return volume, covered, lattice

@@ -9,7 +9,7 @@ Stage 1 (initialisation), in the unit frame (:mod:`msdf.normalization`):
 
 Stage 2 (:mod:`msdf.refine`) fits ``V`` to the oracle at points on and near the surface by Adam.
 
-Coverage (the fraction of ``COVERAGE_SAMPLES`` fresh surface samples inside at least one cube) is reported in
+Coverage (the fraction of ``COVERAGE_SAMPLES_PER_GRID * n`` fresh surface samples inside at least one cube) is reported in
 ``MosaicSDF.info``; if it is below 1 the half-width is widened until it is 1 on those samples.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from msdf.sampling import farthest_point_sampling, sample_surface
 
 FPS_POOL_PER_GRID = 64
 HALF_WIDTH_FACTOR = 1.2
-COVERAGE_SAMPLES = 100_000
+COVERAGE_SAMPLES_PER_GRID = 100
 
 
 def grid_offsets(k: int) -> np.ndarray:
@@ -98,7 +98,7 @@ def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int
     pool, normals = sample_surface(unit, max(FPS_POOL_PER_GRID * n_grids, 4096), seed=seed)
     centers = pool[farthest_point_sampling(pool, n_grids, seed=seed)]
     half_width = HALF_WIDTH_FACTOR * float(linf_gap(pool, centers).max())
-    check, _ = sample_surface(unit, COVERAGE_SAMPLES, seed=seed + 1)
+    check, _ = sample_surface(unit, COVERAGE_SAMPLES_PER_GRID * n_grids, seed=seed + 1)
     gap = linf_gap(check, centers)
     coverage = float(np.mean(gap < half_width))
     if coverage < 1.0:

@@ -34,13 +34,20 @@ def orient_for_winding(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     """A copy of ``mesh`` with consistent, outward face winding (unchanged if it already has it).
 
     ``fix_winding`` propagates one orientation over each connected component (for meshes with flipped patches);
-    ``fix_inversion`` flips the whole mesh if its signed volume is negative (inside-out files).
+    a closed mesh is flipped if its signed volume is negative (``fix_inversion``), an open one if more of its
+    bounding box has winding number < -0.5 than > 0.5 (an inside-out open scan).
     """
     out = trimesh.Trimesh(vertices=np.asarray(mesh.vertices, dtype=np.float64),
                           faces=np.asarray(mesh.faces, dtype=np.int64), process=False)
     if not out.is_winding_consistent:
         trimesh.repair.fix_winding(out)
-    trimesh.repair.fix_inversion(out)
+    if out.is_watertight:
+        trimesh.repair.fix_inversion(out)
+    else:  # the signed volume of an open surface means little: ask the winding number which side is "inside"
+        q = np.random.default_rng(0).uniform(out.bounds[0], out.bounds[1], (2000, 3))
+        w = igl.fast_winding_number(out.vertices, out.faces, q)
+        if np.count_nonzero(w < -WINDING_THRESHOLD) > np.count_nonzero(w > WINDING_THRESHOLD):
+            out.invert()
     return out
 
 

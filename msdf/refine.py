@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from msdf.oracle import SDFOracle
 
-DEFAULT_REFINE_STEPS = 300
+DEFAULT_REFINE_STEPS = 100
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class RefineConfig:
     """
 
     steps: int = DEFAULT_REFINE_STEPS
-    lr: float = 2e-3
+    lr: float = 5e-3
     normal_weight: float = 0.1
 
 

@@ -175,3 +175,11 @@ def test_field_without_surface_is_a_clear_error(sphere):
     positive = MosaicSDF(sphere.centers, sphere.scales, sphere.values.abs() + 0.1, sphere.normalization)
     with pytest.raises(ValueError, match="no level-0.0 surface"):
         decode(positive, resolution=32)
+
+
+def test_iso_level_offsets_the_surface(sphere):
+    """level=+0.04 (unit frame) on the exact sphere SDF of radius 0.8 gives a sphere of radius 0.84."""
+    mesh = decode(sphere, resolution=64, level=0.04)
+    assert len(mesh.split(only_watertight=False)) == 1
+    r = np.linalg.norm(NORM.to_unit(mesh.vertices), axis=1)
+    np.testing.assert_allclose(r, 0.84, atol=3e-3)

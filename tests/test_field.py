@@ -128,10 +128,15 @@ def test_lattice_splat_agrees_with_point_evaluation():
     assert both.sum() > 1000
     torch.testing.assert_close(F[both], Fp[0, both], atol=2e-4, rtol=1e-4)
     torch.testing.assert_close(W, Wp[0], atol=1e-5, rtol=1e-4)
-    # a z slab is the same numbers as the full lattice
-    Fz, Wz = blend_sdf_lattice(c[0], s[0], v[0], lat, (7, 19))
+    # an x slab is the same numbers as the full lattice, also when written into a view of a larger volume
     full = F.reshape(lat.dims)
-    torch.testing.assert_close(Fz, full[:, :, 7:19])
+    Fx, Wx = blend_sdf_lattice(c[0], s[0], v[0], lat, (7, 19))
+    torch.testing.assert_close(Fx, full[7:19])
+    big = torch.full(lat.dims, 5.0)
+    Fo, _ = blend_sdf_lattice(c[0], s[0], v[0], lat, (7, 19), out=big[7:19])
+    assert Fo.data_ptr() == big[7:19].data_ptr()
+    torch.testing.assert_close(big[7:19], full[7:19])
+    assert torch.all(big[:7] == 5.0)
 
 
 def test_lattice_border_is_uncovered():

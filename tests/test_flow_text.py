@@ -48,3 +48,30 @@ def test_corrupt_cache_and_bad_model_errors(tmp_path):
         CaptionCache(bad)
     with pytest.raises(RuntimeError, match="cannot load sentence encoder"):
         TextEncoder(str(tmp_path / "no-such-model"))
+
+
+def test_text_conditional_training_and_sampling(tmp_path, encoder, monkeypatch):
+    import numpy as np
+
+    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.config import build_config
+    from msdf.flow.dataset import ArrayStore
+    from msdf.flow.trainer import train
+
+    monkeypatch.setattr(text_mod, "TextEncoder", lambda name, device="cpu": encoder)
+    rng = np.random.default_rng(0)
+    caps = ["a tall lamp", "a round table", "a chair with armrests", "a short lamp"] * 2
+    store = ArrayStore(rng.normal(size=(8, 5, 12)).astype(np.float32), 2, captions=caps)
+    cfg = build_config(overrides={"cond": "text", "steps": 2, "batch_size": 4, "warmup_steps": 1,
+                                  "model": {"width": 32, "depth": 1, "heads": 2, "row_hidden": 32}})
+    train(store, cfg, tmp_path / "run", quiet=True)
+    assert (tmp_path / "run" / "caption-embeddings.all-MiniLM-L6-v2.safetensors").exists()  # no store root
+    s = load_sampler(tmp_path / "run")
+    cond = s.condition(prompts=["a lamp", ""])
+    assert cond.text.shape == (2, 384) and cond.null.tolist() == [False, True]
+    assert s.velocity(torch.randn(2, 5, 12), 0.5, cond, guidance=2.0).shape == (2, 5, 12)
+    with pytest.raises(ValueError, match="text-conditional"):
+        s.condition(classes=["lamp"])
+    no_caps = ArrayStore(rng.normal(size=(4, 5, 12)).astype(np.float32), 2)
+    with pytest.raises(Exception, match="no caption"):
+        train(no_caps, cfg, tmp_path / "run2", quiet=True)

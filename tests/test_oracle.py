@@ -65,7 +65,7 @@ def test_several_components():
     b.apply_translation([2, 0, 0])
     oracle = SDFOracle(trimesh.util.concatenate([a, b]))
     q = np.array([[0, 0, 0], [2, 0, 0], [1, 0, 0], [2.4, 0, 0]])
-    np.testing.assert_allclose(oracle(q), [-0.5, -0.5, 0.5, -0.1], atol=2e-3)
+    np.testing.assert_allclose(oracle(q), [-0.5, -0.5, 0.5, -0.1], atol=3e-3)  # facets: 2.3e-3 inside
 
 
 @pytest.mark.parametrize("name", ["head.off", "mushroom.off"])

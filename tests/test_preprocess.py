@@ -135,6 +135,20 @@ def test_concurrent_shards_union_equals_whole_and_matrices_are_deterministic(mix
         np.testing.assert_array_equal(sharded[i]["msdf"], whole[by_id[rid]]["msdf"])  # same input + seed
 
 
+def test_batches_keep_errors_with_their_shape(mixed_run, tmp_path):
+    root, whole_out, _ = mixed_run
+    listing = tmp_path / "batch.txt"
+    listing.write_text("".join(str(root / f) + "\n" for f in ("good/joint.off", "bad/nan.off", "good/spool.off")))
+    summary = preprocess(listing, tmp_path / "out", settings=SETTINGS, workers=1, batch_size=3, quiet=True)
+    assert (summary["converted"], summary["failed"]) == (2, 1)
+    [failure] = read_jsonl(tmp_path / "out" / "failures.jsonl")
+    assert failure["source"].endswith("nan.off") and "NaN" in failure["error"]
+    batched, whole = MSDFStore(tmp_path / "out"), MSDFStore(whole_out)
+    by_source = {whole.entry(i)["source"]: i for i in range(len(whole))}
+    for item in batched:
+        np.testing.assert_allclose(item["msdf"], whole[by_source[item["source"]]]["msdf"], atol=1e-4)
+
+
 def test_sigkill_mid_run_then_resume_completes_without_duplicates(tmp_path):
     src = tmp_path / "in"
     names = ["joint.off", "spool.off", "rotor.off", "pinion.off", "helmet.off"]
