@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from msdf.field import Lattice, blend_sdf_lattice
 
@@ -79,15 +78,16 @@ class CoverageSign:
 
     ``value(x) = sign(x) * (d(x) + h)`` for uncovered points x, where ``sign`` is the :func:`uncovered_sign` of the
     nearest lattice node (if that node is covered, which happens in gaps thinner than the spacing h, the sign of F at
-    that node; points outside the lattice box are outside, +1) and ``d`` is the distance from x to the nearest
-    covered lattice node. The surface lies in covered space, so ``d`` is (up to h) a lower bound of the true
-    distance; ``+ h`` keeps the value away from 0 so no level set appears in uncovered space.
+    that node; points outside the lattice box are outside, +1) and ``d`` is the Euclidean distance transform of the
+    uncovered lattice (distance from the nearest node to the nearest covered node) plus the distance from x to the
+    lattice box. The surface lies in covered space, so ``d`` is (up to h) a lower bound of the true distance; ``+ h``
+    keeps the value away from 0 so no level set appears in uncovered space.
     """
 
-    def __init__(self, lattice: Lattice, sign: np.ndarray, rim_nodes: np.ndarray):
+    def __init__(self, lattice: Lattice, sign: np.ndarray, distance: np.ndarray):
         self.lattice = lattice
         self.sign = sign  # (X, Y, Z) int8, defined at every node
-        self._tree = cKDTree(rim_nodes) if len(rim_nodes) else None
+        self.distance = distance  # (X, Y, Z) float32, distance to the nearest covered node (0 at covered nodes)
 
     @classmethod
     @torch.no_grad()
@@ -99,21 +99,15 @@ class CoverageSign:
         F, covered = F.cpu().numpy(), (W > 0).cpu().numpy()
         labels, signs = uncovered_sign(covered, F)
         sign = np.where(covered, np.where(F < 0, -1, 1), signs[labels]).astype(np.int8)
-        # Covered nodes with an uncovered 6-neighbour: the boundary of coverage (for the distance term).
-        rim = np.zeros_like(covered)
-        for axis in range(3):
-            for step in (1, -1):
-                a, b = _shift_pairs(covered.shape, axis, step)
-                rim[a] |= covered[a] & ~covered[b]
-        rim_nodes = lattice.lo + np.argwhere(rim) * lattice.h
-        return cls(lattice, sign, rim_nodes)
+        distance = (ndimage.distance_transform_edt(~covered) * lattice.h).astype(np.float32)
+        return cls(lattice, sign, distance)
 
     def value(self, points: np.ndarray) -> np.ndarray:
         """``sign * (distance to coverage + h)`` at uncovered unit-frame ``points`` (P, 3); returns (P,) float64."""
         L = self.lattice
-        idx = np.rint((points - L.lo) / L.h).astype(np.int64)
-        inside = np.all((idx >= 0) & (idx < np.asarray(L.dims)), axis=1)
-        idx = np.clip(idx, 0, np.asarray(L.dims) - 1)
-        sign = np.where(inside, self.sign[idx[:, 0], idx[:, 1], idx[:, 2]], 1).astype(np.float64)
-        dist = self._tree.query(points)[0] if self._tree is not None else np.zeros(len(points))
-        return sign * (dist + L.h)
+        dims = np.asarray(L.dims)
+        hi = L.lo + (dims - 1) * L.h
+        outside_box = np.linalg.norm(np.maximum(L.lo - points, 0) + np.maximum(points - hi, 0), axis=1)
+        idx = np.clip(np.rint((points - L.lo) / L.h).astype(np.int64), 0, dims - 1)
+        sign = np.where(outside_box > 0, 1, self.sign[idx[:, 0], idx[:, 1], idx[:, 2]]).astype(np.float64)
+        return sign * (self.distance[idx[:, 0], idx[:, 1], idx[:, 2]] + outside_box + L.h)

@@ -17,6 +17,7 @@ loss is measured before and after; a shape whose loss did not drop keeps its ini
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,10 +132,12 @@ def build_problem(oracle: SDFOracle, surface: np.ndarray, normals: np.ndarray, c
 
 def _torch_csr(m: sp.csr_matrix, device: torch.device) -> torch.Tensor:
     m = m.tocsr()
-    return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
-                                   torch.from_numpy(m.indices.astype(np.int64)),
-                                   torch.from_numpy(m.data.astype(np.float32)), size=m.shape, device=device,
-                                   check_invariants=False)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": matvec is all we use
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
+                                       torch.from_numpy(m.indices.astype(np.int64)),
+                                       torch.from_numpy(m.data.astype(np.float32)), size=m.shape, device=device,
+                                       check_invariants=False)
 
 
 class SparseOperator:

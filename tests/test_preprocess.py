@@ -86,8 +86,9 @@ def test_manifest_has_stats_and_store_reads_back_in_user_frame(mixed_run):
     _, out, _ = mixed_run
     store = MSDFStore(out)
     assert (len(store), store.n, store.k) == (len(GOOD), 64, 5)
+    lines = {e["id"]: e for e in read_jsonl(out / "manifest.jsonl")}
     for i in range(len(store)):
-        entry = store.entry(i)
+        entry = lines[store.ids[i]]
         assert entry["stats"]["coverage"] > 0.99 and entry["stats"]["surface_error_mean"] < 0.05
         assert entry["seconds"] > 0 and entry["label"] in ("good", "open")
         assert entry["stats"]["watertight"] == (entry["label"] == "good")

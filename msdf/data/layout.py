@@ -55,22 +55,22 @@ def shard_prefix(tag: str) -> str:
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
-    """The complete lines of a JSON-lines file; a torn last line (no newline: a killed writer) is ignored.
+    """The complete lines of a JSON-lines file, streamed; a torn last line (no newline: a killed writer) is ignored.
 
     Raises ValueError naming the file and line for a corrupt line that is not the torn tail.
     """
     if not path.is_file():
         return
     with open(path, "rb") as fh:
-        data = fh.read()
-    lines = data.split(b"\n")
-    for number, line in enumerate(lines[:-1], start=1):  # lines[-1] is b"" or the torn tail
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: line {number} is not valid JSON ({exc})") from exc
+        for number, line in enumerate(fh, start=1):
+            if not line.endswith(b"\n"):  # the torn tail
+                return
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: line {number} is not valid JSON ({exc})") from exc
 
 
 def append_jsonl(path: Path, rows: list[dict]) -> None:

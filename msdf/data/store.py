@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator
@@ -15,6 +16,10 @@ from typing import Iterator
 import numpy as np
 
 from msdf.data.layout import FORMAT_VERSION, SHARD_DIR, STORE_FILE, read_jsonl
+
+
+#: Manifest fields an :class:`MSDFStore` keeps in memory per shape (the rest, e.g. ``stats``, stays in the file).
+ENTRY_KEYS = ("id", "source", "label", "caption", "split", "shard", "row", "normalization")
 
 
 class StoreError(ValueError):
@@ -60,10 +65,12 @@ class MSDFStore:
         self._entries: list[dict] = []
         seen: set[str] = set()
         for manifest in sorted(self.root.glob("manifest*.jsonl")):
-            for entry in read_jsonl(manifest):
-                if entry["id"] in seen:  # two writers converted the same shape: keep the first
+            for line in read_jsonl(manifest):
+                if line["id"] in seen:  # two writers converted the same shape: keep the first
                     continue
-                seen.add(entry["id"])
+                seen.add(line["id"])
+                entry = {key: line.get(key) for key in ENTRY_KEYS}  # stats stay on disk: 600k lines must fit
+                entry["shard"] = sys.intern(entry["shard"])
                 self._entries.append(entry)
         self._maps: OrderedDict[str, np.ndarray] = OrderedDict()
         self._max_open = max(1, int(max_open_shards))
@@ -103,7 +110,7 @@ class MSDFStore:
         return np.array(shard[row], dtype=np.float32)
 
     def entry(self, i: int) -> dict:
-        """The manifest line of shape ``i`` (id, source, label, caption, split, shard, row, normalization, stats...)."""
+        """The manifest fields of shape ``i`` kept in memory (:data:`ENTRY_KEYS`; ``stats`` are in the manifest)."""
         if not -len(self) <= i < len(self):
             raise IndexError(f"shape index {i} out of range for a store of {len(self)} shapes")
         return self._entries[i]

@@ -51,6 +51,15 @@ def _pid_alive(pid: str) -> bool:
     return True
 
 
+def _torn(path: Path) -> bool:
+    """True when ``path`` exists, is not empty and does not end in a newline (a killed append)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) != b"\n"
+
+
 def _rewrite_jsonl(path: Path, rows: list[dict]) -> None:
     with atomic_write(path) as tmp:
         tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows), encoding="utf-8")
@@ -165,7 +174,6 @@ class StoreWriter:
 
         shards = self._own_shards()
         rows_of = {name: _shard_rows(self.shard_dir / name) for name in shards}
-        raw = self.manifest.read_bytes() if self.manifest.is_file() else b""
         lines = list(read_jsonl(self.manifest))
         keep, seen = [], set()
         for entry in lines:
@@ -174,7 +182,7 @@ class StoreWriter:
                 continue
             seen.add(entry["id"])
             keep.append(entry)
-        torn = bool(raw) and not raw.endswith(b"\n")
+        torn = _torn(self.manifest)
         if len(keep) != len(lines) or torn:
             _rewrite_jsonl(self.manifest, keep)
         used = {e["shard"] for e in keep}
@@ -186,10 +194,9 @@ class StoreWriter:
         self._next_seq = max((shards[name] for name in used), default=-1) + 1
 
         done = self.done_ids()
-        raw_f = self.failures.read_bytes() if self.failures.is_file() else b""
         failures = list(read_jsonl(self.failures))
         keep_f = [] if retry_failed else [f for f in failures if f.get("id") not in done]
-        if len(keep_f) != len(failures) or (raw_f and not raw_f.endswith(b"\n")):
+        if len(keep_f) != len(failures) or _torn(self.failures):
             _rewrite_jsonl(self.failures, keep_f)
         return {"temp_files": temps, "dropped_lines": len(lines) - len(keep), "orphan_shards": len(orphans),
                 "torn_line": torn, "kept": len(keep), "retried_failures": len(failures) if retry_failed else 0}

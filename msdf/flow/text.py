@@ -51,7 +51,8 @@ class TextEncoder:
         except Exception as exc:  # sentence-transformers raises many types; name the model in one clear error
             raise RuntimeError(f"cannot load sentence encoder {self.name!r} from {path}: {exc}") from exc
         self.model.eval()
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
 
     @torch.no_grad()
     def encode(self, captions: list[str], batch_size: int = 64) -> torch.Tensor:
