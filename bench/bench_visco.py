@@ -62,6 +62,28 @@ def poisson(points: np.ndarray, normals: np.ndarray, depth: int, trim: float = 0
     return trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
 
 
+class Recorder:
+    """Collects rows per section and rewrites the JSON file (atomically) after every row, so a partial run
+    still leaves its measurements."""
+
+    def __init__(self, path: str, header: dict):
+        self.path, self.result = path, dict(header)
+
+    def section(self, name: str):
+        rows = self.result.setdefault(name, [])
+
+        def emit(row: dict) -> None:
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            self.save()
+
+        return rows, emit
+
+    def save(self) -> None:
+        with atomic_write(self.path) as tmp:
+            tmp.write_text(json.dumps(self.result, indent=1))
+
+
 def timed(fn, repeats: int):
     """(result of the last call, median seconds over ``repeats`` calls)."""
     times, out = [], None
@@ -91,7 +113,6 @@ def methods(args) -> dict:
 
 
 def bench_points(args, meshes: list[Path]) -> list[dict]:
-    rows = []
     for path in tqdm(meshes, desc="points"):
         mesh = load_mesh(path)
         pts, nrm = sample_surface(mesh, args.points, seed=0)
@@ -100,14 +121,11 @@ def bench_points(args, meshes: list[Path]) -> list[dict]:
             for name, fn in methods(args).items():
                 (rec, t), sec = timed(lambda: fn(p, nrm), args.repeats)
                 m = fidelity(rec, mesh, n_points=args.metric_points)
-                rows.append({"mesh": path.name, "input": cond, "method": name, "seconds": sec,
+                emit({"mesh": path.name, "input": cond, "method": name, "seconds": sec,
                              "levels": {k: round(v, 2) for k, v in t.items()}, **m})
-                print(json.dumps(rows[-1]), flush=True)
-    return rows
 
 
-def bench_pointsets(args) -> list[dict]:
-    rows = []
+def bench_pointsets(args, emit) -> None:
     for path in sorted((SHARED / "points").iterdir())[: args.limit]:
         pts, nrm = load_points(path)
         size = np.ptp(pts, axis=0).max()
@@ -116,28 +134,23 @@ def bench_pointsets(args) -> list[dict]:
                 continue
             (rec, _), sec = timed(lambda: fn(pts, nrm), args.repeats)
             d = rec.nearest.on_surface(pts)[1] / size
-            rows.append({"pointset": path.name, "method": name, "seconds": sec, "mean_dist": float(d.mean()),
+            emit({"pointset": path.name, "method": name, "seconds": sec, "mean_dist": float(d.mean()),
                          "p90_dist": float(np.quantile(d, 0.9)), "watertight": bool(rec.is_watertight)})
-            print(json.dumps(rows[-1]), flush=True)
-    return rows
 
 
 def bench_decode(args, meshes: list[Path]) -> list[dict]:
     from msdf.decode import decode
     from msdf.encode import encode
 
-    rows = []
     for path in tqdm(meshes[: args.decode_limit], desc="decode"):
         mesh = load_mesh(path)
         msdf = encode(mesh, n_grids=args.grids, device=args.device)
         for method in ("mc", "visco"):
             rec, sec = timed(lambda: decode(msdf, resolution=args.resolution, method=method, device=args.device),
                              args.repeats)
-            rows.append({"mesh": path.name, "method": method, "seconds": sec, "watertight": bool(rec.is_watertight),
+            emit({"mesh": path.name, "method": method, "seconds": sec, "watertight": bool(rec.is_watertight),
                          "components": len(rec.split(only_watertight=False)),
                          **fidelity(rec, mesh, n_points=args.metric_points)})
-            print(json.dumps(rows[-1]), flush=True)
-    return rows
 
 
 def punch_holes(mesh: trimesh.Trimesh, holes: int, radius: float, seed: int) -> trimesh.Trimesh:
@@ -155,7 +168,6 @@ def bench_proxy(args, meshes: list[Path]) -> list[dict]:
     from msdf.oracle import SDFOracle
     from viscogrid.pipeline import watertight_proxy
 
-    rows = []
     for path in tqdm(meshes[: args.decode_limit], desc="proxy"):
         mesh = load_mesh(path)
         holed = punch_holes(mesh, holes=args.holes, radius=0.05, seed=0)
@@ -173,34 +185,28 @@ def bench_proxy(args, meshes: list[Path]) -> list[dict]:
                    "seconds": sec if name == "proxy" else 0.0}
             for k, q in (("uniform", uniform), ("near", near)):
                 row[f"sign_acc_{k}"] = float((oracle.inside(q) == truth[k]).mean())
-            rows.append(row)
-            print(json.dumps(rows[-1]), flush=True)
+            emit(row)
     for path in sorted((SHARED / "open").iterdir())[: args.decode_limit]:
         mesh = load_mesh(path)
         proxy, sec = timed(lambda: watertight_proxy(mesh, device=args.device), 1)
         d = proxy.nearest.on_surface(sample_surface(mesh, 20000, seed=0)[0])[1] / np.ptp(mesh.vertices, axis=0).max()
-        rows.append({"mesh": path.name, "sign_from": "proxy (real open mesh)", "watertight": bool(proxy.is_watertight),
+        emit({"mesh": path.name, "sign_from": "proxy (real open mesh)", "watertight": bool(proxy.is_watertight),
                      "seconds": sec, "mesh_to_proxy_mean": float(d.mean()), "mesh_to_proxy_p99": float(np.quantile(d, 0.99))})
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
 
 
-def bench_gather(args) -> list[dict]:
+def bench_gather(args, emit) -> None:
     from viscogrid.grid import gather
 
     g = torch.Generator().manual_seed(0)
     m = 720_000  # band nodes of a 100k-point animal at 256^3
     idx = torch.randint(0, m, (m, 6), generator=g).sort(dim=0).values.to(args.device)
     x = torch.randn(m, generator=g).to(args.device).requires_grad_(True)
-    rows = []
     for name, fn in (("indexing x[idx]", lambda: x[idx]), ("viscogrid.grid.gather", lambda: gather(x, idx))):
         def step():
             x.grad = None
             fn().sum(1).square().sum().backward()
         _, sec = timed(step, max(3, args.repeats))
-        rows.append({"method": name, "seconds": sec})
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
+        emit({"method": name, "seconds": sec})
 
 
 def table(rows: list[dict], keys: list[str], group: list[str]) -> str:
@@ -232,25 +238,23 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "visco.json"))
     args = ap.parse_args()
     meshes = sorted((SHARED / "watertight").iterdir())[: args.limit]
-    result = {"host": platform.node(), "torch_threads": torch.get_num_threads(), "args": vars(args)}
+    rec = Recorder(args.out, {"host": platform.node(), "torch_threads": torch.get_num_threads(), "args": vars(args)})
     fid = ["chamfer_l1", "fscore", "normal_consistency", "seconds"]
-    if "points" in args.sections:
-        result["points"] = bench_points(args, meshes)
-        print(table(result["points"], fid, ["input", "method"]))
-    if "pointsets" in args.sections:
-        result["pointsets"] = bench_pointsets(args)
-        print(table(result["pointsets"], ["mean_dist", "p90_dist", "seconds"], ["method"]))
-    if "decode" in args.sections:
-        result["decode"] = bench_decode(args, meshes)
-        print(table(result["decode"], fid + ["components"], ["method"]))
-    if "proxy" in args.sections:
-        result["proxy"] = bench_proxy(args, meshes)
-        print(table(result["proxy"], ["sign_acc_uniform", "sign_acc_near", "seconds"], ["sign_from"]))
-    if "gather" in args.sections:
-        result["gather"] = bench_gather(args)
-        print(table(result["gather"], ["seconds"], ["method"]))
-    with atomic_write(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=1))
+    runs = {
+        "points": (lambda e: bench_points(args, meshes, e), fid, ["input", "method"]),
+        "pointsets": (lambda e: bench_pointsets(args, e), ["mean_dist", "p90_dist", "seconds"], ["method"]),
+        "decode": (lambda e: bench_decode(args, meshes, e), fid + ["components"], ["method"]),
+        "proxy": (lambda e: bench_proxy(args, meshes, e), ["sign_acc_uniform", "sign_acc_near", "seconds"],
+                  ["sign_from"]),
+        "gather": (lambda e: bench_gather(args, e), ["seconds"], ["method"]),
+    }
+    for name in SECTIONS:
+        if name in args.sections:
+            fn, keys, group = runs[name]
+            rows, emit = rec.section(name)
+            fn(emit)
+            print(table(rows, keys, group))
+    rec.save()
     print(f"wrote {args.out}")
     return 0
 

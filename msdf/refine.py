@@ -78,17 +78,13 @@ def blend_matrix(points: np.ndarray, centers: np.ndarray, half_width: float, k: 
     g = (u + 1.0) * (0.5 * (k - 1))
     g0 = np.clip(np.floor(g), 0, k - 2).astype(np.int64)
     t = g - g0
-    rows, cols, vals = [], [], []
-    for dx in (0, 1):
-        for dy in (0, 1):
-            for dz in (0, 1):
-                d = np.array([dx, dy, dz])
-                tri = np.prod(np.where(d == 1, t, 1.0 - t), axis=1)
-                node = ((g0[:, 0] + dx) * k + g0[:, 1] + dy) * k + g0[:, 2] + dz
-                rows.append(pi)
-                cols.append(gi * k**3 + node)
-                vals.append(w * tri / np.where(W[pi] > 0, W[pi], 1.0))
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+    axis_w = np.stack([1.0 - t, t], axis=-1)  # (Q, 3, 2): weight of the lower / upper node along each axis
+    corner_w = (axis_w[:, 0, :, None, None] * axis_w[:, 1, None, :, None] * axis_w[:, 2, None, None, :]).reshape(-1, 8)
+    d = np.arange(2)
+    corner_off = ((d[:, None, None] * k + d[None, :, None]) * k + d[None, None, :]).reshape(8)
+    base = gi * k**3 + (g0[:, 0] * k + g0[:, 1]) * k + g0[:, 2]
+    vals = (w / np.where(W[pi] > 0, W[pi], 1.0))[:, None] * corner_w
+    return sp.csr_matrix((vals.reshape(-1), (np.repeat(pi, 8), (base[:, None] + corner_off).reshape(-1))),
                          shape=(len(points), n * k**3))
 
 

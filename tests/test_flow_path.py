@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from msdf.flow.coupling import ot_permutation
-from msdf.flow.path import flow_matching_loss, interpolate, sample_time, target_velocity
+from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time, target_velocity
 
 
 def test_interpolate_and_target_by_hand():
@@ -68,3 +68,14 @@ def test_ot_pairs_only_within_groups():
         local = {int(a): i for i, a in enumerate(idx)}
         sub = torch.tensor([local[int(perm[i])] for i in idx])
         assert _cost(x0[idx], x1[idx], sub) == pytest.approx(best)
+
+
+def test_weighted_loss_by_hand():
+    w = column_weights(6, 4.0)  # 4 geometry columns weight 4, 2 value columns weight 1, rescaled to mean 1
+    torch.testing.assert_close(w, torch.tensor([4.0, 4.0, 4.0, 4.0, 1.0, 1.0]) * (6 / 18))
+    assert column_weights(6, 1.0) is None
+    x0 = torch.zeros(1, 1, 6)
+    x1 = torch.tensor([[[1.0, 0, 0, 0, 0, 2.0]]])
+    pred = torch.zeros(1, 1, 6)
+    # errors^2 = (1, 0, 0, 0, 0, 4); weighted mean = (4/3 * 1 + 1/3 * 4) / 6
+    assert flow_matching_loss(pred, x0, x1, w).item() == pytest.approx((4 / 3 + 4 / 3) / 6)

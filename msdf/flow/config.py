@@ -33,6 +33,7 @@ class TrainConfig:
     cond: str = "class"                 # class | text | none
     text_model: str = "all-MiniLM-L6-v2"  # sentence-transformers name or path (cond=text)
     p_uncond: float = 0.15              # CFG: probability of dropping the condition to the learned null
+    geometry_weight: float = 1.0        # loss weight of the 4 centre/half-width columns vs the k^3 SDF values
     time_sampler: str = "uniform"       # uniform | logit_normal
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
@@ -65,6 +66,7 @@ class TrainConfig:
             "time_sampler": self.time_sampler in ("uniform", "logit_normal"),
             "schedule": self.schedule in ("cosine", "constant"),
             "p_uncond": 0.0 <= self.p_uncond < 1.0,
+            "geometry_weight": self.geometry_weight > 0,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
             "steps": self.steps >= 0,

@@ -26,9 +26,24 @@ def target_velocity(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
     return x1 - x0
 
 
-def flow_matching_loss(pred: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between the predicted velocity and ``x1 - x0`` (a scalar, float32)."""
-    return (pred.float() - target_velocity(x0, x1).float()).pow(2).mean()
+def flow_matching_loss(pred: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor,
+                       weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error between the predicted velocity and ``x1 - x0`` (a scalar, float32).
+
+    ``weight`` (D,) optional per-column weights of the last axis: ``mean_{b,i,d} w_d (pred - target)^2``.
+    """
+    err = (pred.float() - target_velocity(x0, x1).float()).pow(2)
+    return (err * weight.to(err)).mean() if weight is not None else err.mean()
+
+
+def column_weights(dim: int, geometry_weight: float) -> torch.Tensor | None:
+    """(D,) loss weights for M-SDF rows: ``geometry_weight`` on the 4 centre/half-width columns, 1 on the k^3 values,
+    rescaled to mean 1 (``None`` when ``geometry_weight == 1``, i.e. plain MSE)."""
+    if geometry_weight == 1.0:
+        return None
+    w = torch.ones(dim)
+    w[:4] = geometry_weight
+    return w * (dim / w.sum())
 
 
 def sample_time(

@@ -37,7 +37,7 @@ from msdf.flow.coupling import ot_permutation
 from msdf.flow.dataset import load_matrices, split_indices
 from msdf.flow.ema import EMA
 from msdf.flow.normalizer import Normalizer
-from msdf.flow.path import flow_matching_loss, interpolate, sample_time
+from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time
 
 
 class TrainingError(RuntimeError):
@@ -212,7 +212,8 @@ def validation_loss(model: torch.nn.Module, data: torch.Tensor, conds: _Conditio
         t = sample_time(len(sel), config.time_sampler, loc=config.logit_normal_loc,
                         scale=config.logit_normal_scale, generator=gen).to(device)
         pred = model(interpolate(x0, x1, t), t, conds.batch(sel, device))
-        total += flow_matching_loss(pred, x0, x1).item() * len(sel)
+        weight = column_weights(x1.shape[-1], config.geometry_weight)
+        total += flow_matching_loss(pred, x0, x1, weight).item() * len(sel)
         count += len(sel)
     return total / count
 
@@ -319,6 +320,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     bs = config.batch_size
     ntrain = len(train_idx)
     train_t = torch.tensor(train_idx)
+    weight = column_weights(data.shape[2], config.geometry_weight)
     status, last_loss, val = "done", float("nan"), None
     window: list[float] = []
     saved_at = step if state is not None else -1
@@ -331,7 +333,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         x0, x1, t, cond = make_batch(data[idx].to(dev), conds.batch(idx, dev), config)
         with autocast:
             pred = fwd(interpolate(x0, x1, t), t, cond)
-        loss = flow_matching_loss(pred, x0, x1)
+        loss = flow_matching_loss(pred, x0, x1, weight)
         opt.zero_grad(set_to_none=True)
         if ddp.any(not bool(torch.isfinite(loss))):
             status = "nonfinite"
