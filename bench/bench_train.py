@@ -136,7 +136,7 @@ def main() -> int:
     ap.add_argument("--small-steps", type=int, default=4, help="throughput steps, cpu-small")
     ap.add_argument("--paper-steps", type=int, default=2, help="throughput steps, paper")
     ap.add_argument("--paper-batch", type=int, default=2, help="paper batch on CPU (the preset's 32 is for GPUs)")
-    ap.add_argument("--ablation-steps", type=int, default=600)
+    ap.add_argument("--ablation-steps", type=int, default=600, help="0: skip the ablation")
     ap.add_argument("--ablation-batch", type=int, default=24)
     ap.add_argument("--presets", nargs="*", default=["cpu-small", "paper"], choices=["cpu-small", "paper"],
                     help="throughput presets (none: skip); paper on CPU costs minutes per step")
@@ -147,18 +147,21 @@ def main() -> int:
                  "note": "timings on a shared machine are inflated; compare columns of the same run"}
     if args.presets:
         print("train throughput (CPU):")
-        out["throughput"] = throughput(args.presets, args.repeats, {"cpu-small": args.small_steps, "paper": args.paper_steps},
+        out["throughput"] = throughput(args.presets, args.repeats,
+                                       {"cpu-small": args.small_steps, "paper": args.paper_steps},
                                        {"cpu-small": 16, "paper": args.paper_batch})
-    if args.data:
-        from msdf.data import MSDFStore
+    if args.ablation_steps > 0:
+        if args.data:
+            from msdf.data import MSDFStore
 
-        store, width, depth, data_name = MSDFStore(args.data), 128, 4, args.data
-    else:
-        store, width, depth, data_name = toy_store(24, 64, 3), 96, 3, "analytic toy store (3 classes x 24, n=64, k=3)"
-    print(f"multisample FM ablation on {data_name}, {args.ablation_steps} steps:")
-    out["ablation"] = {"data": data_name, "steps": args.ablation_steps, "batch": args.ablation_batch,
-                       "rows": ablation(store, args.ablation_steps, args.ablation_batch, width, depth,
-                                        [2, 4, 8, 16], 24)}
+            store, width, depth, data_name = MSDFStore(args.data), 128, 4, args.data
+        else:
+            store, width, depth = toy_store(24, 64, 3), 96, 3
+            data_name = "analytic toy store (3 classes x 24, n=64, k=3)"
+        print(f"multisample FM ablation on {data_name}, {args.ablation_steps} steps:")
+        out["ablation"] = {"data": data_name, "steps": args.ablation_steps, "batch": args.ablation_batch,
+                           "rows": ablation(store, args.ablation_steps, args.ablation_batch, width, depth,
+                                            [2, 4, 8, 16], 24)}
     with atomic_write(args.out) as tmp:
         tmp.write_text(json.dumps(out, indent=1))
     print(f"wrote {args.out}")

@@ -1,7 +1,7 @@
 """The ``viscogrid`` command line (also ``python -m viscogrid``).
 
     viscogrid reconstruct POINTS -o MESH.{ply,obj,stl,glb} [--resolution R] [--no-normals] [--sample N]
-                          [--device cpu|cuda|auto] [--steps-scale S] [--quiet]
+                          [--device cpu|cuda|auto] [--steps-scale S] [--point-weight W] [--quiet]
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import time
 
 from viscogrid.pointio import PointLoadError, load_points
+from viscogrid.schedule import Weights
 
 MESH_SUFFIXES = (".ply", ".obj", ".stl", ".glb")
 
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="for a mesh input: use N area-uniform surface samples instead of its vertices")
     rec.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, or auto")
     rec.add_argument("--steps-scale", type=float, default=1.0, help="multiply every level's Adam steps (speed/quality)")
+    rec.add_argument("--point-weight", type=float, default=Weights.point,
+                     help=f"weight of the f(x_i) = 0 term (default {Weights.point}); lower (0.03) for noisy scans")
     rec.add_argument("--seed", type=int, default=0, help="seed for --sample")
     rec.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     return parser
@@ -54,7 +57,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     _, mesh = reconstruct(points, None if args.no_normals else normals, resolution=args.resolution, device=device,
-                          schedule=schedule, quiet=args.quiet, timings=timings)
+                          schedule=schedule, weights=Weights(point=args.point_weight), quiet=args.quiet,
+                          timings=timings)
     save_mesh(mesh, args.output)
     if not args.quiet:
         summary = {"points": len(points), "normals": "given" if normals is not None and not args.no_normals

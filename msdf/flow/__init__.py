@@ -7,6 +7,7 @@ Modules, one concept each:
 - :mod:`msdf.flow.model` -- the DiT-style, permutation-equivariant set transformer (``FlowTransformer``).
 - :mod:`msdf.flow.condition` -- the ``Condition`` batch (class labels / text embeddings / null mask).
 - :mod:`msdf.flow.text` -- the frozen offline sentence encoder and the caption-embedding cache.
+- :mod:`msdf.flow.dataset` -- loading a store into memory, train/validation split, the in-memory ``ArrayStore``.
 - :mod:`msdf.flow.normalizer` -- per-column statistics, applied in training and undone at sampling.
 - :mod:`msdf.flow.ema` -- exponential moving average of the weights.
 - :mod:`msdf.flow.checkpoint` -- run directories, exact resume, ``load_sampler(run_dir, device) -> FlowSampler``.

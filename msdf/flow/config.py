@@ -83,8 +83,11 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], base: "TrainConfig | None" = None, source: str = "config") -> "TrainConfig":
-        """Overlay ``data`` (nested dict, e.g. from YAML/JSON) on ``base`` (defaults if None); unknown keys are errors."""
+    def from_dict(cls, data: dict[str, Any], base: "TrainConfig | None" = None,
+                  source: str = "config") -> "TrainConfig":
+        """Overlay ``data`` (nested dict, e.g. from YAML/JSON) on ``base`` (defaults if None).
+
+        Unknown keys are errors naming ``source``."""
         cfg = dataclasses.replace(base or cls(), model=dataclasses.replace((base or cls()).model))
         names = {f.name for f in dataclasses.fields(cls)}
         for key, value in (data or {}).items():

@@ -8,7 +8,8 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
 - ``RowEmbedder``: ``h_i = W2 SiLU(W1 x_i)`` -- compresses each row (3 + 1 + k^3 numbers) to ``width``.
 - ``TimestepEmbedder``: sinusoidal features of ``1000 t`` -> MLP -> (B, width).
 - ``LabelEmbedder``: table of ``num_classes + 1`` rows, the last one the learned null class.
-- ``TextEmbedder``: MLP projection of a frozen pooled sentence embedding (B, E) -> (B, width), plus a learned null vector.
+- ``TextEmbedder``: MLP projection of a frozen pooled sentence embedding (B, E) -> (B, width), plus a learned
+  null vector.
 - ``Block``: adaLN-Zero: ``(shift, scale, gate) x 2 = Linear(SiLU(c))`` with ``c = t_emb + cond_emb``,
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.

@@ -19,7 +19,8 @@ class Normalizer:
         self.mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))
         self.std = torch.as_tensor(np.asarray(std, dtype=np.float32)).clamp_min(eps)
         if self.mean.ndim != 1 or self.mean.shape != self.std.shape:
-            raise ValueError(f"normaliser needs mean and std of equal shape (D,), got {self.mean.shape}, {self.std.shape}")
+            raise ValueError(f"normaliser needs mean and std of equal shape (D,), got {self.mean.shape}, "
+                             f"{self.std.shape}")
         if not (torch.isfinite(self.mean).all() and torch.isfinite(self.std).all()):
             raise ValueError("normaliser statistics contain NaN or Inf")
 

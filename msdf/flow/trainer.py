@@ -57,7 +57,8 @@ class TrainResult:
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
-    """LR at optimiser step ``step`` (0-based): linear warm-up to ``lr``, then constant or cosine to ``min_lr_ratio lr``."""
+    """LR at optimiser step ``step`` (0-based): linear warm-up to ``lr``, then constant, or cosine down to
+    ``min_lr_ratio * lr`` at ``config.steps``."""
     warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
     if config.schedule == "constant" or step < config.warmup_steps:
         return config.lr * warm
