@@ -3,7 +3,7 @@
 For each mesh (default: the first few of ``../shared/meshes/watertight``) an M-SDF is built with ``msdf.encode``
 (n=1024, k=7, no refinement: decoding cost does not depend on the values) and decoded at each resolution by
 
-* ``splat``    — :func:`msdf.decode.decode`: per-grid separable splatting onto the nodes each cube covers, coverage
+* ``splat``    — :func:`msdf.decoder.decode`: per-grid separable splatting onto the nodes each cube covers, coverage
   sign for uncovered nodes, marching cubes masked to cells next to covered nodes;
 * ``baseline`` — :func:`msdf.field.blend_sdf` at every lattice node (hash-grid point queries), the same coverage
   sign for uncovered nodes, marching cubes over the full lattice (no mask).
@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from msdf.atomic import atomic_write  # noqa: E402
 from msdf.coverage import uncovered_sign  # noqa: E402
-from msdf.decode import decode  # noqa: E402
-from msdf.encode import encode  # noqa: E402
+from msdf.decoder import decode  # noqa: E402
+from msdf.encoder import encode  # noqa: E402
 from msdf.field import Lattice, blend_sdf  # noqa: E402
 from msdf.representation import MosaicSDF  # noqa: E402
 

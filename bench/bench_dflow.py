@@ -59,7 +59,7 @@ def fallback(root: Path, steps: int):
 
 
 def decoded_cloud(raw: torch.Tensor, resolution: int, seed: int) -> torch.Tensor | None:
-    from msdf.decode import decode
+    from msdf.decoder import decode
     from msdf.representation import MosaicSDF
 
     try:

@@ -37,8 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from msdf.atomic import atomic_write  # noqa: E402
-from msdf.decode import decode  # noqa: E402
-from msdf.encode import encode  # noqa: E402
+from msdf.decoder import decode  # noqa: E402
+from msdf.encoder import encode  # noqa: E402
 from msdf.meshio import load_mesh  # noqa: E402
 from msdf.metrics import fidelity  # noqa: E402
 from msdf.normalization import Normalization  # noqa: E402

@@ -81,7 +81,7 @@ def model_problem(run: str, device: str, guidance: float, train_pairs: int, test
 
 def chamfer_of_decoded(raw: torch.Tensor, ref_raw: torch.Tensor, resolution: int) -> float:
     """Mean Chamfer distance between meshes decoded from raw matrices and from the reference matrices."""
-    from msdf.decode import decode
+    from msdf.decoder import decode
     from msdf.evaluation import chamfer_matrix, mesh_point_cloud
     from msdf.representation import MosaicSDF
 

@@ -139,8 +139,8 @@ def bench_pointsets(args, emit) -> None:
 
 
 def bench_decode(args, meshes: list[Path]) -> list[dict]:
-    from msdf.decode import decode
-    from msdf.encode import encode
+    from msdf.decoder import decode
+    from msdf.encoder import encode
 
     for path in tqdm(meshes[: args.decode_limit], desc="decode"):
         mesh = load_mesh(path)

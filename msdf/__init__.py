@@ -15,8 +15,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "MosaicSDF": "msdf.representation",
-    "encode": "msdf.encode",
-    "decode": "msdf.decode",
+    "encode": "msdf.encoder",
+    "decode": "msdf.decoder",
 }
 
 

@@ -144,7 +144,7 @@ def load_reference(path: str | os.PathLike, n_points: int = N_POINTS, limit: int
     clouds, labels, captions = [], [], []
     if (root / "store.json").is_file():
         from msdf.data import MSDFStore
-        from msdf.decode import decode
+        from msdf.decoder import decode
 
         store = MSDFStore(root)
         idx = store.indices(split) if split else list(range(len(store)))
@@ -220,7 +220,7 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
     JSON-ready report (metrics as fractions, timings in seconds)."""
     import time
 
-    from msdf.decode import decode
+    from msdf.decoder import decode
     from msdf.generate import sample_matrices
     from msdf.representation import MosaicSDF
 

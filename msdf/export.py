@@ -88,7 +88,7 @@ def load_for_export(src: str | os.PathLike, resolution: int = 256, method: str =
                     device: str = "cpu") -> trimesh.Trimesh:
     """The mesh to export: an ``.npz`` M-SDF file is decoded (user frame); anything else is read as a mesh."""
     if Path(src).suffix.lower() == ".npz":
-        from msdf.decode import decode
+        from msdf.decoder import decode
 
         return decode(src, resolution=resolution, method=method, device=device)
     from msdf.meshio import load_mesh

@@ -141,7 +141,7 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
     A sample whose field has no surface keeps its ``.npz`` and gets an ``error`` entry instead of a mesh; an invalid
     matrix (non-finite values, a non-positive half-width) gets only the ``error`` entry.
     """
-    from msdf.decode import decode
+    from msdf.decoder import decode
     from msdf.meshio import save_mesh
     from msdf.representation import MosaicSDF
 

@@ -62,7 +62,32 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
         raise MeshLoadError(p, f"cannot parse as {ftype.upper()} (corrupt or truncated file?): "
                                f"{type(exc).__name__}: {exc}") from exc
     mesh = _as_single_mesh(p, loaded)
+    if ftype == "off":
+        _check_off_counts(p, mesh)
     return _validate(p, mesh)
+
+
+def _check_off_counts(p: Path, mesh: trimesh.Trimesh) -> None:
+    """Raise if an OFF file holds fewer vertices/faces than its header declares (trimesh reads truncated OFF silently).
+
+    Polygons are triangulated on load, so the face count may exceed the declared one, never fall below it.
+    """
+    words: list[str] = []
+    with open(p, "rb") as fh:
+        for raw in fh:
+            line = raw.split(b"#", 1)[0].decode("ascii", errors="replace").split()
+            words.extend(line)
+            if len(words) >= 4:  # "OFF", vertex count, face count, edge count
+                break
+    if not words or not words[0].upper().endswith("OFF"):
+        return
+    try:
+        n_vertices, n_faces = int(words[1]), int(words[2])
+    except (IndexError, ValueError):
+        raise MeshLoadError(p, "OFF header has no valid vertex/face counts") from None
+    if len(mesh.vertices) < n_vertices or len(mesh.faces) < n_faces:
+        raise MeshLoadError(p, f"truncated OFF file: header declares {n_vertices} vertices and {n_faces} faces, "
+                               f"the file holds {len(mesh.vertices)} and {len(mesh.faces)}")
 
 
 def _as_single_mesh(p: Path, loaded) -> trimesh.Trimesh:

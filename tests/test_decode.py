@@ -10,7 +10,7 @@ from analytic_msdf import box_msdf, box_sdf, box_surface, exact_msdf, sphere_msd
 
 from msdf.cli import main as cli_main
 from msdf.coverage import uncovered_sign
-from msdf.decode import decode, decode_volume
+from msdf.decoder import decode, decode_volume
 from msdf.field import blend_sdf
 from msdf.normalization import Normalization
 from msdf.representation import MosaicSDF

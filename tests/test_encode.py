@@ -9,8 +9,8 @@ import torch
 import trimesh
 
 from msdf.cli import main as cli_main
-from msdf.decode import decode
-from msdf.encode import encode, encode_mesh_batch, grid_offsets, initialize
+from msdf.decoder import decode
+from msdf.encoder import encode, encode_mesh_batch, grid_offsets, initialize
 from msdf.field import blend_sdf
 from msdf.meshio import load_mesh
 from msdf.metrics import fidelity

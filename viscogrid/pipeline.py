@@ -32,7 +32,7 @@ def from_msdf(msdf, resolution: int = 256, device: str | torch.device = "cpu", n
     The marching-cubes surface used for sampling is extracted at ``resolution // 2`` (only point positions near the
     surface are needed; the projection puts them on the exact zero level).
     """
-    from msdf.decode import decode
+    from msdf.decoder import decode
     from msdf.sampling import sample_surface
 
     if device == "auto":

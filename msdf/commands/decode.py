@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.decode import decode
+    from msdf.decoder import decode
     from msdf.meshio import SAVE_FORMATS, save_mesh
 
     if not args.output.lower().endswith(SAVE_FORMATS):

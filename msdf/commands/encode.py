@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.encode import encode
+    from msdf.encoder import encode
 
     if not args.output.lower().endswith(".npz"):
         print(f"msdf encode: error: {args.output}: output must end in .npz", file=sys.stderr)

@@ -31,7 +31,7 @@ from msdf.data.writer import StoreWriter
 
 #: Modules each local worker imports before its first task (so the time limit measures conversion only).
 #: (torch.optim imports torch._dynamo on first use: ~2-10 s, which must not eat into the first shape's time limit.)
-PRELOAD = ("msdf.encode", "msdf.meshio", "msdf.field", "msdf.sampling", "torch._dynamo")
+PRELOAD = ("msdf.encoder", "msdf.meshio", "msdf.field", "msdf.sampling", "torch._dynamo")
 
 
 def parse_shard(text: str) -> tuple[int, int]:

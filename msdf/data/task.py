@@ -2,8 +2,8 @@
 
 It runs inside a worker process (pebble pool or Ray), so it takes and returns plain picklable values and imports the
 heavy libraries lazily. :func:`convert_batch` converts several shapes in one task so that the refinement stage runs
-batched on a GPU (:func:`msdf.encode.encode_mesh_batch`); with one shape per batch (the default) it is exactly
-:func:`msdf.encode.encode` per shape.
+batched on a GPU (:func:`msdf.encoder.encode_mesh_batch`); with one shape per batch (the default) it is exactly
+:func:`msdf.encoder.encode` per shape.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def _load(source: str, settings: EncodeSettings):
 
 
 def _encode(meshes: list, settings: EncodeSettings) -> list:
-    from msdf.encode import encode_mesh_batch
+    from msdf.encoder import encode_mesh_batch
 
     kwargs = {} if settings.refine_steps is None else {"refine_steps": settings.refine_steps}
     return encode_mesh_batch(meshes, n_grids=settings.n_grids, k=settings.k, device=settings.device,
@@ -113,7 +113,7 @@ def convert_batch(sources: tuple[str, ...], settings: EncodeSettings) -> list[di
     or ``dict(error=reason)`` for that shape alone (unusable file, encoder error). ``stats`` holds the mesh size,
     whether it was watertight, the encoder's ``info``, :func:`surface_stats` and the worker's peak resident memory
     so far (``worker_peak_rss_mb``, Linux ``ru_maxrss``). Loading runs per shape; the shapes that load are encoded
-    in one :func:`msdf.encode.encode_mesh_batch` call (refinement batched on ``settings.device``); if that call
+    in one :func:`msdf.encoder.encode_mesh_batch` call (refinement batched on ``settings.device``); if that call
     fails they are encoded one by one so that an error stays with its shape.
     """
     from msdf.data.backends import describe_error
