@@ -191,10 +191,14 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def requested_conditions(sampler, count: int, ref_labels: Sequence[str | None],
-                         ref_captions: Sequence[str | None]) -> tuple[list[str] | None, list[str] | None]:
-    """(prompts, classes) for ``count`` samples that follow the reference set: class models cycle through the reference
-    labels, text models through the reference captions, unconditional models get (None, None)."""
+def requested_conditions(sampler, count: int, ref_labels: Sequence[str | None], ref_captions: Sequence[str | None]
+                         ) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
+    """(prompts, classes, requested labels) for ``count`` samples that follow the reference set.
+
+    Class models cycle through the reference labels; text models through the reference captions, each sample's
+    requested label being the label of the reference whose caption it was given (None where references have no
+    labels); unconditional models get (None, None, None).
+    """
     if sampler.cond_type == "class":
         labels = [lab for lab in ref_labels if lab]
         if not labels:
@@ -202,13 +206,16 @@ def requested_conditions(sampler, count: int, ref_labels: Sequence[str | None],
         unknown = sorted(set(labels) - set(sampler.class_names))
         if unknown:
             raise ValueError(f"reference classes {unknown} are unknown to the model ({', '.join(sampler.class_names)})")
-        return None, [labels[i % len(labels)] for i in range(count)]
+        classes = [labels[i % len(labels)] for i in range(count)]
+        return None, classes, classes
     if sampler.cond_type == "text":
-        caps = [c for c in ref_captions if c]
-        if not caps:
+        pairs = [(c, lab) for c, lab in zip(ref_captions, ref_labels) if c]
+        if not pairs:
             raise ValueError("text-conditional model but the reference shapes have no captions")
-        return [caps[i % len(caps)] for i in range(count)], None
-    return None, None
+        chosen = [pairs[i % len(pairs)] for i in range(count)]
+        labels = [lab for _, lab in chosen]
+        return [c for c, _ in chosen], None, (labels if all(labels) else None)
+    return None, None, None
 
 
 def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence[str | None],
@@ -216,7 +223,7 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
                  quiet: bool = False) -> dict:
     """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions, decode
-    them and compute COV/MMD/1-NNA overall and per class, plus conditional accuracy for class models. Returns the
+    them and compute COV/MMD/1-NNA overall and per class, plus conditional accuracy (class models, and text models whose references have labels). Returns the
     JSON-ready report (metrics as fractions, timings in seconds)."""
     import time
 
@@ -225,7 +232,7 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
     from msdf.representation import MosaicSDF
 
     count = num_samples or ref_clouds.shape[0]
-    prompts, classes = requested_conditions(sampler, count, ref_labels, ref_captions)
+    prompts, classes, requested_labels = requested_conditions(sampler, count, ref_labels, ref_captions)
     seeds = [seed + j for j in range(count)]
     if prompts is None and classes is None:
         prompts = [""] * count
@@ -248,7 +255,7 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
     gen = torch.from_numpy(np.stack(clouds))
     t0 = time.perf_counter()
     report: dict = {"overall": generation_metrics(gen, ref_clouds, quiet=quiet)}
-    requested = [classes[j] for j in kept] if classes is not None else None
+    requested = [requested_labels[j] for j in kept] if requested_labels is not None else None
     if requested is not None:
         d = chamfer_matrix(normalize_bbox(gen), normalize_bbox(ref_clouds), quiet=True)
         report["conditional"] = conditional_accuracy(d, requested, list(ref_labels))

@@ -143,7 +143,7 @@ class Demo:
     def evaluate(self) -> dict:
         """COV / MMD / 1-NNA against the held-out reference set and conditional accuracy."""
         msdf_cli("evaluate", self.out / "run", "--reference", self.out / "data" / "reference",
-                 "-n", self.cfg.samples, "--seed", self.cfg.seed, "-o", self.out / "evaluation", log=self.log)
+                 "--seed", self.cfg.seed, "-o", self.out / "evaluation", log=self.log)
         return {"evaluation": str(self.out / "evaluation")}
 
     def fidelity(self) -> dict:
