@@ -112,7 +112,7 @@ def methods(args) -> dict:
     return out
 
 
-def bench_points(args, meshes: list[Path]) -> list[dict]:
+def bench_points(args, meshes: list[Path], emit) -> None:
     for path in tqdm(meshes, desc="points"):
         mesh = load_mesh(path)
         pts, nrm = sample_surface(mesh, args.points, seed=0)
@@ -138,7 +138,7 @@ def bench_pointsets(args, emit) -> None:
                          "p90_dist": float(np.quantile(d, 0.9)), "watertight": bool(rec.is_watertight)})
 
 
-def bench_decode(args, meshes: list[Path]) -> list[dict]:
+def bench_decode(args, meshes: list[Path], emit) -> None:
     from msdf.decoder import decode
     from msdf.encoder import encode
 
@@ -164,7 +164,7 @@ def punch_holes(mesh: trimesh.Trimesh, holes: int, radius: float, seed: int) -> 
     return out
 
 
-def bench_proxy(args, meshes: list[Path]) -> list[dict]:
+def bench_proxy(args, meshes: list[Path], emit) -> None:
     from msdf.oracle import SDFOracle
     from viscogrid.pipeline import watertight_proxy
 
