@@ -23,6 +23,7 @@ class ModelConfig:
     heads: int = 6
     mlp_ratio: float = 4.0
     row_hidden: int = 512
+    cond_tokens: bool = False           # also add the condition embedding to every row token (in-context)
 
 
 @dataclass

@@ -14,6 +14,9 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
+- In-context conditioning (``cond_tokens=True``): the condition embedding is also added to every row token,
+  ``h_i = RowEmbed(x_i) + cond_emb``, so attention and MLPs see the condition directly instead of only through the
+  zero-initialised adaLN gates (which a short CPU run barely opens: the condition then hardly changes ``u``).
 
 There is NO positional encoding: attention and the row-wise layers are permutation-equivariant, so permuting the
 rows of ``x`` permutes the rows of the output (the rows of an M-SDF are a set).
@@ -149,6 +152,8 @@ class FlowTransformer(nn.Module):
         cond: ``"class"``, ``"text"`` or ``"none"``.
         num_classes: number of classes (``cond="class"``).
         text_dim: sentence-embedding size (``cond="text"``).
+        cond_tokens: also add the condition embedding to every row token (in-context conditioning); no extra
+            parameters, it reuses the label/text embedding.
     """
 
     def __init__(
@@ -162,13 +167,14 @@ class FlowTransformer(nn.Module):
         cond: str = "class",
         num_classes: int = 0,
         text_dim: int = 384,
+        cond_tokens: bool = False,
     ):
         super().__init__()
         if cond not in ("class", "text", "none"):
             raise ValueError(f"unknown conditioning {cond!r}; expected 'class', 'text' or 'none'")
         if cond == "class" and num_classes < 1:
             raise ValueError("a class-conditional model needs num_classes >= 1")
-        self.dim, self.cond = dim, cond
+        self.dim, self.cond, self.cond_tokens = dim, cond, cond_tokens
         self.row_embed = RowEmbedder(dim, width, row_hidden)
         self.t_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width) if cond == "class" else None
@@ -219,6 +225,8 @@ class FlowTransformer(nn.Module):
         if ce is not None:
             c = c + ce
         h = self.row_embed(x)
+        if ce is not None and self.cond_tokens:
+            h = h + ce.unsqueeze(1)
         for blk in self.blocks:
             h = blk(h, c)
         return self.final(h, c)
