@@ -13,7 +13,6 @@ Writes ``bench/results/render.json``. Timings on a shared machine are inflated b
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.meshio import load_mesh  # noqa: E402
 from msdf.render import Renderer  # noqa: E402
 from msdf.synth import CLASSES, generate  # noqa: E402
@@ -124,10 +123,7 @@ def main() -> int:
     if "silhouette_iou" in result:
         print(f"silhouette IoU raycast vs filament: min {result['silhouette_iou_min']:.3f}, "
               f"median {statistics.median(result['silhouette_iou'].values()):.3f}")
-    out = REPO / "bench" / "results" / "render.json"
-    with atomic_write(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_result("render", result)
     return 0
 
 

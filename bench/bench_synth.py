@@ -14,7 +14,6 @@ Writes ``bench/results/synth.json``. Timings on a shared machine are inflated by
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -29,7 +28,7 @@ from scipy.spatial import cKDTree
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.synth import CLASSES, generate, write_dataset  # noqa: E402
 
 
@@ -98,10 +97,7 @@ def main() -> int:
     result = dict(machine=platform.platform(), python=platform.python_version(),
                   date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), per_class=args.per_class,
                   classes=rows, nn_chamfer_acc=acc_ch, nn_bbox_acc=acc_bb, write_dataset=writes)
-    out = REPO / "bench" / "results" / "synth.json"
-    with atomic_write(out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    write_result("synth", result)
     return 0
 
 

@@ -6,10 +6,10 @@ from msdf.flow.condition import Condition
 from msdf.flow.model import FlowTransformer
 
 
-def _model(cond="class", seed=0):
+def _model(cond="class", seed=0, cond_tokens=False):
     torch.manual_seed(seed)
     m = FlowTransformer(dim=12, width=32, depth=2, heads=4, mlp_ratio=2.0, row_hidden=32, cond=cond,
-                        num_classes=3, text_dim=8)
+                        num_classes=3, text_dim=8, cond_tokens=cond_tokens)
     # leave the adaLN-Zero init (which makes the output identically 0) so the tests see a non-trivial function
     with torch.no_grad():
         for p in m.parameters():
@@ -26,9 +26,10 @@ def _cond(kind, b, null=None):
     return Condition(null=torch.ones(b, dtype=torch.bool))
 
 
+@pytest.mark.parametrize("cond_tokens", [False, True])
 @pytest.mark.parametrize("kind", ["class", "text", "none"])
-def test_permutation_equivariance(kind):
-    m = _model(kind)
+def test_permutation_equivariance(kind, cond_tokens):
+    m = _model(kind, cond_tokens=cond_tokens)
     x = torch.randn(2, 10, 12)
     t = torch.tensor([0.3, 0.8])
     perm = torch.randperm(10, generator=torch.Generator().manual_seed(3))
@@ -43,6 +44,22 @@ def test_adaln_zero_init_outputs_zero():
     m = FlowTransformer(dim=12, width=32, depth=2, heads=4, cond="class", num_classes=3)
     out = m(torch.randn(2, 5, 12), torch.rand(2), _cond("class", 2))
     assert torch.equal(out, torch.zeros_like(out))
+
+
+@pytest.mark.parametrize("kind", ["class", "text"])
+def test_cond_tokens_condition_reaches_rows_without_adaln(kind):
+    """With all adaLN modulation at its zero init, only in-context conditioning lets the label change ``u``."""
+    x, t = torch.randn(1, 6, 12).expand(2, -1, -1), torch.full((2,), 0.4)
+    cond = _cond(kind, 2)
+    for cond_tokens in (False, True):
+        m = FlowTransformer(dim=12, width=32, depth=2, heads=4, cond=kind, num_classes=3, text_dim=8,
+                            cond_tokens=cond_tokens)
+        with torch.no_grad():
+            torch.nn.init.normal_(m.final.linear.weight)
+            if m.label_embed is not None:
+                torch.nn.init.normal_(m.label_embed.table.weight)
+            out = m(x, t, cond)
+        assert torch.equal(out[0], out[1]) != cond_tokens
 
 
 @pytest.mark.parametrize("kind", ["class", "text"])

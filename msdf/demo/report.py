@@ -113,6 +113,16 @@ def write_report(out: str | Path) -> Path:
         body = _img(sheet, prompt) if sheet.exists() else "<p><em>no sample decoded to a surface</em></p>"
         note = f"<p>{len(errors)} failed: {html.escape('; '.join(errors))}</p>" if errors else ""
         parts.append(f"<div class='prompt'><h3>“{html.escape(prompt)}”</h3>{body}{note}</div>")
+    visco = (_read_json(out / "stages" / "visco.json") or {}).get("cleaned", [])
+    if visco:
+        from msdf.meshio import load_mesh
+        from msdf.render import render_many
+
+        parts.append("<h2>Cleaned with VisCo (first sample of a prompt, <code>msdf export --method visco</code>)</h2>")
+        pngs = [Path(v["mesh"]).with_suffix(".png") for v in visco]
+        render_many([load_mesh(v["mesh"]) for v in visco], pngs)
+        for v, png in zip(visco, pngs):
+            parts.append(f"<div class='prompt'><h3>“{html.escape(v['prompt'] or '')}”</h3>{_img(png, 'VisCo')}</div>")
     ev = metrics["evaluation"] or {}
     parts.append("<h2>Generation metrics (held-out synthetic shapes)</h2>")
     if ev:

@@ -1,0 +1,19 @@
+"""Where benchmark scripts put their results: ``bench/results/<name>.json``, written atomically."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from msdf.atomic import atomic_write
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_result(name: str, result: Any) -> Path:
+    """Write ``result`` as indented JSON to ``bench/results/<name>.json``, print and return the path."""
+    out = RESULTS / f"{name}.json"
+    with atomic_write(out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=str))
+    print(f"wrote {out}")
+    return out
