@@ -116,8 +116,23 @@ def sample_matrices(sampler: Any, solver: Solver, *, prompts: Sequence[str] | No
             torch.cuda.synchronize(device)
         t_ode += time.perf_counter() - t0
         nfe = sol.nfe
-        out.append(sampler.denormalize(sol.x).float().cpu())
+        out.append(valid_half_widths(sampler.denormalize(sol.x).float().cpu()))
     return torch.cat(out), {"ode_s": t_ode, "nfe": nfe}
+
+
+MIN_HALF_WIDTH = 1e-3  # unit frame (the shape spans [-0.9, 0.9]); far below any encoder's half-width
+
+
+def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
+    """Project generated matrices (B, n, 4 + k^3) onto valid M-SDFs: half-widths (column 3) ``s <- max(s, minimum)``.
+
+    A sampled half-width can land at or below 0 (the model's output is a regression, not a constrained value); such a
+    grid is meaningless, and clamping makes it a cube too small to affect the decoded surface instead of making the
+    whole sample unusable. Non-finite values are left for :meth:`MosaicSDF.from_matrix` to reject.
+    """
+    out = matrices.clone()
+    out[..., 3] = out[..., 3].clamp(min=minimum)
+    return out
 
 
 @dataclass

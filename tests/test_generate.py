@@ -161,3 +161,15 @@ def test_complete_command(run_dir, tmp_path):
     bad = tmp_path / "bad.xyz"
     bad.write_text("1 2\n")
     assert main(["complete", str(run_dir), "--points", str(bad), "-o", str(out), "--quiet"]) == 1
+
+
+def test_valid_half_widths_clamps_only_column_3():
+    from msdf.generate import MIN_HALF_WIDTH, valid_half_widths
+
+    m = torch.zeros(2, 3, 4 + 8)
+    m[0, 0, 3] = -0.5
+    m[1, 2, 3] = 0.2
+    m[1, 1, 5] = -7.0
+    out = valid_half_widths(m)
+    assert out[0, 0, 3] == MIN_HALF_WIDTH and out[1, 2, 3] == 0.2
+    assert out[1, 1, 5] == -7.0 and m[0, 0, 3] == -0.5  # other columns untouched, input not modified
