@@ -8,8 +8,7 @@ Public API (imported lazily so that ``msdf --help`` does not pay for torch/open3
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from msdf.lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -20,10 +19,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'msdf' has no attribute {name!r}")
-
+__getattr__ = lazy_attributes("msdf", _LAZY)
 
 __all__ = list(_LAZY)

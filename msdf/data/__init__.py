@@ -4,8 +4,7 @@
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from msdf.lazy import lazy_attributes
 
 _LAZY = {
     "MSDFStore": "msdf.data.store",
@@ -17,10 +16,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'msdf.data' has no attribute {name!r}")
-
+__getattr__ = lazy_attributes("msdf.data", _LAZY)
 
 __all__ = list(_LAZY)
