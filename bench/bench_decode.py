@@ -19,7 +19,6 @@ Writes ``bench/results/decode.json``. Timings on a shared machine are inflated b
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -33,7 +32,7 @@ from skimage import measure
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.coverage import uncovered_sign  # noqa: E402
 from msdf.decoder import decode  # noqa: E402
 from msdf.encoder import encode  # noqa: E402
@@ -109,9 +108,7 @@ def main() -> int:
               "grids": args.grids, "k": args.k, "repeats": args.repeats, "rows": rows, "medians": medians,
               "machine": {"platform": platform.platform(), "cpus": torch.get_num_threads(),
                           "torch": torch.__version__}, "note": "timings on a shared machine are inflated by contention"}
-    with atomic_write(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -20,7 +20,6 @@ Timings on a shared machine are inflated by contention; compare medians on a qui
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import sys
@@ -36,7 +35,7 @@ from tqdm.auto import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.decoder import decode  # noqa: E402
 from msdf.encoder import encode  # noqa: E402
 from msdf.meshio import load_mesh  # noqa: E402
@@ -142,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": {"platform": platform.platform(), "cpus": torch.get_num_threads(),
                           "note": "timings inflated if the machine was shared"},
               "rows": rows, "medians": medians, "targets": targets}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

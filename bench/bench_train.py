@@ -13,7 +13,6 @@ Writes ``bench/results/train.json`` and prints tables.  Timings on a shared mach
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.flow.checkpoint import load_sampler  # noqa: E402
 from msdf.flow.config import build_config  # noqa: E402
 from msdf.flow.dataset import ArrayStore  # noqa: E402
@@ -162,9 +161,7 @@ def main() -> int:
         out["ablation"] = {"data": data_name, "steps": args.ablation_steps, "batch": args.ablation_batch,
                            "rows": ablation(store, args.ablation_steps, args.ablation_batch, width, depth,
                                             [2, 4, 8, 16], 24)}
-    with atomic_write(args.out) as tmp:
-        tmp.write_text(json.dumps(out, indent=1))
-    print(f"wrote {args.out}")
+    write_result(args.out, out)
     return 0
 
 
