@@ -1,4 +1,4 @@
-"""Exact M-SDFs of analytic shapes for the core-field tests: grids centred on the surface, values = the exact SDF."""
+"""Exact M-SDFs of analytic shapes for the field and decoding tests: grids centred on the surface, values = the exact SDF."""
 from __future__ import annotations
 
 from typing import Callable

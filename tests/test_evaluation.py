@@ -88,3 +88,18 @@ def test_load_reference_from_mesh_folder(tmp_path):
     assert np.allclose(clouds[1].norm(dim=1).numpy(), 1.0, atol=0.02)
     with pytest.raises(FileNotFoundError, match="missing"):
         load_reference(tmp_path / "missing")
+
+
+def test_requested_conditions_carry_the_reference_label_for_text_models():
+    from types import SimpleNamespace
+
+    from msdf.evaluation import requested_conditions
+
+    text = SimpleNamespace(cond_type="text", class_names=[])
+    prompts, classes, labels = requested_conditions(text, 3, ["chair", None, "table"], ["a chair", None, "a table"])
+    assert prompts == ["a chair", "a table", "a chair"] and classes is None and labels == ["chair", "table", "chair"]
+    _, _, unlabeled = requested_conditions(text, 2, [None, None], ["a chair", "a table"])
+    assert unlabeled is None  # no labels: no conditional accuracy
+    cls = SimpleNamespace(cond_type="class", class_names=["chair", "table"])
+    _, classes, labels = requested_conditions(cls, 2, ["table", "chair"], [None, None])
+    assert classes == labels == ["table", "chair"]

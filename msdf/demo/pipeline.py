@@ -129,11 +129,9 @@ class Demo:
     def train(self) -> dict:
         """Text-conditioned cpu-small flow model within the time budget (resumes an interrupted run)."""
         run = self.out / "run"
-        args = ["train", "--data", self.out / "store", "--preset", "cpu-small", "--cond", "text",
-                "--minutes", self.cfg.minutes, "--out", run, "--seed", self.cfg.seed]
-        if (run / "checkpoint").exists() or any(run.glob("*.json")):
-            args.append("--resume")
-        msdf_cli(*args, log=self.log)
+        # --resume continues from RUN/checkpoints/latest.json when an earlier run was interrupted, else starts fresh
+        msdf_cli("train", "--data", self.out / "store", "--preset", "cpu-small", "--cond", "text",
+                 "--minutes", self.cfg.minutes, "--out", run, "--seed", self.cfg.seed, "--resume", log=self.log)
         return {"run": str(run)}
 
     def generate(self) -> dict:

@@ -13,6 +13,9 @@ Modules, one concept each:
 - :mod:`msdf.flow.checkpoint` -- run directories, exact resume, ``load_sampler(run_dir, device) -> FlowSampler``.
 - :mod:`msdf.flow.config` -- dataclass config, YAML files and presets.
 - :mod:`msdf.flow.trainer` -- the training loop (single process or torchrun DDP).
+- :mod:`msdf.flow.solvers` -- Euler / midpoint / RK4 / dopri5 ODE solvers over any velocity closure.
+- :mod:`msdf.flow.bns` -- learned Bespoke Non-Stationary few-step solvers.
+- :mod:`msdf.flow.dflow` -- D-Flow: controlled generation by optimising the source noise through the ODE.
 
 Time convention: ``t = 0`` is Gaussian noise, ``t = 1`` is data; samplers integrate ``dx/dt = u(x, t)`` from 0 to 1.
 """
