@@ -46,13 +46,22 @@ def mesh_point_cloud(mesh: trimesh.Trimesh, n_points: int = N_POINTS, seed: int 
     return sample_surface(mesh, n_points, seed)[0].astype(np.float32)
 
 
-def chamfer_matrix(a: torch.Tensor, b: torch.Tensor, chunk: int = 8, quiet: bool = True,
+def chamfer_matrix(a: torch.Tensor, b: torch.Tensor, method: str = "auto", chunk: int = 8, quiet: bool = True,
                    desc: str = "chamfer") -> torch.Tensor:
-    """Pairwise Chamfer distances (squared-L2 convention above): a (N, P, 3), b (M, Q, 3) -> (N, M).
+    """Pairwise Chamfer distances (squared-L2 convention above): a (N, P, 3), b (M, Q, 3) -> (N, M) on ``a``'s device.
 
-    Exact (brute-force nearest neighbours via ``|x|^2 + |y|^2 - 2 x.y``), batched ``chunk`` columns at a time so memory
-    stays at ``chunk * P * Q`` floats; runs on ``a``'s device.
+    Both methods are exact. ``"kdtree"``: one scipy KD-tree per cloud, two nearest-neighbour queries per pair
+    (O((P + Q) log) per pair; the CPU choice, ~10x faster than brute force at 2048 points, see
+    ``bench/bench_evaluate.py``). ``"brute"``: ``|x|^2 + |y|^2 - 2 x.y`` on ``a``'s device, ``chunk`` columns at a
+    time so memory stays at ``chunk * P * Q`` floats (the GPU choice). ``"auto"`` picks brute on CUDA, kdtree else.
+    When ``b is a`` only the upper triangle is computed.
     """
+    if method == "auto":
+        method = "brute" if a.is_cuda else "kdtree"
+    if method == "kdtree":
+        return _chamfer_kdtree(a, b, quiet, desc)
+    if method != "brute":
+        raise ValueError(f"unknown Chamfer method {method!r} (auto, kdtree, brute)")
     b = b.to(a.device, a.dtype)
     out = torch.empty(a.shape[0], b.shape[0], dtype=a.dtype, device=a.device)
     b_sq = b.pow(2).sum(-1)  # (M, Q)
@@ -65,6 +74,26 @@ def chamfer_matrix(a: torch.Tensor, b: torch.Tensor, chunk: int = 8, quiet: bool
             d = d.clamp_min(0.0)
             out[i, j:j + chunk] = d.min(dim=2).values.mean(dim=1) + d.min(dim=1).values.mean(dim=1)
     return out
+
+
+def _chamfer_kdtree(a: torch.Tensor, b: torch.Tensor, quiet: bool, desc: str) -> torch.Tensor:
+    """KD-tree Chamfer matrix (see :func:`chamfer_matrix`); symmetric inputs fill the lower triangle by mirroring."""
+    from scipy.spatial import cKDTree
+
+    symmetric = b is a
+    xa = a.detach().cpu().double().numpy()
+    xb = xa if symmetric else b.detach().cpu().double().numpy()
+    trees_a = [cKDTree(x) for x in xa]
+    trees_b = trees_a if symmetric else [cKDTree(y) for y in xb]
+    out = np.zeros((len(xa), len(xb)))
+    for i in tqdm(range(len(xa)), desc=desc, unit="shape", disable=quiet):
+        for j in range(i + 1 if symmetric else 0, len(xb)):
+            d_ab = trees_b[j].query(xa[i])[0]
+            d_ba = trees_a[i].query(xb[j])[0]
+            out[i, j] = np.mean(d_ab ** 2) + np.mean(d_ba ** 2)
+    if symmetric:
+        out = out + out.T
+    return torch.from_numpy(out).to(a.device, a.dtype)
 
 
 def coverage(d_gen_ref: torch.Tensor) -> float:

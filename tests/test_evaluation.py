@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from scipy.spatial import cKDTree
 
 from msdf.evaluation import (chamfer_matrix, conditional_accuracy, generation_metrics, load_reference, markdown_table,
                              normalize_bbox)
@@ -28,14 +27,26 @@ def _cubes(count, seed, points=96):
     return p
 
 
-def test_chamfer_matches_kdtree():
+@pytest.mark.parametrize("method", ["kdtree", "brute"])
+def test_chamfer_matches_reference(method):
     a, b = _ellipsoids(3, 0, 50), _cubes(4, 1, 70)
-    d = chamfer_matrix(a, b, chunk=3)
+    d = chamfer_matrix(a, b, method=method, chunk=3)
     for i in range(3):
         for j in range(4):
-            x, y = a[i].numpy(), b[j].numpy()
-            ref = (cKDTree(y).query(x)[0] ** 2).mean() + (cKDTree(x).query(y)[0] ** 2).mean()
+            x, y = a[i].numpy().astype(np.float64), b[j].numpy().astype(np.float64)
+            pair = ((x[:, None] - y[None]) ** 2).sum(-1)
+            ref = pair.min(1).mean() + pair.min(0).mean()
             assert d[i, j].item() == pytest.approx(ref, rel=1e-4, abs=1e-6)
+
+
+def test_chamfer_symmetric_shortcut_equals_full():
+    a = _ellipsoids(5, 2, 40)
+    half = chamfer_matrix(a, a, method="kdtree")
+    full = chamfer_matrix(a, a.clone(), method="kdtree")
+    assert torch.allclose(half, full, atol=1e-7)
+    assert torch.all(torch.diagonal(half) == 0)
+    with pytest.raises(ValueError, match="unknown Chamfer method"):
+        chamfer_matrix(a, a, method="exact")
 
 
 def test_normalize_bbox():
