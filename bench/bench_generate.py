@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -70,6 +72,7 @@ def median_time(fn, repeats: int) -> tuple[float, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", default=None, help="trained run (default: a briefly trained cpu-small-sized model)")
+    ap.add_argument("--prompt", default="a chair with armrests", help="prompt for a text-conditioned --run")
     ap.add_argument("--fallback-steps", type=int, default=50)
     ap.add_argument("-n", type=int, default=4, help="samples (default 4)")
     ap.add_argument("--solver", default="midpoint")
@@ -86,7 +89,8 @@ def main() -> None:
         run = args.run or str(fallback_run(Path(tmp), args.fallback_steps))
         sampler = load_sampler(run, args.device)
         cls = sampler.class_names[:1] * args.n if sampler.cond_type == "class" else None
-        prompts = None if cls is not None else [""] * args.n
+        prompt = args.prompt if sampler.cond_type == "text" else ""
+        prompts = None if cls is not None else [prompt] * args.n
         solver = make_solver(args.solver, args.nfe)
         seeds = list(range(args.n))
 
@@ -94,12 +98,14 @@ def main() -> None:
             return sample_matrices(sampler, solver, prompts=prompts, classes=cls, seeds=seeds, batch_size=batch_size,
                                    quiet=True)
 
+        load_before = os.getloadavg()[0]
         t_batched, _ = median_time(lambda: ode(args.n), args.repeats)
         t_seq, _ = median_time(lambda: ode(1), args.repeats)
         breakdowns = []
 
         def full():
             res = generate(sampler, Path(tmp) / "out", classes=sampler.class_names[:1] if cls else None,
+                           prompts=[prompt] if sampler.cond_type == "text" else None,
                            num_samples=args.n, solver=args.solver, nfe=args.nfe, resolution=args.resolution,
                            quiet=True)
             breakdowns.append(res.timings)
@@ -122,7 +128,8 @@ def main() -> None:
     out = Path(args.out)
     with atomic_write(out) as tmpf:
         tmpf.write_text(json.dumps({"args": vars(args), "rows": rows, "failed_samples": failed,
-                                    "note": "timings measured on a shared, contended machine"}, indent=2))
+                                    "date": time.strftime("%Y-%m-%d"), "load_average_1min_before": load_before,
+                                    "torch_threads": torch.get_num_threads()}, indent=2))
     print(f"wrote {out}")
 
 

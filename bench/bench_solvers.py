@@ -66,13 +66,16 @@ def analytic_problem(train_pairs: int, test_pairs: int, dim: int = 16, component
     return (velocity_for, *split(x0), *split(x1), lambda x: x, {"source": "analytic GMM flow", "dim": dim})
 
 
-def model_problem(run: str, device: str, guidance: float, train_pairs: int, test_pairs: int):
+def model_problem(run: str, device: str, guidance: float, train_pairs: int, test_pairs: int,
+                  prompts: list[str] | None = None):
+    """Pairs of a trained model: conditions drawn at random (class names, or ``prompts`` for a text model)."""
     from msdf.flow.bns import make_pairs
     from msdf.flow.checkpoint import load_sampler
 
     sampler = load_sampler(run, device)
-    vf_tr, x0_tr, x1_tr, info_tr = make_pairs(sampler, train_pairs, guidance=guidance, seed=0, rtol=1e-6, atol=1e-6)
-    vf_te, x0_te, x1_te, info_te = make_pairs(sampler, test_pairs, guidance=guidance, seed=1, rtol=1e-6, atol=1e-6)
+    kw = dict(guidance=guidance, prompts=prompts, rtol=1e-6, atol=1e-6)
+    vf_tr, x0_tr, x1_tr, info_tr = make_pairs(sampler, train_pairs, seed=0, **kw)
+    vf_te, x0_te, x1_te, info_te = make_pairs(sampler, test_pairs, seed=1, **kw)
     velocity_for = {"train": vf_tr, "test": vf_te}
     return (velocity_for, x0_tr, x0_te, x1_tr, x1_te, sampler.denormalize,
             {"source": f"model {run}", "guidance": guidance, "dopri5_nfe_mean": info_te["dopri5_nfe_mean"]},
@@ -100,6 +103,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", default=None, help="trained run directory (default: analytic GMM flow)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--prompts", default=None, metavar="FILE",
+                    help="text model: prompts (one per line) to draw conditions from")
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--nfes", type=int, nargs="+", default=[4, 6, 8, 12, 16])
     ap.add_argument("--train-pairs", type=int, default=256)
@@ -115,8 +120,10 @@ def main() -> None:
 
     torch.manual_seed(0)
     if args.run:
-        vf, x0_tr, x0_te, x1_tr, x1_te, to_raw, info, _ = model_problem(args.run, args.device, args.guidance,
-                                                                        args.train_pairs, args.test_pairs)
+        prompts = Path(args.prompts).read_text().split("\n") if args.prompts else None
+        vf, x0_tr, x0_te, x1_tr, x1_te, to_raw, info, _ = model_problem(
+            args.run, args.device, args.guidance, args.train_pairs, args.test_pairs,
+            [p.strip() for p in prompts if p.strip()] if prompts else None)
         vf_train, vf_test = vf["train"], vf["test"]
     else:
         vf_train, x0_tr, x0_te, x1_tr, x1_te, to_raw, info = analytic_problem(args.train_pairs, args.test_pairs)

@@ -7,6 +7,7 @@
    -> [-1, 1], exact point-to-mesh distances) and seconds (VisCo split by level).
 2. ``pointsets``: the oriented point sets of /work/shared/meshes/points (no ground-truth mesh): mean / 90% distance
    from the points to each reconstruction (fraction of the longest side), watertightness, seconds.
+   ``noise``: the noise-adaptive point weight's factor swept on the same clean/noisy points (calibration).
 3. ``decode``: M-SDFs encoded from a few watertight meshes, decoded by marching cubes (``mc``) and by VisCo
    (``visco``), fidelity against the original mesh.
 4. ``proxy``: open meshes made by cutting holes into watertight ones (faces within random balls removed); the sign of
@@ -49,7 +50,7 @@ from viscogrid.pointio import load_points  # noqa: E402
 
 SHARED = Path("/work/shared/meshes")
 NOISE = 0.005
-SECTIONS = ("points", "pointsets", "decode", "proxy", "gather")
+SECTIONS = ("points", "noise", "pointsets", "decode", "proxy", "gather")
 
 
 def poisson(points: np.ndarray, normals: np.ndarray, depth: int, trim: float = 0.02) -> trimesh.Trimesh:
@@ -123,6 +124,26 @@ def bench_points(args, meshes: list[Path], emit) -> None:
                 m = fidelity(rec, mesh, n_points=args.metric_points)
                 emit({"mesh": path.name, "input": cond, "method": name, "seconds": sec,
                              "levels": {k: round(v, 2) for k, v in t.items()}, **m})
+
+
+def bench_noise(args, meshes: list[Path], emit) -> None:
+    """Calibration of the noise-adaptive point weight: ``Weights.noise_factor`` swept on clean and noisy points
+    (factor 0 = the fixed clean-data weight), with the estimated vs true noise level."""
+    from viscogrid.noise import estimate_noise
+    from viscogrid.schedule import Weights
+
+    for path in tqdm(meshes, desc="noise"):
+        mesh = load_mesh(path)
+        pts, nrm = sample_surface(mesh, args.points, seed=0)
+        sigma = NOISE * np.ptp(mesh.vertices, axis=0).max()
+        noisy = pts + np.random.default_rng(1).normal(scale=sigma, size=pts.shape)
+        for cond, p, true_sigma in (("clean", pts, 0.0), ("noisy", noisy, sigma)):
+            estimate = estimate_noise(p)
+            for factor in args.noise_factors:
+                (rec, _), sec = timed(lambda: (reconstruct(p, nrm, resolution=args.resolution, device=args.device,
+                                                           weights=Weights(noise_factor=factor))[1], None), 1)
+                emit({"mesh": path.name, "input": cond, "noise_factor": factor, "sigma_true": true_sigma,
+                      "sigma_estimated": estimate, "seconds": sec, **fidelity(rec, mesh, n_points=args.metric_points)})
 
 
 def bench_pointsets(args, emit) -> None:
@@ -233,6 +254,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--grids", type=int, default=1024, help="M-SDF grids for the decode section")
     ap.add_argument("--holes", type=int, default=4)
+    ap.add_argument("--noise-factors", type=float, nargs="+", default=[0.0, 3.0, 10.0, 30.0],
+                    help="Weights.noise_factor values for the noise section (0 = fixed point weight)")
     ap.add_argument("--no-normals-too", action="store_true", help="also run VisCo with estimated normals")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "visco.json"))
@@ -242,6 +265,7 @@ def main() -> int:
     fid = ["chamfer_l1", "fscore", "normal_consistency", "seconds"]
     runs = {
         "points": (lambda e: bench_points(args, meshes, e), fid, ["input", "method"]),
+        "noise": (lambda e: bench_noise(args, meshes, e), fid + ["sigma_estimated"], ["input", "noise_factor"]),
         "pointsets": (lambda e: bench_pointsets(args, e), ["mean_dist", "p90_dist", "seconds"], ["method"]),
         "decode": (lambda e: bench_decode(args, meshes, e), fid + ["components"], ["method"]),
         "proxy": (lambda e: bench_proxy(args, meshes, e), ["sign_acc_uniform", "sign_acc_near", "seconds"],

@@ -17,8 +17,8 @@ import pytest
 from msdf.cli import main as cli_main
 from msdf.data.backends import run_local
 from msdf.data.layout import read_jsonl
-from msdf.data.preprocess import preprocess, select_shard, shard_of
-from msdf.data.readers import read_dataset
+from msdf.data.preprocess import largest_first, preprocess, select_shard, shard_of
+from msdf.data.readers import ShapeRecord, read_dataset
 from msdf.data.store import MSDFStore
 from msdf.data.task import EncodeSettings
 
@@ -64,6 +64,16 @@ def mixed_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("store") / "out"
     status = cli_main(["preprocess", str(root), "-o", str(out), "--workers", "2", "--quiet", *SMALL])
     return root, out, status
+
+
+def test_largest_files_are_scheduled_first(tmp_path):
+    sizes = {"a": 10, "b": 300, "c": 10, "d": 50}
+    records = []
+    for name, size in sizes.items():
+        (tmp_path / f"{name}.off").write_bytes(b"x" * size)
+        records.append(ShapeRecord(id=name, source=str(tmp_path / f"{name}.off")))
+    records.append(ShapeRecord(id="missing", source=str(tmp_path / "missing.off")))
+    assert [r.id for r in largest_first(records)] == ["b", "d", "a", "c", "missing"]
 
 
 def test_good_and_open_meshes_converted_once_bad_ones_recorded(mixed_run):

@@ -1,7 +1,8 @@
 """The ``viscogrid`` command line (also ``python -m viscogrid``).
 
     viscogrid reconstruct POINTS -o MESH.{ply,obj,stl,glb} [--resolution R] [--no-normals] [--sample N]
-                          [--device cpu|cuda|auto] [--steps-scale S] [--point-weight W] [--quiet]
+                          [--device cpu|cuda|auto] [--steps-scale S] [--point-weight W] [--noise auto|SIGMA]
+                          [--quiet]
 """
 from __future__ import annotations
 
@@ -31,10 +32,26 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, or auto")
     rec.add_argument("--steps-scale", type=float, default=1.0, help="multiply every level's Adam steps (speed/quality)")
     rec.add_argument("--point-weight", type=float, default=Weights.point,
-                     help=f"weight of the f(x_i) = 0 term (default {Weights.point}); lower (0.03) for noisy scans")
+                     help=f"weight of the f(x_i) = 0 term on clean points (default {Weights.point})")
+    rec.add_argument("--noise", default="auto", metavar="auto|SIGMA",
+                     help="noise std of the points in their units (0 = clean), or auto (default: estimated from "
+                          "local plane fits); the point weight backs off at grid cells finer than the noise")
     rec.add_argument("--seed", type=int, default=0, help="seed for --sample")
     rec.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     return parser
+
+
+def parse_noise(text: str) -> float | str:
+    """``--noise``: "auto" or a finite number >= 0 (ValueError with a readable message otherwise)."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"--noise must be 'auto' or a number >= 0 (the points' noise std), got {text!r}")
+    return value
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
@@ -51,6 +68,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     try:
         points, normals = load_points(args.points, sample=args.sample, seed=args.seed)
         schedule = default_schedule(args.resolution, args.steps_scale)
+        noise = parse_noise(args.noise)
     except (PointLoadError, ValueError) as exc:
         print(f"viscogrid: error: {exc}", file=sys.stderr)
         return 2
@@ -58,12 +76,13 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     _, mesh = reconstruct(points, None if args.no_normals else normals, resolution=args.resolution, device=device,
                           schedule=schedule, weights=Weights(point=args.point_weight), quiet=args.quiet,
-                          timings=timings)
+                          timings=timings, noise=noise)
     save_mesh(mesh, args.output)
     if not args.quiet:
         summary = {"points": len(points), "normals": "given" if normals is not None and not args.no_normals
                    else "estimated", "vertices": len(mesh.vertices), "faces": len(mesh.faces),
                    "watertight": bool(mesh.is_watertight), "seconds": round(time.perf_counter() - t0, 2),
+                   "noise_sigma": timings.pop("sigma"),
                    "timings": {k: round(v, 2) for k, v in timings.items()}, "output": args.output}
         print(json.dumps(summary))
     return 0

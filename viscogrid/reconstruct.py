@@ -14,7 +14,7 @@ Pipeline (Pumarola et al., NeurIPS 2022, adapted to be fast on a CPU):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import igl
 import numpy as np
@@ -28,6 +28,7 @@ from msdf.normalization import Normalization
 from viscogrid import grid as G
 from viscogrid import losses as L
 from viscogrid.narrowband import Band, band_mask, build_band
+from viscogrid.noise import estimate_noise
 from viscogrid.pointio import estimate_normals, validate_points
 from viscogrid.schedule import Level, Weights, default_schedule
 
@@ -89,6 +90,12 @@ def subsample(
     return points[keep], normals[keep]
 
 
+def effective_point_weight(weights: Weights, h: float, sigma: float) -> float:
+    """``point * h^2 / (h^2 + c sigma^2)`` with ``c = weights.noise_factor``: the point term measured in units of the
+    combined grid-and-noise scale instead of the cell size alone (unit-frame ``h`` and ``sigma``)."""
+    return weights.point * h * h / (h * h + weights.noise_factor * sigma * sigma)
+
+
 def optimise_level(
     values: torch.Tensor,
     points: torch.Tensor,
@@ -96,10 +103,15 @@ def optimise_level(
     level: Level,
     weights: Weights,
     quiet: bool = True,
+    sigma: float = 0.0,
 ) -> torch.Tensor:
-    """Run one level's Adam steps on ``values`` (R, R, R) (already at ``level.resolution``); returns the new grid."""
+    """Run one level's Adam steps on ``values`` (R, R, R) (already at ``level.resolution``); returns the new grid.
+
+    ``sigma``: unit-frame noise level of the points (sets the point weight, :func:`effective_point_weight`).
+    """
     r = level.resolution
     h = G.spacing(r)
+    weights = replace(weights, point=effective_point_weight(weights, h, sigma))
     points, normals = subsample(points, normals, level.max_points, seed=r)
     idx, w, dw = G.trilinear_stencil(points, r)
     mask = (
@@ -158,6 +170,7 @@ def reconstruct(
     weights: Weights | None = None,
     quiet: bool = True,
     timings: dict | None = None,
+    noise: float | str = "auto",
 ) -> tuple[GridSDF, trimesh.Trimesh]:
     """Reconstruct a watertight surface from points (N, 3) in any coordinates.
 
@@ -170,7 +183,10 @@ def reconstruct(
         schedule: coarse-to-fine levels (default :func:`viscogrid.schedule.default_schedule`).
         weights: loss weights (default :class:`viscogrid.schedule.Weights`).
         quiet: hide the per-level progress bars.
-        timings: if given, filled with seconds per stage (``"normals"``, ``"init"``, ``"level_<R>"``, ``"mesh"``).
+        timings: if given, filled with seconds per stage (``"normals"``, ``"noise"``, ``"init"``, ``"level_<R>"``,
+            ``"mesh"``) and the noise level used (``"sigma"``, user units).
+        noise: standard deviation of the points' noise in user units, ``"auto"`` to estimate it
+            (:func:`viscogrid.noise.estimate_noise`), or 0 for clean points (fixed point weight).
     Returns:
         (GridSDF, mesh) with the mesh in the coordinates of ``points``.
     """
@@ -183,8 +199,13 @@ def reconstruct(
         nrm = estimate_normals(pts)
     times["normals"] = time.perf_counter() - t0
     norm = Normalization.fit(pts)
+    t0 = time.perf_counter()
+    unit_pts = norm.to_unit(pts)
+    sigma = _unit_noise(noise, unit_pts, norm.scale)
+    times["noise"] = time.perf_counter() - t0
+    times["sigma"] = sigma * norm.scale
     dev = torch.device(device)
-    p = torch.as_tensor(norm.to_unit(pts), dtype=torch.float32)
+    p = torch.as_tensor(unit_pts, dtype=torch.float32)
     n = torch.as_tensor(nrm, dtype=torch.float32)
     t0 = time.perf_counter()
     values = initial_grid(*subsample(p, n, levels[0].max_points, seed=0), levels[0].resolution).to(dev)
@@ -194,7 +215,7 @@ def reconstruct(
         t0 = time.perf_counter()
         if values.shape[0] != level.resolution:
             values = G.upsample(values, level.resolution)
-        values = optimise_level(values, p, n, level, weights, quiet=quiet)
+        values = optimise_level(values, p, n, level, weights, quiet=quiet, sigma=sigma)
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         times[f"level_{level.resolution}"] = time.perf_counter() - t0
@@ -203,3 +224,14 @@ def reconstruct(
     mesh = result.to_mesh()
     times["mesh"] = time.perf_counter() - t0
     return result, mesh
+
+
+def _unit_noise(noise: float | str, unit_points: np.ndarray, scale: float) -> float:
+    """Unit-frame noise level from the ``noise`` argument of :func:`reconstruct` (user units, "auto" or 0)."""
+    if isinstance(noise, str):
+        if noise != "auto":
+            raise ValueError(f"noise must be a number (user units) or 'auto', got {noise!r}")
+        return estimate_noise(unit_points)
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
+    return float(noise) / scale

@@ -15,18 +15,19 @@ POINTS_PER_FACE = 4
 
 @dataclass(frozen=True)
 class Weights:
-    """Loss weights: ``point * mean f(x)^2/h^2 + normal * mean|grad f - n|^2 + viscosity * L_visc + coarea * area``.
+    """Loss weights: ``w_p * mean f(x)^2/h^2 + normal * mean|grad f - n|^2 + viscosity * L_visc + coarea * area``.
 
-    The point term is measured in cells (divided by ``h^2``) so the balance does not change with the resolution.
-    ``point`` trades accuracy on clean points against robustness to noise (measured on anchor_dense, 30k points,
-    128^3, Chamfer clean / 0.5%-noisy: 1.0 -> 0.00036 / 0.0052, 0.1 -> 0.00051 / 0.0027, 0.03 -> 0.00087 / 0.0019;
-    Poisson depth 9: 0.00091 / 0.0028); 0.1 is the default, lower it for noisy scans.
+    The point term is measured in cells (divided by ``h^2``) so the balance does not change with the resolution, and
+    its weight ``w_p = point * h^2 / (h^2 + noise_factor * sigma^2)`` backs off at levels whose cells are finer than
+    the points' noise ``sigma`` (:func:`viscogrid.reconstruct.effective_point_weight`; ``noise_factor`` calibrated
+    with ``bench/bench_visco.py --sections noise``).
     """
 
     point: float = 0.1
     normal: float = 0.1
     viscosity: float = 0.1
     coarea: float = 1e-3
+    noise_factor: float = 10.0
 
 
 @dataclass(frozen=True)
