@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -107,6 +108,8 @@ def main() -> None:
                     help="text model: prompts (one per line) to draw conditions from")
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--nfes", type=int, nargs="+", default=[4, 6, 8, 12, 16])
+    ap.add_argument("--bns-nfes", type=int, nargs="+", default=None,
+                    help="distill BNS only at these NFE (default: every --nfes value)")
     ap.add_argument("--train-pairs", type=int, default=256)
     ap.add_argument("--test-pairs", type=int, default=64)
     ap.add_argument("--iters", type=int, default=1000, help="BNS training iterations per NFE")
@@ -115,7 +118,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     ap.add_argument("--chamfer", action="store_true", help="also decode and compare meshes (--run only)")
     ap.add_argument("--resolution", type=int, default=64)
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_solvers.json"))
+    ap.add_argument("--out", default=None,
+                    help="JSON path (default bench/results/bench_solvers.json, or bench_solvers_model.json with --run)")
     args = ap.parse_args()
 
     torch.manual_seed(0)
@@ -152,6 +156,8 @@ def main() -> None:
         for method, stages in FIXED_STEP_STAGES.items():
             if nfe % stages == 0:
                 rows.append({"solver": method, **measure(lambda v, x, m=method: solve(v, x, m, nfe))})
+        if args.bns_nfes is not None and nfe not in args.bns_nfes:
+            continue
         init = "midpoint" if nfe % 2 == 0 else "euler"
         t0 = time.perf_counter()
         trained = train_bns(vf_train, x0_tr, x1_tr, nfe, init=init, iters=args.iters, lr=args.lr,
@@ -182,8 +188,10 @@ def main() -> None:
             print(f"target BNS@8 vs midpoint@16 on {key}: {c['bns8']:.4g} vs {c['midpoint16']:.4g} -> "
                   f"{'PASS' if c['pass'] else 'FAIL'}")
     result = {"info": info, "args": vars(args), "rows": rows, "target_bns8_vs_midpoint16": checks,
-              "note": "timings measured on a shared, contended machine"}
-    out = Path(args.out)
+              "date": time.strftime("%Y-%m-%d"), "load_average_1min_at_end": os.getloadavg()[0],
+              "torch_threads": torch.get_num_threads()}
+    results = Path(__file__).parent / "results"
+    out = Path(args.out or results / ("bench_solvers_model.json" if args.run else "bench_solvers.json"))
     with atomic_write(out) as tmp:
         tmp.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")
