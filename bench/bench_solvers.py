@@ -68,13 +68,13 @@ def analytic_problem(train_pairs: int, test_pairs: int, dim: int = 16, component
 
 
 def model_problem(run: str, device: str, guidance: float, train_pairs: int, test_pairs: int,
-                  prompts: list[str] | None = None):
+                  prompts: list[str] | None = None, tol: float = 1e-6):
     """Pairs of a trained model: conditions drawn at random (class names, or ``prompts`` for a text model)."""
     from msdf.flow.bns import make_pairs
     from msdf.flow.checkpoint import load_sampler
 
     sampler = load_sampler(run, device)
-    kw = dict(guidance=guidance, prompts=prompts, rtol=1e-6, atol=1e-6)
+    kw = dict(guidance=guidance, prompts=prompts, rtol=tol, atol=tol)
     vf_tr, x0_tr, x1_tr, info_tr = make_pairs(sampler, train_pairs, seed=0, **kw)
     vf_te, x0_te, x1_te, info_te = make_pairs(sampler, test_pairs, seed=1, **kw)
     velocity_for = {"train": vf_tr, "test": vf_te}
@@ -110,6 +110,7 @@ def main() -> None:
     ap.add_argument("--nfes", type=int, nargs="+", default=[4, 6, 8, 12, 16])
     ap.add_argument("--bns-nfes", type=int, nargs="+", default=None,
                     help="distill BNS only at these NFE (default: every --nfes value)")
+    ap.add_argument("--tol", type=float, default=1e-6, help="dopri5 rtol = atol of the --run reference (1e-6)")
     ap.add_argument("--train-pairs", type=int, default=256)
     ap.add_argument("--test-pairs", type=int, default=64)
     ap.add_argument("--iters", type=int, default=1000, help="BNS training iterations per NFE")
@@ -127,7 +128,7 @@ def main() -> None:
         prompts = Path(args.prompts).read_text().split("\n") if args.prompts else None
         vf, x0_tr, x0_te, x1_tr, x1_te, to_raw, info, _ = model_problem(
             args.run, args.device, args.guidance, args.train_pairs, args.test_pairs,
-            [p.strip() for p in prompts if p.strip()] if prompts else None)
+            [p.strip() for p in prompts if p.strip()] if prompts else None, args.tol)
         vf_train, vf_test = vf["train"], vf["test"]
     else:
         vf_train, x0_tr, x0_te, x1_tr, x1_te, to_raw, info = analytic_problem(args.train_pairs, args.test_pairs)

@@ -123,7 +123,8 @@ def bench_points(args, meshes: list[Path], emit) -> None:
                 (rec, t), sec = timed(lambda: fn(p, nrm), args.repeats)
                 m = fidelity(rec, mesh, n_points=args.metric_points)
                 emit({"mesh": path.name, "input": cond, "method": name, "seconds": sec,
-                             "levels": {k: round(v, 2) for k, v in t.items()}, **m})
+                      "levels": {k: round(v, 2) for k, v in t.items() if k != "sigma"},
+                      "sigma_estimated": t.get("sigma"), **m})
 
 
 def bench_noise(args, meshes: list[Path], emit) -> None:

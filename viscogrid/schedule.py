@@ -27,7 +27,7 @@ class Weights:
     normal: float = 0.1
     viscosity: float = 0.1
     coarea: float = 1e-3
-    noise_factor: float = 10.0
+    noise_factor: float = 30.0
 
 
 @dataclass(frozen=True)
