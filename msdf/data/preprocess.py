@@ -9,8 +9,8 @@
    records already converted by any writer, and records already failed unless ``retry_failed``;
 3. order the rest largest file first (longest-processing-time-first scheduling: the big meshes start early instead
    of leaving one worker busy at the end while the others idle) and run :func:`msdf.data.task.convert_batch` on them
-   (``batch_size`` shapes per task) with the local or Ray backend, committing shapes to shards and failures to the failures file as they arrive, with a tqdm bar
-   (shapes/s, ETA);
+   (``batch_size`` shapes per task) with the local or Ray backend, committing shapes to shards and failures to the
+   failures file as they arrive, with a tqdm bar (shapes/s, ETA);
 4. write the summary (counts, throughput) atomically.
 """
 from __future__ import annotations
