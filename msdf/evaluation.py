@@ -252,8 +252,8 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
                  quiet: bool = False) -> dict:
     """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions, decode
-    them and compute COV/MMD/1-NNA overall and per class, plus conditional accuracy (class models, and text models whose references have labels). Returns the
-    JSON-ready report (metrics as fractions, timings in seconds)."""
+    them and compute COV/MMD/1-NNA overall and per class, plus conditional accuracy (class models, and text models
+    whose references have labels). Returns the JSON-ready report (metrics as fractions, timings in seconds)."""
     import time
 
     from msdf.decoder import decode
