@@ -30,7 +30,8 @@ from msdf.synth import CLASSES, generate  # noqa: E402
 
 def clouds(count: int, n_points: int) -> torch.Tensor:
     """(count, n_points, 3) bbox-normalised clouds cycling through the synthetic classes."""
-    out = [mesh_point_cloud(generate(sorted(CLASSES)[i % len(CLASSES)], i).mesh, n_points, seed=i) for i in range(count)]
+    names = sorted(CLASSES)
+    out = [mesh_point_cloud(generate(names[i % len(names)], i).mesh, n_points, seed=i) for i in range(count)]
     return normalize_bbox(torch.from_numpy(np.stack(out)))
 
 

@@ -125,10 +125,11 @@ def main() -> None:
 
     torch.manual_seed(0)
     if args.run:
-        prompts = Path(args.prompts).read_text().split("\n") if args.prompts else None
+        from msdf.generate import read_prompts
+
         vf, x0_tr, x0_te, x1_tr, x1_te, to_raw, info, _ = model_problem(
             args.run, args.device, args.guidance, args.train_pairs, args.test_pairs,
-            [p.strip() for p in prompts if p.strip()] if prompts else None, args.tol)
+            read_prompts(args.prompts) if args.prompts else None, args.tol)
         vf_train, vf_test = vf["train"], vf["test"]
     else:
         vf_train, x0_tr, x0_te, x1_tr, x1_te, to_raw, info = analytic_problem(args.train_pairs, args.test_pairs)

@@ -96,13 +96,13 @@ def timed(fn, repeats: int):
 
 
 def methods(args) -> dict:
-    """name -> fn(points, normals) -> (mesh, extra timings dict)."""
+    """name -> fn(points, normals) -> (mesh, dict of seconds per stage plus ``sigma``, VisCo's noise level)."""
     def visco(normals_given: bool):
         def run(p, n):
             t: dict = {}
-            _, mesh = reconstruct(p, n if normals_given else None, resolution=args.resolution, device=args.device,
-                                  timings=t)
-            return mesh, t
+            grid, mesh = reconstruct(p, n if normals_given else None, resolution=args.resolution,
+                                     device=args.device, timings=t)
+            return mesh, {**t, "sigma": grid.noise_sigma}
         return run
 
     out = {f"visco{args.resolution}": visco(True)}

@@ -51,13 +51,12 @@ def test_noisy_sphere_smoother_with_adaptive_weight():
     pts, nrm = sphere_points(20000, radius=0.5, seed=3)
     noisy = pts + np.random.default_rng(4).normal(scale=0.005, size=pts.shape)
     kw = dict(resolution=128, schedule=default_schedule(128, steps_scale=0.5))
-    timings: dict = {}
     _, fixed = reconstruct(noisy, nrm, noise=0.0, **kw)
-    _, adaptive = reconstruct(noisy, nrm, noise="auto", timings=timings, **kw)
+    grid, adaptive = reconstruct(noisy, nrm, noise="auto", **kw)
     err = {name: np.abs(np.linalg.norm(m.vertices, axis=1) - 0.5).mean() for name, m in
            (("fixed", fixed), ("adaptive", adaptive))}
     assert err["adaptive"] < 0.8 * err["fixed"], err
-    assert 0.002 < timings["sigma"] < 0.006
+    assert 0.002 < grid.noise_sigma < 0.006
 
 
 def test_parse_noise():

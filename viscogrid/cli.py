@@ -74,7 +74,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         return 2
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    _, mesh = reconstruct(points, None if args.no_normals else normals, resolution=args.resolution, device=device,
+    grid, mesh = reconstruct(points, None if args.no_normals else normals, resolution=args.resolution, device=device,
                           schedule=schedule, weights=Weights(point=args.point_weight), quiet=args.quiet,
                           timings=timings, noise=noise)
     save_mesh(mesh, args.output)
@@ -82,7 +82,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
         summary = {"points": len(points), "normals": "given" if normals is not None and not args.no_normals
                    else "estimated", "vertices": len(mesh.vertices), "faces": len(mesh.faces),
                    "watertight": bool(mesh.is_watertight), "seconds": round(time.perf_counter() - t0, 2),
-                   "noise_sigma": timings.pop("sigma"),
+                   "noise_sigma": grid.noise_sigma,
                    "timings": {k: round(v, 2) for k, v in timings.items()}, "output": args.output}
         print(json.dumps(summary))
     return 0

@@ -38,10 +38,12 @@ INIT_NEIGHBOURS = 8
 @dataclass
 class GridSDF:
     """The optimised grid: ``values`` (R, R, R) unit-frame signed distances at the nodes over ``[-1, 1]^3``
-    (negative inside) and the ``normalization`` that maps user coordinates to that frame."""
+    (negative inside), the ``normalization`` that maps user coordinates to that frame, and the points' noise level
+    ``noise_sigma`` (user units) the point weight was set from."""
 
     values: torch.Tensor
     normalization: Normalization
+    noise_sigma: float = 0.0
 
     @property
     def resolution(self) -> int:
@@ -184,11 +186,11 @@ def reconstruct(
         weights: loss weights (default :class:`viscogrid.schedule.Weights`).
         quiet: hide the per-level progress bars.
         timings: if given, filled with seconds per stage (``"normals"``, ``"noise"``, ``"init"``, ``"level_<R>"``,
-            ``"mesh"``) and the noise level used (``"sigma"``, user units).
+            ``"mesh"``).
         noise: standard deviation of the points' noise in user units, ``"auto"`` to estimate it
             (:func:`viscogrid.noise.estimate_noise`), or 0 for clean points (fixed point weight).
     Returns:
-        (GridSDF, mesh) with the mesh in the coordinates of ``points``.
+        (GridSDF, mesh) with the mesh in the coordinates of ``points``; ``GridSDF.noise_sigma`` is the noise used.
     """
     pts, nrm = validate_points(points, normals)
     levels = schedule if schedule is not None else default_schedule(resolution)
@@ -203,7 +205,6 @@ def reconstruct(
     unit_pts = norm.to_unit(pts)
     sigma = _unit_noise(noise, unit_pts, norm.scale)
     times["noise"] = time.perf_counter() - t0
-    times["sigma"] = sigma * norm.scale
     dev = torch.device(device)
     p = torch.as_tensor(unit_pts, dtype=torch.float32)
     n = torch.as_tensor(nrm, dtype=torch.float32)
@@ -220,7 +221,7 @@ def reconstruct(
             torch.cuda.synchronize(dev)
         times[f"level_{level.resolution}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = GridSDF(values, norm)
+    result = GridSDF(values, norm, sigma * norm.scale)
     mesh = result.to_mesh()
     times["mesh"] = time.perf_counter() - t0
     return result, mesh
