@@ -80,7 +80,7 @@ def model_problem(run: str, device: str, guidance: float, train_pairs: int, test
     velocity_for = {"train": vf_tr, "test": vf_te}
     return (velocity_for, x0_tr, x0_te, x1_tr, x1_te, sampler.denormalize,
             {"source": f"model {run}", "guidance": guidance, "dopri5_nfe_mean": info_te["dopri5_nfe_mean"]},
-            sampler)
+            sampler.normalizer.std)
 
 
 def chamfer_of_decoded(raw: torch.Tensor, ref_raw: torch.Tensor, resolution: int) -> float:
@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=1000, help="BNS training iterations per NFE")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--loss-space", choices=("msdf", "normalised"), default="msdf",
+                    help="--run: BNS loss in M-SDF units (as `msdf distill-solver`) or in the model's standardised space")
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     ap.add_argument("--chamfer", action="store_true", help="also decode and compare meshes (--run only)")
     ap.add_argument("--resolution", type=int, default=64)
@@ -127,13 +129,14 @@ def main() -> None:
     if args.run:
         from msdf.generate import read_prompts
 
-        vf, x0_tr, x0_te, x1_tr, x1_te, to_raw, info, _ = model_problem(
+        vf, x0_tr, x0_te, x1_tr, x1_te, to_raw, info, column_std = model_problem(
             args.run, args.device, args.guidance, args.train_pairs, args.test_pairs,
             read_prompts(args.prompts) if args.prompts else None, args.tol)
         vf_train, vf_test = vf["train"], vf["test"]
+        scale = column_std if args.loss_space == "msdf" else None
     else:
         vf_train, x0_tr, x0_te, x1_tr, x1_te, to_raw, info = analytic_problem(args.train_pairs, args.test_pairs)
-        vf_test = vf_train
+        vf_test, scale = vf_train, None
     all_test = torch.arange(x0_te.shape[0], device=x0_te.device)
     ref_raw = to_raw(x1_te).detach()
     value_range = float(ref_raw.max() - ref_raw.min())
@@ -163,7 +166,7 @@ def main() -> None:
         init = "midpoint" if nfe % 2 == 0 else "euler"
         t0 = time.perf_counter()
         trained = train_bns(vf_train, x0_tr, x1_tr, nfe, init=init, iters=args.iters, lr=args.lr,
-                            batch_size=args.batch_size, quiet=True)
+                            batch_size=args.batch_size, scale=scale, quiet=True)
         t_train = time.perf_counter() - t0
         bns = trained.solver.to(x0_te.device)
         rows.append({"solver": "bns", "init": init, "train_s": t_train, **measure(lambda v, x: bns(v, x))})

@@ -12,8 +12,9 @@ cost what a few dozen ``blend_sdf`` calls would. For training points ``x_j`` wit
 
 ``G_m`` (3 rows) is the central difference of ``A`` at ``y_m +- h e_a`` (``h`` = a tenth of the node spacing), i.e. the
 gradient of the piecewise-trilinear field. Only covered points (``W > 0``) have rows. The values are parametrised as
-``V = V0 + s * D`` (``D`` starts at 0) so one learning rate suits every shape. Full-batch Adam is deterministic. The
-loss is measured before and after; a shape whose loss did not drop keeps its initial values.
+``V = V0 + s * D`` (``D`` starts at 0) so one learning rate suits every shape. Full-batch Adam
+(:func:`msdf.adam.adam_minimize`) is deterministic. The loss is measured before and after; a shape whose loss did not
+drop keeps its initial values.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from msdf.adam import adam_minimize
 from msdf.oracle import SDFOracle
 
 DEFAULT_REFINE_STEPS = 100
@@ -192,18 +194,13 @@ def refine_values(values: torch.Tensor, problems: list[ShapeProblem], config: Re
         cos = torch.nn.functional.cosine_similarity(grad, nrm, dim=-1, eps=1e-8)
         return l1 + config.normal_weight * torch.zeros(B, device=dev).index_add(0, g_shape, g_w * (1 - cos))
 
-    delta = torch.zeros_like(v0, requires_grad=True)
-    opt = torch.optim.Adam([delta], lr=config.lr)
     with torch.no_grad():
         before = per_shape_loss(v0)
-    with torch.enable_grad():
-        for _ in tqdm(range(config.steps), desc="refine", disable=quiet, leave=False):
-            loss = per_shape_loss(v0 + s * delta).sum()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    with tqdm(total=config.steps, desc="refine", disable=quiet, leave=False) as bar:
+        delta = adam_minimize(lambda d: per_shape_loss(v0 + s * d).sum(), torch.zeros_like(v0), config.steps,
+                              config.lr, callback=lambda _: bar.update())
     with torch.no_grad():
-        refined = v0 + s * delta.detach()
+        refined = v0 + s * delta
         after = per_shape_loss(refined)
         worse = (after > before).repeat_interleave(N)
         refined = torch.where(worse, v0, refined)

@@ -118,6 +118,18 @@ def worker_context(preload: tuple[str, ...]) -> multiprocessing.context.BaseCont
     return multiprocessing.get_context("spawn")
 
 
+def start_fork_server(preload: tuple[str, ...]) -> None:
+    """Start the fork server of :func:`worker_context` now, in the background: it imports ``preload`` (torch, Open3D:
+    seconds) while the caller goes on (reading the dataset, opening the store) instead of when the pool starts.
+    No-op where there is no fork server or it already runs."""
+    ctx = worker_context(preload)
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        with single_threaded_env():  # the server's environment is what every worker inherits
+            forkserver.ensure_running()
+
+
 def run_local(fn: Callable, items: Iterable[tuple[Any, tuple]], workers: int, timeout: float | None,
               preload: tuple[str, ...] = ()) -> Iterator[tuple[Any, Outcome]]:
     """Run ``fn(*args)`` for each item in a pebble ``ProcessPool`` of ``workers`` processes (:func:`worker_context`).

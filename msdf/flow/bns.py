@@ -16,8 +16,11 @@ Initialisation reproduces a classical solver exactly:
   b_{i,i} = h/2; odd i (a full step using the midpoint velocity): b_{i,i} = h; and every earlier midpoint velocity
   (odd j < i) keeps weight h. a_i = 1.
 
-Training minimises the PSNR loss  L = E log(mean((x_n - x(1))^2))  against adaptive-solver (dopri5) targets x(1) on a set
-of (noise, condition) pairs, with classifier-free guidance inside the velocity field. Saved as ``.safetensors`` (the
+Training minimises the PSNR loss  L = E log(mean((s * (x_n - x(1)))^2))  against adaptive-solver (dopri5) targets x(1) on
+a set of (noise, condition) pairs, with classifier-free guidance inside the velocity field. ``s`` (D,) rescales the
+model's standardised columns back to M-SDF units (the per-column std of the normaliser), so the solver is fitted in the
+space the samples are used and measured in: otherwise the 3 centre columns, whose raw spread is ~10x that of the SDF
+values, would weigh 3/D of the loss while dominating the raw error. Saved as ``.safetensors`` (the
 three parameter tensors) + ``.json`` (nfe, init, guidance, training record) pair.
 """
 from __future__ import annotations
@@ -167,9 +170,13 @@ def solver_path(run_dir: str | Path, nfe: int, guidance: float) -> Path:
     return Path(run_dir) / "solvers" / f"bns_nfe{nfe}_w{guidance:g}.safetensors"
 
 
-def psnr_loss(x: Tensor, target: Tensor) -> Tensor:
-    """Mean over the batch of log(mean squared error) per sample: x, target (B, ...) -> scalar (= -PSNR ln(10)/10)."""
-    mse = (x - target).pow(2).flatten(1).mean(dim=1)
+def psnr_loss(x: Tensor, target: Tensor, scale: Tensor | None = None) -> Tensor:
+    """Mean over the batch of log(mean squared error) per sample: x, target (B, ..., D) -> scalar (= -PSNR ln(10)/10).
+
+    ``scale`` (D,), optional: the error of column d is multiplied by scale[d] before squaring.
+    """
+    err = x - target if scale is None else (x - target) * scale.to(x)
+    mse = err.pow(2).flatten(1).mean(dim=1)
     return torch.log(mse.clamp_min(1e-20)).mean()
 
 
@@ -200,6 +207,7 @@ def train_bns(
     batch_size: int = 64,
     val_fraction: float = 0.2,
     seed: int = 0,
+    scale: Tensor | None = None,
     quiet: bool = False,
 ) -> BNSTrainResult:
     """Fit a BNS solver to (noise, target) pairs.
@@ -209,6 +217,7 @@ def train_bns(
             per-pair condition reaches the field.
         x0: (P, ...) source noise; x1: (P, ...) its accurate ODE solution (e.g. dopri5 at tight tolerance).
         init: ``euler`` or ``midpoint`` starting point.
+        scale: (D,) per-column weight of the error in the loss (see :func:`psnr_loss`); None = unweighted.
     Trains with Adam on random minibatches of the training split; returns the parameters with the lowest loss on the
     held-out split (never worse than the initial solver on that split).
     """
@@ -228,7 +237,7 @@ def train_bns(
             losses = []
             for chunk in val_idx.split(batch_size):
                 out = solver(velocity_for(chunk), x0[chunk]).x
-                losses.append(psnr_loss(out, x1[chunk]) * chunk.numel())
+                losses.append(psnr_loss(out, x1[chunk], scale) * chunk.numel())
             return float(sum(losses) / n_val)
 
     result = BNSTrainResult(solver)
@@ -240,7 +249,7 @@ def train_bns(
     bar = tqdm(range(iters), desc=f"BNS nfe={nfe}", disable=quiet)
     for it in bar:
         pick = train_idx[torch.randint(len(train_idx), (min(batch_size, len(train_idx)),), generator=gen)].to(x0.device)
-        loss = psnr_loss(solver(velocity_for(pick), x0[pick]).x, x1[pick])
+        loss = psnr_loss(solver(velocity_for(pick), x0[pick]).x, x1[pick], scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -304,8 +313,9 @@ def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: 
     """Distill a BNS solver for a :class:`~msdf.flow.checkpoint.FlowSampler` at guidance ``guidance``.
 
     :func:`make_pairs` (``pairs`` random conditions, dopri5 targets) followed by :func:`train_bns`. Returns the result
-    and a JSON-ready summary; ``val_rmse_*`` are geometric means over the held-out pairs of the per-pair RMSE in the
-    normalised space, for the initial (``init``) and the trained solver.
+    and a JSON-ready summary; ``val_rmse_*`` are geometric means over the held-out pairs of the per-pair RMSE in M-SDF
+    units (the loss is weighted by the normaliser's per-column std, see :func:`psnr_loss`), for the initial (``init``)
+    and the trained solver.
     """
     import time
 
@@ -313,7 +323,7 @@ def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: 
                                             batch_size=batch_size, rtol=rtol, atol=atol, quiet=quiet)
     t0 = time.perf_counter()
     result = train_bns(velocity_for, x0, x1, nfe, init=init, iters=iters, lr=lr, batch_size=batch_size, seed=seed,
-                       quiet=quiet)
+                       scale=sampler.normalizer.std, quiet=quiet)
     summary = {"nfe": nfe, "init": init, "guidance": guidance, "pairs": pairs, "iters": iters, "lr": lr,
                "batch_size": batch_size, "seed": seed, **info, "train_s": time.perf_counter() - t0,
                "val_rmse_init": math.exp(result.init_val_loss / 2),
