@@ -52,6 +52,28 @@ def test_training_reduces_error_on_toy_flow():
     assert trained_err < mid8  # 4-NFE BNS beats 8-NFE midpoint on this flow
 
 
+def test_column_scale_equals_training_in_rescaled_coordinates():
+    """Training with a per-column ``scale`` is training on the problem seen in coordinates ``x * scale`` (the field
+    u'(x', t) = scale * u(x' / scale, t), targets x1 * scale): the solver is linear in the velocities, so both runs
+    must learn the same parameters. The distiller uses this with the normaliser's std (loss in M-SDF units)."""
+    x0, mu, x1 = _problem(64)
+    scale = torch.tensor([10.0, 10.0, 0.1, 0.1, 0.1, 0.1], dtype=torch.float64)
+    x = x1 + 0.01 * torch.randn_like(x1)
+    assert torch.allclose(psnr_loss(x, x1, scale), psnr_loss(x * scale, x1 * scale))
+
+    def rescaled(idx):
+        v = gaussian_flow(mu[idx], 0.05)
+        return lambda y, t: scale * v(y / scale, t)
+
+    kw = dict(nfe=4, init="midpoint", iters=40, lr=1e-3, batch_size=16, quiet=True)
+    weighted = train_bns(lambda idx: gaussian_flow(mu[idx], 0.05), x0, x1, scale=scale, **kw)
+    moved = train_bns(rescaled, x0 * scale, x1 * scale, **kw)
+    assert weighted.best_val_loss < weighted.init_val_loss
+    assert abs(weighted.best_val_loss - moved.best_val_loss) < 1e-6
+    for name in ("times", "a", "b_packed"):
+        torch.testing.assert_close(getattr(weighted.solver, name), getattr(moved.solver, name), rtol=1e-6, atol=1e-8)
+
+
 def test_save_load_roundtrip(tmp_path):
     bns = BNSSolver.from_solver("midpoint", 6)
     with torch.no_grad():
