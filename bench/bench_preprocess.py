@@ -10,7 +10,8 @@ Open3D, ~6-8 s) is measured separately per worker count (the same command on the
 3^3, no refinement) and the table also gives the steady throughput ``shapes / (wall - start-up)``, which is what a
 dataset-scale run sees.
 
-    python bench/bench_preprocess.py                    # /work/shared/meshes/watertight, workers 1 and 2
+    python bench/bench_preprocess.py                    # ../shared/meshes/watertight, workers 1 and 2, CLI defaults
+    python bench/bench_preprocess.py --grids 256 --refine-steps 50 --out bench/results/preprocess_n256.json
     python bench/bench_preprocess.py --limit 8 --repeats 1 --grids 64 --k 5 --refine-steps 10   # quick look
     python bench/bench_preprocess.py --data demo_output/data/synth --grids 256 --k 5 --refine-steps 25 --limit 120
 
@@ -37,6 +38,7 @@ from msdf.atomic import atomic_write  # noqa: E402
 from msdf.data.layout import read_jsonl  # noqa: E402
 from msdf.data.readers import read_dataset  # noqa: E402
 from msdf.data.task import EncodeSettings  # noqa: E402
+from msdf.refine import DEFAULT_REFINE_STEPS  # noqa: E402
 
 
 SERIAL = """
@@ -84,9 +86,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "meshes" / "watertight")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N meshes")
-    ap.add_argument("--grids", type=int, default=256)
+    ap.add_argument("--grids", type=int, default=1024, help="grids per shape (default 1024, as msdf preprocess)")
     ap.add_argument("--k", type=int, default=7)
-    ap.add_argument("--refine-steps", type=int, default=50)
+    ap.add_argument("--refine-steps", type=int, default=None,
+                    help="refinement steps (default: the encoder's, as msdf preprocess)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=3)
@@ -125,7 +128,7 @@ def main() -> int:
         steady = by_workers[2]["steady_shapes_per_min"] / by_workers[1]["steady_shapes_per_min"]
 
     print(f"\npreprocess throughput: {count} meshes from {args.data}, n={args.grids} k={args.k} "
-          f"refine_steps={args.refine_steps} device={args.device}, median of {args.repeats}")
+          f"refine_steps={args.refine_steps or f'{DEFAULT_REFINE_STEPS} (default)'} device={args.device}, median of {args.repeats}")
     print(f"{'configuration':<44} {'wall s':>8} {'shapes/min':>11} {'start-up s':>11} {'steady /min':>12} "
           f"{'peak RSS/worker MB':>19}")
     for r in rows:

@@ -116,8 +116,9 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=1000, help="BNS training iterations per NFE")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--loss-space", choices=("msdf", "normalised"), default="msdf",
-                    help="--run: BNS loss in M-SDF units (as `msdf distill-solver`) or in the model's standardised space")
+    ap.add_argument("--loss-space", choices=("normalised", "msdf"), default="normalised",
+                    help="--run: BNS loss in the model's standardised space (as `msdf distill-solver`) or weighted "
+                         "by the column std (M-SDF units)")
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats (median)")
     ap.add_argument("--chamfer", action="store_true", help="also decode and compare meshes (--run only)")
     ap.add_argument("--resolution", type=int, default=64)

@@ -55,7 +55,7 @@ def test_training_reduces_error_on_toy_flow():
 def test_column_scale_equals_training_in_rescaled_coordinates():
     """Training with a per-column ``scale`` is training on the problem seen in coordinates ``x * scale`` (the field
     u'(x', t) = scale * u(x' / scale, t), targets x1 * scale): the solver is linear in the velocities, so both runs
-    must learn the same parameters. The distiller uses this with the normaliser's std (loss in M-SDF units)."""
+    must learn the same parameters (``bench_solvers.py --loss-space msdf`` uses the normaliser's std as scale)."""
     x0, mu, x1 = _problem(64)
     scale = torch.tensor([10.0, 10.0, 0.1, 0.1, 0.1, 0.1], dtype=torch.float64)
     x = x1 + 0.01 * torch.randn_like(x1)

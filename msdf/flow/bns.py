@@ -17,10 +17,10 @@ Initialisation reproduces a classical solver exactly:
   (odd j < i) keeps weight h. a_i = 1.
 
 Training minimises the PSNR loss  L = E log(mean((s * (x_n - x(1)))^2))  against adaptive-solver (dopri5) targets x(1) on
-a set of (noise, condition) pairs, with classifier-free guidance inside the velocity field. ``s`` (D,) rescales the
-model's standardised columns back to M-SDF units (the per-column std of the normaliser), so the solver is fitted in the
-space the samples are used and measured in: otherwise the 3 centre columns, whose raw spread is ~10x that of the SDF
-values, would weigh 3/D of the loss while dominating the raw error. Saved as ``.safetensors`` (the
+a set of (noise, condition) pairs, with classifier-free guidance inside the velocity field. ``s`` (D,) optionally
+weights the columns; :func:`distill` leaves it at 1 (the model's standardised space): weighting by the normaliser's
+std (errors in M-SDF units, where the 3 centre columns dominate) was measured no better, even in M-SDF units
+(``bench/bench_solvers.py --loss-space msdf``). Saved as ``.safetensors`` (the
 three parameter tensors) + ``.json`` (nfe, init, guidance, training record) pair.
 """
 from __future__ import annotations
@@ -313,9 +313,8 @@ def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: 
     """Distill a BNS solver for a :class:`~msdf.flow.checkpoint.FlowSampler` at guidance ``guidance``.
 
     :func:`make_pairs` (``pairs`` random conditions, dopri5 targets) followed by :func:`train_bns`. Returns the result
-    and a JSON-ready summary; ``val_rmse_*`` are geometric means over the held-out pairs of the per-pair RMSE in M-SDF
-    units (the loss is weighted by the normaliser's per-column std, see :func:`psnr_loss`), for the initial (``init``)
-    and the trained solver.
+    and a JSON-ready summary; ``val_rmse_*`` are geometric means over the held-out pairs of the per-pair RMSE in the
+    normalised space, for the initial (``init``) and the trained solver.
     """
     import time
 
@@ -323,7 +322,7 @@ def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: 
                                             batch_size=batch_size, rtol=rtol, atol=atol, quiet=quiet)
     t0 = time.perf_counter()
     result = train_bns(velocity_for, x0, x1, nfe, init=init, iters=iters, lr=lr, batch_size=batch_size, seed=seed,
-                       scale=sampler.normalizer.std, quiet=quiet)
+                       quiet=quiet)
     summary = {"nfe": nfe, "init": init, "guidance": guidance, "pairs": pairs, "iters": iters, "lr": lr,
                "batch_size": batch_size, "seed": seed, **info, "train_s": time.perf_counter() - t0,
                "val_rmse_init": math.exp(result.init_val_loss / 2),
