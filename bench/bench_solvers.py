@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--train-pairs", type=int, default=256)
     ap.add_argument("--test-pairs", type=int, default=64)
     ap.add_argument("--iters", type=int, default=1000, help="BNS training iterations per NFE")
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--loss-space", choices=("normalised", "msdf"), default="normalised",
                     help="--run: BNS loss in the model's standardised space (as `msdf distill-solver`) or weighted "

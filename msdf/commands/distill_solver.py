@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", type=int, default=256, help="(noise, condition) training pairs (default 256)")
     parser.add_argument("--iters", type=int, default=300, help="Adam iterations (default 300)")
     parser.add_argument("--batch-size", type=int, default=16, help="pairs per iteration (default 16)")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
     parser.add_argument("--init", choices=("euler", "midpoint"), default="midpoint",
                         help="starting solver (default midpoint; needs an even --nfe)")
     parser.add_argument("--prompts", metavar="FILE", help="prompts to distill on (required for text models)")

@@ -203,7 +203,7 @@ def train_bns(
     nfe: int,
     init: str = "midpoint",
     iters: int = 1000,
-    lr: float = 2e-3,
+    lr: float = 1e-2,
     batch_size: int = 64,
     val_fraction: float = 0.2,
     seed: int = 0,
@@ -308,7 +308,7 @@ def make_pairs(sampler, pairs: int, *, guidance: float = 2.0, prompts: list[str]
 
 
 def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: float = 2.0, init: str = "midpoint",
-            prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 2e-3,
+            prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 1e-2,
             rtol: float = 1e-5, atol: float = 1e-5, quiet: bool = False) -> tuple[BNSTrainResult, dict]:
     """Distill a BNS solver for a :class:`~msdf.flow.checkpoint.FlowSampler` at guidance ``guidance``.
 
