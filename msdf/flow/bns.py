@@ -16,12 +16,12 @@ Initialisation reproduces a classical solver exactly:
   b_{i,i} = h/2; odd i (a full step using the midpoint velocity): b_{i,i} = h; and every earlier midpoint velocity
   (odd j < i) keeps weight h. a_i = 1.
 
-Training minimises the PSNR loss  L = E log(mean((s * (x_n - x(1)))^2))  against adaptive-solver (dopri5) targets x(1) on
+Training minimises the PSNR loss L = E log(mean((s * (x_n - x(1)))^2)) against adaptive-solver (dopri5) targets x(1) on
 a set of (noise, condition) pairs, with classifier-free guidance inside the velocity field. ``s`` (D,) optionally
-weights the columns; :func:`distill` leaves it at 1 (the model's standardised space): weighting by the normaliser's
-std (errors in M-SDF units, where the 3 centre columns dominate) was measured no better, even in M-SDF units
-(``bench/bench_solvers.py --loss-space msdf``). Saved as ``.safetensors`` (the
-three parameter tensors) + ``.json`` (nfe, init, guidance, training record) pair.
+weights the columns; :func:`distill` leaves it at 1 (the model's standardised space): weighting by the normaliser's std
+(errors in M-SDF units, where the 3 centre columns dominate) was measured no better, even in M-SDF units
+(``bench/bench_solvers.py --loss-space msdf``). Saved as ``.safetensors`` (the three parameter tensors) + ``.json``
+(nfe, init, guidance, training record) pair.
 """
 from __future__ import annotations
 
