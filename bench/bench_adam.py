@@ -6,7 +6,8 @@ Two measurements, same problem for both:
   wall time of the whole process (what a new preprocessing worker pays once; ``torch.optim`` imports
   ``torch._dynamo`` on first use), median of ``--repeats``;
 * per step: full-batch steps on a refinement-sized problem (``--size`` values, sparse L1 data term), ms per step,
-  median of ``--repeats`` after one warm-up run; and the largest difference between the two final iterates (they follow the same formula).
+  median of ``--repeats`` after one warm-up run; and the largest difference between the two final iterates (they
+  follow the same formula).
 
     python bench/bench_adam.py --repeats 5
 
@@ -56,8 +57,9 @@ def problem(size: int, seed: int = 0):
     per row, applied with the encoder's :class:`msdf.refine.SparseOperator`."""
     rng = np.random.default_rng(seed)
     rows = 4 * size // 10
-    A = sp.csr_matrix((rng.random(40 * rows) / 40, (np.repeat(np.arange(rows), 40), rng.integers(size, size=40 * rows))),
-                      shape=(rows, size))
+    vals = rng.random(40 * rows) / 40
+    cols = rng.integers(size, size=40 * rows)
+    A = sp.csr_matrix((vals, (np.repeat(np.arange(rows), 40), cols)), shape=(rows, size))
     op = SparseOperator(A, torch.device("cpu"))
     b = torch.from_numpy(rng.standard_normal(rows).astype(np.float32))
     return lambda x: (op(x) - b).abs().mean()

@@ -127,8 +127,9 @@ def main() -> int:
         scaling = by_workers[2]["shapes_per_min"] / by_workers[1]["shapes_per_min"]
         steady = by_workers[2]["steady_shapes_per_min"] / by_workers[1]["steady_shapes_per_min"]
 
+    steps = args.refine_steps if args.refine_steps is not None else f"{DEFAULT_REFINE_STEPS} (default)"
     print(f"\npreprocess throughput: {count} meshes from {args.data}, n={args.grids} k={args.k} "
-          f"refine_steps={args.refine_steps or f'{DEFAULT_REFINE_STEPS} (default)'} device={args.device}, median of {args.repeats}")
+          f"refine_steps={steps} device={args.device}, median of {args.repeats}")
     print(f"{'configuration':<44} {'wall s':>8} {'shapes/min':>11} {'start-up s':>11} {'steady /min':>12} "
           f"{'peak RSS/worker MB':>19}")
     for r in rows:

@@ -96,20 +96,20 @@ def timed(fn, repeats: int):
 
 
 def methods(args) -> dict:
-    """name -> fn(points, normals) -> (mesh, dict of seconds per stage plus ``sigma``, VisCo's noise level)."""
+    """name -> fn(points, normals) -> (mesh, seconds per stage, noise level VisCo used (user units) or None)."""
     def visco(normals_given: bool):
         def run(p, n):
             t: dict = {}
             grid, mesh = reconstruct(p, n if normals_given else None, resolution=args.resolution,
                                      device=args.device, timings=t)
-            return mesh, {**t, "sigma": grid.noise_sigma}
+            return mesh, t, grid.noise_sigma
         return run
 
     out = {f"visco{args.resolution}": visco(True)}
     if args.no_normals_too:
         out[f"visco{args.resolution}-nonormals"] = visco(False)
     for d in (8, 9):
-        out[f"poisson{d}"] = lambda p, n, d=d: (poisson(p, n, d), {})
+        out[f"poisson{d}"] = lambda p, n, d=d: (poisson(p, n, d), {}, None)
     return out
 
 
@@ -120,11 +120,10 @@ def bench_points(args, meshes: list[Path], emit) -> None:
         noisy = pts + np.random.default_rng(1).normal(scale=NOISE * np.ptp(mesh.vertices, axis=0).max(), size=pts.shape)
         for cond, p in (("clean", pts), ("noisy", noisy)):
             for name, fn in methods(args).items():
-                (rec, t), sec = timed(lambda: fn(p, nrm), args.repeats)
+                (rec, t, sigma), sec = timed(lambda: fn(p, nrm), args.repeats)
                 m = fidelity(rec, mesh, n_points=args.metric_points)
                 emit({"mesh": path.name, "input": cond, "method": name, "seconds": sec,
-                      "levels": {k: round(v, 2) for k, v in t.items() if k != "sigma"},
-                      "sigma_estimated": t.get("sigma"), **m})
+                      "levels": {k: round(v, 2) for k, v in t.items()}, "sigma_estimated": sigma, **m})
 
 
 def bench_noise(args, meshes: list[Path], emit) -> None:
@@ -154,7 +153,7 @@ def bench_pointsets(args, emit) -> None:
         for name, fn in methods(args).items():
             if nrm is None and name.startswith("poisson"):
                 continue
-            (rec, _), sec = timed(lambda: fn(pts, nrm), args.repeats)
+            (rec, _, _), sec = timed(lambda: fn(pts, nrm), args.repeats)
             d = rec.nearest.on_surface(pts)[1] / size
             emit({"pointset": path.name, "method": name, "seconds": sec, "mean_dist": float(d.mean()),
                          "p90_dist": float(np.quantile(d, 0.9)), "watertight": bool(rec.is_watertight)})

@@ -75,8 +75,8 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     grid, mesh = reconstruct(points, None if args.no_normals else normals, resolution=args.resolution, device=device,
-                          schedule=schedule, weights=Weights(point=args.point_weight), quiet=args.quiet,
-                          timings=timings, noise=noise)
+                             schedule=schedule, weights=Weights(point=args.point_weight), quiet=args.quiet,
+                             timings=timings, noise=noise)
     save_mesh(mesh, args.output)
     if not args.quiet:
         summary = {"points": len(points), "normals": "given" if normals is not None and not args.no_normals
