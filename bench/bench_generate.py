@@ -80,6 +80,7 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-render", action="store_true", help="skip the PNG renders (e.g. where Open3D is missing)")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_generate.json"))
     args = ap.parse_args()
 
@@ -107,7 +108,7 @@ def main() -> None:
             res = generate(sampler, Path(tmp) / "out", classes=sampler.class_names[:1] if cls else None,
                            prompts=[prompt] if sampler.cond_type == "text" else None,
                            num_samples=args.n, solver=args.solver, nfe=args.nfe, resolution=args.resolution,
-                           quiet=True)
+                           render=not args.no_render, quiet=True)
             breakdowns.append(res.timings)
             return res
 

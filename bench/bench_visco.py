@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import open3d as o3d
 import torch
 import trimesh
 from scipy.spatial import cKDTree
@@ -43,10 +42,16 @@ sys.path.insert(0, str(REPO))
 
 from msdf.atomic import atomic_write  # noqa: E402
 from msdf.meshio import load_mesh  # noqa: E402
-from msdf.metrics import fidelity  # noqa: E402
 from msdf.sampling import sample_surface  # noqa: E402
 from viscogrid import reconstruct  # noqa: E402
 from viscogrid.pointio import load_points  # noqa: E402
+
+
+def fidelity(*args, **kwargs) -> dict:
+    """:func:`msdf.metrics.fidelity`, imported on first use (it needs Open3D; the pointsets and gather sections do not)."""
+    from msdf.metrics import fidelity as fid
+
+    return fid(*args, **kwargs)
 
 SHARED = Path("/work/shared/meshes")
 NOISE = 0.005
@@ -55,6 +60,8 @@ SECTIONS = ("points", "noise", "pointsets", "decode", "proxy", "gather")
 
 def poisson(points: np.ndarray, normals: np.ndarray, depth: int, trim: float = 0.02) -> trimesh.Trimesh:
     """Open3D screened Poisson at ``depth``, dropping the vertices of the lowest ``trim`` density quantile."""
+    import open3d as o3d
+
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     pcd.normals = o3d.utility.Vector3dVector(normals)
     mesh, density = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(pcd, depth=depth)
@@ -82,7 +89,7 @@ class Recorder:
 
     def save(self) -> None:
         with atomic_write(self.path) as tmp:
-            tmp.write_text(json.dumps(self.result, indent=1))
+            tmp.write_text(json.dumps(self.result, indent=1, default=str))
 
 
 def timed(fn, repeats: int):
@@ -97,18 +104,20 @@ def timed(fn, repeats: int):
 
 def methods(args) -> dict:
     """name -> fn(points, normals) -> (mesh, seconds per stage, noise level VisCo used (user units) or None)."""
-    def visco(normals_given: bool):
+    def visco(normals_given: bool, device: str):
         def run(p, n):
             t: dict = {}
             grid, mesh = reconstruct(p, n if normals_given else None, resolution=args.resolution,
-                                     device=args.device, timings=t)
+                                     device=device, timings=t)
             return mesh, t, grid.noise_sigma
         return run
 
-    out = {f"visco{args.resolution}": visco(True)}
+    out = {f"visco{args.resolution}": visco(True, args.device)}
+    if args.compare_cpu and args.device != "cpu":
+        out[f"visco{args.resolution}-cpu"] = visco(True, "cpu")
     if args.no_normals_too:
-        out[f"visco{args.resolution}-nonormals"] = visco(False)
-    for d in (8, 9):
+        out[f"visco{args.resolution}-nonormals"] = visco(False, args.device)
+    for d in args.poisson_depths:
         out[f"poisson{d}"] = lambda p, n, d=d: (poisson(p, n, d), {}, None)
     return out
 
@@ -147,7 +156,7 @@ def bench_noise(args, meshes: list[Path], emit) -> None:
 
 
 def bench_pointsets(args, emit) -> None:
-    for path in sorted((SHARED / "points").iterdir())[: args.limit]:
+    for path in sorted((args.shared / "points").iterdir())[: args.limit]:
         pts, nrm = load_points(path)
         size = np.ptp(pts, axis=0).max()
         for name, fn in methods(args).items():
@@ -207,7 +216,7 @@ def bench_proxy(args, meshes: list[Path], emit) -> None:
             for k, q in (("uniform", uniform), ("near", near)):
                 row[f"sign_acc_{k}"] = float((oracle.inside(q) == truth[k]).mean())
             emit(row)
-    for path in sorted((SHARED / "open").iterdir())[: args.decode_limit]:
+    for path in sorted((args.shared / "open").iterdir())[: args.decode_limit]:
         mesh = load_mesh(path)
         proxy, sec = timed(lambda: watertight_proxy(mesh, device=args.device), 1)
         d = proxy.nearest.on_surface(sample_surface(mesh, 20000, seed=0)[0])[1] / np.ptp(mesh.vertices, axis=0).max()
@@ -258,9 +267,14 @@ def main() -> int:
                     help="Weights.noise_factor values for the noise section (0 = fixed point weight)")
     ap.add_argument("--no-normals-too", action="store_true", help="also run VisCo with estimated normals")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--compare-cpu", action="store_true", help="with a GPU --device: also VisCo on the CPU")
+    ap.add_argument("--poisson-depths", type=int, nargs="*", default=[8, 9],
+                    help="Open3D Poisson baselines of the points section (none: skip)")
+    ap.add_argument("--shared", type=Path, default=SHARED,
+                    help="folder with watertight/, open/, points/ (default: the shared meshes; tests/data works)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "visco.json"))
     args = ap.parse_args()
-    meshes = sorted((SHARED / "watertight").iterdir())[: args.limit]
+    meshes = sorted((args.shared / "watertight").iterdir())[: args.limit]
     rec = Recorder(args.out, {"host": platform.node(), "torch_threads": torch.get_num_threads(), "args": vars(args)})
     fid = ["chamfer_l1", "fscore", "normal_consistency", "seconds"]
     runs = {

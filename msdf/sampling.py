@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import open3d as o3d
 import trimesh
 from scipy.spatial import cKDTree
 
@@ -34,6 +33,8 @@ def farthest_point_sampling(points: np.ndarray, n: int, seed: int = 0) -> np.nda
         raise ValueError(f"farthest_point_sampling: n must be positive, got {n}")
     if n >= len(pts):
         return np.arange(len(pts))
+    import open3d as o3d  # imported here: surface sampling alone needs no Open3D
+
     start = int(np.random.default_rng(seed).integers(len(pts)))
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
     chosen = np.asarray(cloud.farthest_point_down_sample(int(n), start).points)

@@ -27,7 +27,7 @@ def _cubes(count, seed, points=96):
     return p
 
 
-@pytest.mark.parametrize("method", ["kdtree", "brute"])
+@pytest.mark.parametrize("method", ["kdtree", "brute", "keops"])
 def test_chamfer_matches_reference(method):
     a, b = _ellipsoids(3, 0, 50), _cubes(4, 1, 70)
     d = chamfer_matrix(a, b, method=method, chunk=3)

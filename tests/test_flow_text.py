@@ -72,6 +72,18 @@ def test_text_conditional_training_and_sampling(tmp_path, encoder, monkeypatch):
     assert s.velocity(torch.randn(2, 5, 12), 0.5, cond, guidance=2.0).shape == (2, 5, 12)
     with pytest.raises(ValueError, match="text-conditional"):
         s.condition(classes=["lamp"])
+
+    def no_encoder(name, device="cpu"):
+        raise AssertionError("the encoder must not load for a cached prompt")
+
+    monkeypatch.setattr(text_mod, "TextEncoder", no_encoder)  # "a lamp" is now in RUN's cache
+    torch.testing.assert_close(load_sampler(tmp_path / "run").condition(prompts=["a lamp"]).text, cond.text[:1])
+    monkeypatch.setattr(text_mod, "TextEncoder", lambda name, device="cpu": encoder)
+    cache_file = tmp_path / "run" / "caption-embeddings.all-MiniLM-L6-v2.safetensors"
+    before = cache_file.read_bytes()
+    monkeypatch.setattr(text_mod.os, "access", lambda path, mode: False)  # a read-only run folder
+    assert load_sampler(tmp_path / "run").condition(prompts=["a new prompt"]).text.shape == (1, 384)
+    assert cache_file.read_bytes() == before
     no_caps = ArrayStore(rng.normal(size=(4, 5, 12)).astype(np.float32), 2)
     with pytest.raises(Exception, match="no caption"):
         train(no_caps, cfg, tmp_path / "run2", quiet=True)

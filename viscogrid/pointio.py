@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import open3d as o3d
 
 TEXT_SUFFIXES = {".xyz", ".pwn", ".txt"}
 MIN_POINTS = 4
@@ -102,6 +101,8 @@ def estimate_normals(points: np.ndarray, k: int = 30) -> np.ndarray:
 
 
 def _open3d_normals(pts: np.ndarray, k: int) -> np.ndarray:
+    import open3d as o3d  # imported here: reconstruction from oriented points needs no Open3D
+
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
     pcd.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(k))
     pcd.orient_normals_consistent_tangent_plane(min(k, 15))
@@ -118,6 +119,8 @@ def _ply_has_faces(p: Path) -> bool:
 
 
 def _read_ply_points(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    import open3d as o3d
+
     pcd = o3d.io.read_point_cloud(str(p), format="ply")
     pts = np.asarray(pcd.points)
     return pts, (np.asarray(pcd.normals) if pcd.has_normals() else None)

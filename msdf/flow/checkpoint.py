@@ -209,7 +209,7 @@ class FlowSampler:
         emb = torch.zeros(len(items), int(self.meta["text_dim"]))
         real = [i for i, p in enumerate(items) if p]
         if real:
-            emb[real] = self._text_encoder().encode([items[i] for i in real])
+            emb[real] = self._caption_cache().embed([items[i] for i in real])
         return Condition(null=null, text=emb.to(self.device))
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -234,11 +234,14 @@ class FlowSampler:
             )
         return hits[0]
 
-    def _text_encoder(self):
+    def _caption_cache(self):
+        """Prompt embeddings cached in RUN/caption-embeddings.<model>.safetensors: a prompt seen before (by this
+        sampler, an earlier ``msdf generate`` or the bench scripts) needs no text encoder."""
         if self._text is None:
-            from msdf.flow.text import TextEncoder
+            from msdf.flow.text import CaptionCache, cache_path
 
-            self._text = TextEncoder(self.meta.get("text_model"))
+            model = self.meta.get("text_model")
+            self._text = CaptionCache(cache_path(self.run_dir, model), model)
         return self._text
 
 

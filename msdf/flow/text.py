@@ -65,13 +65,22 @@ class TextEncoder:
         return emb.float().cpu()
 
 
+def cache_path(folder: str | os.PathLike, model_name: str | None = None) -> Path:
+    """The caption cache of ``model_name`` in ``folder``: FOLDER/caption-embeddings.<model slug>.safetensors."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in (model_name or DEFAULT_TEXT_MODEL))[-60:]
+    return Path(folder) / f"caption-embeddings.{slug}.safetensors"
+
+
 def caption_key(model_name: str, caption: str) -> str:
     """Cache key: hex sha256 of the model id and the caption."""
     return hashlib.sha256(f"{model_name}\x00{caption}".encode("utf-8")).hexdigest()
 
 
 class CaptionCache:
-    """Caption embeddings in a safetensors file keyed by :func:`caption_key`; encoder loaded only on a miss."""
+    """Caption embeddings in a safetensors file keyed by :func:`caption_key`; encoder loaded only on a miss.
+
+    New embeddings are saved only where the file's folder is writable (a read-only run or store still works).
+    """
 
     def __init__(self, path: str | os.PathLike, model_name: str | None = None, device: str | torch.device = "cpu"):
         self.path = Path(path)
@@ -95,8 +104,17 @@ class CaptionCache:
             emb = self.encoder.encode([c for _, c in missing])
             for (k, _), e in zip(missing, emb):
                 self.table[k] = e.clone()
-            with atomic_write(self.path) as tmp:
-                save_file(self.table, str(tmp))
+            if self._writable():
+                with atomic_write(self.path) as tmp:
+                    save_file(self.table, str(tmp))
         if not keys:
             return torch.zeros(0, 0)
         return torch.stack([self.table[k] for k in keys])
+
+    def _writable(self) -> bool:
+        """Whether the cache's folder exists (or can be made) and is writable."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return False
+        return os.access(self.path.parent, os.W_OK)

@@ -132,18 +132,17 @@ class _Conditions:
                 raise TrainingError(f"resumed run does not know classes {unknown}")
             self.labels = torch.tensor([self.class_names.index(l) for l in labels], dtype=torch.long)
         elif self.kind == "text":
-            from msdf.flow.text import CaptionCache
+            from msdf.flow.text import CaptionCache, cache_path
 
             captions = list(store.captions)
             missing = [i for i, c in enumerate(captions) if not c]
             if missing:
                 raise TrainingError(f"--cond text: {len(missing)} shapes have no caption (first: index {missing[0]})")
             root = getattr(store, "root", None)
-            slug = "".join(ch if ch.isalnum() else "-" for ch in config.text_model)[-60:]
             cache_dir = Path(root) if root is not None and os.access(root, os.W_OK) else run_dir
+            cache = CaptionCache(cache_path(cache_dir, config.text_model), config.text_model)
             if not quiet:
-                print(f"caption embeddings: {cache_dir / f'caption-embeddings.{slug}.safetensors'}")
-            cache = CaptionCache(cache_dir / f"caption-embeddings.{slug}.safetensors", config.text_model)
+                print(f"caption embeddings: {cache.path}")
             self.text = cache.embed(captions)
             self.text_dim = int(self.text.shape[1])
 
