@@ -24,17 +24,17 @@ section() {  # section NAME SECONDS COMMAND...
 }
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; python3 -c "import torch, sys;
 print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.cuda.is_available())"; } >>"$LOG" 2>&1
-section evaluate 150 python3 bench/bench_evaluate.py --device cuda --clouds 128 --methods keops --repeats 3 \
+section evaluate 90 python3 bench/bench_evaluate.py --device cuda --clouds 128 --methods keops --repeats 3 \
   --out "$OUT/evaluate_gpu.json"
-section train 150 python3 bench/bench_train.py --device cuda --presets cpu-small paper --small-steps 100 \
+section train 120 python3 bench/bench_train.py --device cuda --presets cpu-small paper --small-steps 100 \
   --small-batch 64 --paper-steps 40 --paper-batch 32 --repeats 2 --ablation-steps 0 --out "$OUT/train_gpu.json"
-section generate 100 python3 bench/bench_generate.py --device cuda --run "$RUN" -n 16 --no-render --repeats 3 \
+section generate 80 python3 bench/bench_generate.py --device cuda --run "$RUN" -n 16 --no-render --repeats 3 \
   --out "$OUT/generate_gpu.json"
-section solvers 150 python3 bench/bench_solvers.py --device cuda --run "$RUN" --prompts "$PROMPTS" \
+section solvers 130 python3 bench/bench_solvers.py --device cuda --run "$RUN" --prompts "$PROMPTS" \
   --nfes 4 6 8 12 16 --bns-nfes 8 --tol 1e-4 --train-pairs 512 --test-pairs 32 --iters 1000 --batch-size 32 \
   --lr 1e-2 --repeats 3 --chamfer --resolution 64 --out "$OUT/solvers_gpu.json"
-section dflow 90 python3 bench/bench_dflow.py --device cuda --run "$RUN" --reference "$REFERENCE" --limit 8 \
+section dflow 70 python3 bench/bench_dflow.py --device cuda --run "$RUN" --reference "$REFERENCE" --limit 8 \
   --out "$OUT/dflow_gpu.json"
-section visco 120 python3 bench/bench_visco.py --device cuda --compare-cpu --sections gather pointsets \
+section visco 90 python3 bench/bench_visco.py --device cuda --compare-cpu --sections gather pointsets \
   --shared tests/data --poisson-depths --resolution 256 --out "$OUT/visco_gpu.json"
 grep "^===" "$LOG"
