@@ -54,11 +54,12 @@ def chamfer_matrix(a: torch.Tensor, b: torch.Tensor, method: str = "auto", chunk
     (O((P + Q) log) per pair; the CPU choice, ~10x faster than brute force at 2048 points, see
     ``bench/bench_evaluate.py``). ``"brute"``: ``|x|^2 + |y|^2 - 2 x.y`` on ``a``'s device, ``chunk`` columns at a
     time so memory stays at ``chunk * P * Q`` floats. ``"keops"``: :func:`_chamfer_keops`, the (P, Q) distances
-    never stored (the GPU choice). ``"auto"`` picks keops on CUDA (brute if pykeops is missing), kdtree else.
+    never stored; opt-in: on the one GPU it was tried on (H200, CUDA 13, pykeops 2.3) KeOps
+    crashed the process while compiling the kernel, see the README). ``"auto"`` picks brute on CUDA, kdtree else.
     When ``b is a`` the kdtree method computes only the upper triangle.
     """
     if method == "auto":
-        method = ("keops" if _has_pykeops() else "brute") if a.is_cuda else "kdtree"
+        method = "brute" if a.is_cuda else "kdtree"
     if method == "kdtree":
         return _chamfer_kdtree(a, b, quiet, desc)
     if method == "keops":
@@ -79,19 +80,11 @@ def chamfer_matrix(a: torch.Tensor, b: torch.Tensor, method: str = "auto", chunk
     return out
 
 
-def _has_pykeops() -> bool:
-    try:
-        import pykeops.torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def _chamfer_keops(a: torch.Tensor, b: torch.Tensor, chunk: int, quiet: bool, desc: str) -> torch.Tensor:
     """KeOps Chamfer matrix (see :func:`chamfer_matrix`): for ``chunk`` rows of ``a`` at a time, one symbolic
     (R, M, P, Q) tensor D = |x_p - y_q|^2 reduced by min over q and over p in two kernel launches, so memory is
     O(R M (P + Q)) instead of the brute method's O(chunk P Q). Compiles once per formula (~20 s on CPU); on CPU it is
-    far slower than the KD-tree, so ``auto`` uses it on CUDA only.
+    slower than the KD-tree.
     """
     from pykeops.torch import LazyTensor
 

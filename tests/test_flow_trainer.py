@@ -218,3 +218,27 @@ def test_cli_train_on_a_real_store(tmp_path):
     assert main(["train", "--data", str(root), "--steps", "3", "--out", str(run), "--resume", "--quiet"]) == 0
     assert latest_checkpoint(run)[1]["progress"]["step"] == 3
     assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(run)]) == 2
+
+
+def test_resolve_device_gives_cuda_an_index(monkeypatch):
+    """A bare ``cuda`` must reach torch.cuda.set_device with an index (torch rejects ``torch.device('cuda')``)."""
+    from msdf.flow.trainer import TrainingError, resolve_device
+
+    chosen = []
+
+    def set_device(dev):
+        if isinstance(dev, torch.device) and dev.index is None:
+            raise ValueError("Expected a torch.device with a specified index")
+        chosen.append(dev)
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "set_device", set_device)
+    assert resolve_device("cuda") == torch.device("cuda", 0) and chosen == [torch.device("cuda", 0)]
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert resolve_device("cuda") == torch.device("cuda", 3)
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(TrainingError, match="CUDA is not available"):
+        resolve_device("cuda")

@@ -99,7 +99,8 @@ class _Distributed:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> cuda if available else cpu; under torchrun each rank takes ``cuda:LOCAL_RANK``."""
+    """``"auto"`` -> cuda if available else cpu; under torchrun each rank takes ``cuda:LOCAL_RANK``; a bare ``cuda``
+    becomes the current device ``cuda:i`` (DDP and ``torch.cuda.set_device`` need an index)."""
     name = str(device)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -109,6 +110,8 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise TrainingError("--device cuda requested but CUDA is not available")
+        if dev.index is None:
+            dev = torch.device("cuda", torch.cuda.current_device())
         torch.cuda.set_device(dev)
     return dev
 
