@@ -105,6 +105,27 @@ def test_distill_and_generate_with_bns(run_dir, sampler, tmp_path):
         make_solver("bns", 6, run_dir=run_dir, guidance=2.0)
 
 
+def test_cli_distill_solver_sizes_by_device(run_dir, tmp_path, monkeypatch):
+    """Flags win; unset sizes come from the device's defaults (CPU here); the solver and its JSON are written."""
+    from msdf.commands import distill_solver
+
+    out = tmp_path / "s.safetensors"
+    assert main(["distill-solver", str(run_dir), "--nfe", "2", "--pairs", "6", "--iters", "2", "--batch-size", "3",
+                 "-o", str(out), "--quiet"]) == 0
+    meta = BNSSolver.load(out)[1]
+    assert (meta["pairs"], meta["iters"], meta["batch_size"], meta["nfe"]) == (6, 2, 3, 2)
+    seen = {}
+
+    def fake_distill(sampler, nfe, **kw):
+        seen.update(kw)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr("msdf.flow.bns.distill", fake_distill)
+    assert main(["distill-solver", str(run_dir), "--nfe", "2", "--iters", "7", "--quiet"]) == 1
+    assert (seen["pairs"], seen["iters"], seen["batch_size"]) == (distill_solver.CPU_DEFAULTS["pairs"], 7,
+                                                                 distill_solver.CPU_DEFAULTS["batch_size"])
+
+
 def test_cli_errors(run_dir, tmp_path, capsys):
     assert main(["generate", str(run_dir), "--class", "teapot", "-o", str(tmp_path), "--quiet"]) == 1
     assert "unknown class 'teapot'" in capsys.readouterr().err

@@ -5,6 +5,10 @@ import argparse
 import sys
 
 NAME = "distill-solver"
+# Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
+# 57.0 dB against dopri5 (midpoint at 16 NFE: 54.8 dB); the CPU setting is what a 2-core machine does in ~20 min.
+GPU_DEFAULTS = {"pairs": 512, "iters": 2000, "batch_size": 32}
+CPU_DEFAULTS = {"pairs": 256, "iters": 300, "batch_size": 16}
 HELP = "learn a few-step BNS solver for a trained run (used by `msdf generate --solver bns`)"
 
 
@@ -13,9 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nfe", type=int, required=True, help="velocity evaluations of the learned solver")
     parser.add_argument("--guidance", "-w", type=float, default=2.0,
                         help="CFG weight the solver is distilled for (default 2; generate with the same -w)")
-    parser.add_argument("--pairs", type=int, default=256, help="(noise, condition) training pairs (default 256)")
-    parser.add_argument("--iters", type=int, default=300, help="Adam iterations (default 300)")
-    parser.add_argument("--batch-size", type=int, default=16, help="pairs per iteration (default 16)")
+    parser.add_argument("--pairs", type=int, default=None,
+                        help="(noise, condition) training pairs (default 512 on CUDA, 256 on CPU)")
+    parser.add_argument("--iters", type=int, default=None, help="Adam iterations (default 2000 on CUDA, 300 on CPU)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="pairs per iteration (default 32 on CUDA, 16 on CPU)")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
     parser.add_argument("--init", choices=("euler", "midpoint"), default="midpoint",
                         help="starting solver (default midpoint; needs an even --nfe)")
@@ -35,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         prompts = read_prompts(args.prompts) if args.prompts else None
         sampler = load_sampler(args.run, args.device)
-        result, summary = distill(sampler, args.nfe, pairs=args.pairs, iters=args.iters, guidance=args.guidance,
-                                  init=args.init, prompts=prompts, seed=args.seed, batch_size=args.batch_size,
+        size = GPU_DEFAULTS if sampler.device.type == "cuda" else CPU_DEFAULTS
+        pairs, iters, batch = (size[k] if getattr(args, k) is None else getattr(args, k) for k in size)
+        result, summary = distill(sampler, args.nfe, pairs=pairs, iters=iters, guidance=args.guidance,
+                                  init=args.init, prompts=prompts, seed=args.seed, batch_size=batch,
                                   lr=args.lr, quiet=args.quiet)
     except (CheckpointError, ValueError, FileNotFoundError) as exc:
         print(f"msdf distill-solver: error: {exc}", file=sys.stderr)
