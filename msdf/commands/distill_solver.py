@@ -6,7 +6,7 @@ import sys
 
 NAME = "distill-solver"
 # Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
-# 57.0 dB against dopri5 (midpoint at 16 NFE: 54.8 dB); the CPU setting is what a 2-core machine does in ~20 min.
+# 57.0 dB against dopri5 (midpoint at 16 NFE: 54.8 dB); the CPU setting takes ~30 min on 2 cores (54.5 dB).
 GPU_DEFAULTS = {"pairs": 512, "iters": 2000, "batch_size": 32}
 CPU_DEFAULTS = {"pairs": 256, "iters": 300, "batch_size": 16}
 HELP = "learn a few-step BNS solver for a trained run (used by `msdf generate --solver bns`)"
