@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Create .venv in the repository and install the project with all extras.
 # Installs torch first (a plain `torch` requirement would pull a multi-GB CUDA build on a CPU box),
-# and the system libraries open3d needs (libusb), Mesa's CPU Vulkan, and Chromium (the HTML viewer tests).
+# and the system libraries open3d needs (libusb), Mesa's CPU Vulkan, Chromium (the HTML viewer tests) and g++
+# (pykeops compiles its kernels on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  if ! dpkg -s libusb-1.0-0 libvulkan1 mesa-vulkan-drivers libegl1 libgl1 chromium >/dev/null 2>&1; then
+  if ! dpkg -s libusb-1.0-0 libvulkan1 mesa-vulkan-drivers libegl1 libgl1 chromium >/dev/null 2>&1 \
+      || ! command -v g++ >/dev/null; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0 libvulkan1 mesa-vulkan-drivers libegl1 libgl1 libgomp1 chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libusb-1.0-0 libvulkan1 mesa-vulkan-drivers libegl1 libgl1 libgomp1 chromium g++ >/dev/null
   fi
 fi
 PY=${PYTHON:-python3}
