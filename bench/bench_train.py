@@ -1,7 +1,8 @@
 """Benchmark of flow-matching training: throughput (samples/s) and the multisample-FM (OT coupling) ablation.
 
-1. Throughput of ``msdf.flow.trainer.train`` on ``--device`` (CPU by default; on CUDA with the presets' bf16) for the ``cpu-small`` (n=256, k=5) and ``paper`` (n=1024, k=7)
-   model sizes, independent coupling (baseline) vs exact OT coupling within each condition; median of ``--repeats``.
+1. Throughput of ``msdf.flow.trainer.train`` on ``--device`` (CPU by default; on CUDA with the presets' bf16) for
+   the ``cpu-small`` (n=256, k=5) and ``paper`` (n=1024, k=7) model sizes, independent coupling (baseline) vs exact
+   OT coupling within each condition; median of ``--repeats``.
 2. Ablation, same data, same seed, same number of steps, independent (baseline) vs OT coupling:
    validation loss (EMA), straightness of the learned flow ``E_k ||u(x_k, t_k) - (x_1 - x_0)||^2 / E||x_1 - x_0||^2``
    along Euler trajectories (0 = straight lines), and sample error vs NFE (RMS distance of Euler samples with NFE

@@ -54,8 +54,8 @@ def chamfer_matrix(a: torch.Tensor, b: torch.Tensor, method: str = "auto", chunk
     (O((P + Q) log) per pair; the CPU choice, ~10x faster than brute force at 2048 points, see
     ``bench/bench_evaluate.py``). ``"brute"``: ``|x|^2 + |y|^2 - 2 x.y`` on ``a``'s device, ``chunk`` columns at a
     time so memory stays at ``chunk * P * Q`` floats. ``"keops"``: :func:`_chamfer_keops`, the (P, Q) distances
-    never stored; opt-in: on the one GPU it was tried on (H200, CUDA 13, pykeops 2.3) KeOps
-    crashed the process while compiling the kernel, see the README). ``"auto"`` picks brute on CUDA, kdtree else.
+    never stored; opt-in, because on the one GPU it was tried on (H200, CUDA 13, pykeops 2.3) KeOps crashed the
+    process while compiling its kernel (see the README). ``"auto"`` picks brute on CUDA, kdtree else.
     When ``b is a`` the kdtree method computes only the upper triangle.
     """
     if method == "auto":
