@@ -48,7 +48,7 @@ from viscogrid.pointio import load_points  # noqa: E402
 
 
 def fidelity(*args, **kwargs) -> dict:
-    """:func:`msdf.metrics.fidelity`, imported on first use (it needs Open3D; the pointsets and gather sections do not)."""
+    """:func:`msdf.metrics.fidelity`, imported on first use (it needs Open3D; pointsets and gather do not)."""
     from msdf.metrics import fidelity as fid
 
     return fid(*args, **kwargs)
