@@ -6,9 +6,9 @@ import sys
 
 NAME = "distill-solver"
 # Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
-# 57.0 dB against dopri5 (midpoint at 16 NFE: 54.8 dB); the CPU setting takes ~30 min on 2 cores (54.5 dB).
+# 57.0 dB against dopri5 (midpoint at 16 NFE: 54.8 dB); the CPU setting takes ~32 min on 2 cores (55.2 dB vs 54.7).
 GPU_DEFAULTS = {"pairs": 512, "iters": 2000, "batch_size": 32}
-CPU_DEFAULTS = {"pairs": 256, "iters": 300, "batch_size": 16}
+CPU_DEFAULTS = {"pairs": 256, "iters": 500, "batch_size": 16}
 HELP = "learn a few-step BNS solver for a trained run (used by `msdf generate --solver bns`)"
 
 
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CFG weight the solver is distilled for (default 2; generate with the same -w)")
     parser.add_argument("--pairs", type=int, default=None,
                         help="(noise, condition) training pairs (default 512 on CUDA, 256 on CPU)")
-    parser.add_argument("--iters", type=int, default=None, help="Adam iterations (default 2000 on CUDA, 300 on CPU)")
+    parser.add_argument("--iters", type=int, default=None, help="Adam iterations (default 2000 on CUDA, 500 on CPU)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="pairs per iteration (default 32 on CUDA, 16 on CPU)")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
