@@ -153,18 +153,22 @@ def generation_metrics(gen: torch.Tensor, ref: torch.Tensor, quiet: bool = True)
             "num_generated": int(gen.shape[0]), "num_reference": int(ref.shape[0])}
 
 
-def conditional_accuracy(d_gen_ref: torch.Tensor, requested: Sequence[str], ref_labels: Sequence[str]) -> dict:
-    """Fraction of samples whose nearest reference has the requested label, overall and per requested class."""
+def conditional_accuracy(d_gen_ref: torch.Tensor, requested: Sequence[str], ref_labels: Sequence[str],
+                         failed: Sequence[bool] | None = None) -> dict:
+    """Fraction of samples whose nearest reference has the requested label, overall and per requested class.
+
+    ``failed`` (G,) marks samples that produced no shape: they count as misses (predicted label ``None``).
+    """
     if len(requested) != d_gen_ref.shape[0] or len(ref_labels) != d_gen_ref.shape[1]:
         raise ValueError("label lists must match the distance matrix shape")
-    nearest = d_gen_ref.argmin(dim=1).tolist()
-    hits = [ref_labels[j] == want for j, want in zip(nearest, requested)]
+    failed = list(failed) if failed is not None else [False] * len(requested)
+    nearest = [None if bad else ref_labels[j] for j, bad in zip(d_gen_ref.argmin(dim=1).tolist(), failed)]
+    hits = [got == want for got, want in zip(nearest, requested)]
     per_class = {}
     for c in sorted(set(requested)):
         sel = [h for h, want in zip(hits, requested) if want == c]
         per_class[c] = sum(sel) / len(sel)
-    return {"accuracy": sum(hits) / len(hits), "per_class": per_class,
-            "predicted": [ref_labels[j] for j in nearest]}
+    return {"accuracy": sum(hits) / len(hits), "per_class": per_class, "predicted": nearest}
 
 
 # ---- reference sets ----------------------------------------------------------------------------------------------
@@ -227,18 +231,21 @@ def load_reference(path: str | os.PathLike, n_points: int = N_POINTS, limit: int
 
 def markdown_table(report: dict) -> str:
     """The metrics of an evaluation report as a markdown table (overall row, then one row per class)."""
-    lines = ["| set | #gen | #ref | COV (%) | MMD-CD (x1e3) | 1-NNA-CD (%) | cond. acc. (%) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| set | #gen | #ref | COV (%) | MMD-CD (x1e3) | 1-NNA-CD (%) | cond. acc. (%) | wholeness (median) "
+             "| whole >= 0.9 (%) | components (median) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
 
-    def row(name: str, m: dict, acc: float | None) -> str:
+    def row(name: str, m: dict, acc: float | None, w: dict | None) -> str:
         acc_s = f"{100 * acc:.1f}" if acc is not None else "-"
+        w_s = (f"{w['median_wholeness']:.3f} | {100 * w['share_whole']:.0f} | {w['median_components']:g}" if w
+               else "- | - | -")
         return (f"| {name} | {m['num_generated']} | {m['num_reference']} | {100 * m['cov']:.1f} | "
-                f"{1e3 * m['mmd_cd']:.3f} | {100 * m['1nna_cd']:.1f} | {acc_s} |")
+                f"{1e3 * m['mmd_cd']:.3f} | {100 * m['1nna_cd']:.1f} | {acc_s} | {w_s} |")
 
     cond = report.get("conditional")
-    lines.append(row("all", report["overall"], cond["accuracy"] if cond else None))
+    lines.append(row("all", report["overall"], cond["accuracy"] if cond else None, report.get("wholeness")))
     for c, m in sorted(report.get("per_class", {}).items()):
-        lines.append(row(c, m, cond["per_class"].get(c) if cond else None))
+        lines.append(row(c, m, cond["per_class"].get(c) if cond else None, m.get("wholeness")))
     return "\n".join(lines) + "\n"
 
 
@@ -274,13 +281,19 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
                  quiet: bool = False) -> dict:
     """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions, decode
-    them and compute COV/MMD/1-NNA overall and per class, plus conditional accuracy (class models, and text models
-    whose references have labels). Returns the JSON-ready report (metrics as fractions, timings in seconds)."""
+    them and compute COV/MMD/1-NNA overall and per class, conditional accuracy (class models, and text models
+    whose references have labels) and :mod:`msdf.wholeness` of the raw decoded meshes. Returns the JSON-ready report
+    (metrics as fractions, timings in seconds).
+
+    A sample that fails to decode stays in every metric as a failure: its cloud is a single point (the origin),
+    which is no reference's match, its class prediction a miss and its wholeness 0.
+    """
     import time
 
     from msdf.decoder import decode
     from msdf.generate import sample_matrices
     from msdf.representation import MosaicSDF
+    from msdf.wholeness import FAILED, summarize, wholeness
 
     count = num_samples or ref_clouds.shape[0]
     prompts, classes, requested_labels = requested_conditions(sampler, count, ref_labels, ref_captions)
@@ -292,32 +305,35 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
                                        guidance=guidance, batch_size=batch_size, quiet=quiet)
     t_gen = time.perf_counter() - t0
     t0 = time.perf_counter()
-    clouds, kept, failed = [], [], 0
+    clouds, whole, failed = [], [], []
     for j in tqdm(range(count), desc="decode samples", unit="shape", disable=quiet):
         try:
             mesh = decode(MosaicSDF.from_matrix(matrices[j]), resolution=resolution, device=sampler.device)
             clouds.append(mesh_point_cloud(mesh, n_points, seed + j))
-            kept.append(j)
-        except ValueError:  # no surface: counted as a failed sample, left out of the metrics
-            failed += 1
+            whole.append(wholeness(mesh))
+            failed.append(False)
+        except ValueError:  # no surface
+            clouds.append(np.zeros((n_points, 3), dtype=np.float32))
+            whole.append(dict(FAILED))
+            failed.append(True)
     t_decode = time.perf_counter() - t0
-    if not clouds:
-        raise ValueError(f"none of the {count} samples decoded to a surface")
     gen = torch.from_numpy(np.stack(clouds))
     t0 = time.perf_counter()
-    report: dict = {"overall": generation_metrics(gen, ref_clouds, quiet=quiet)}
-    requested = [requested_labels[j] for j in kept] if requested_labels is not None else None
-    if requested is not None:
+    report: dict = {"overall": generation_metrics(gen, ref_clouds, quiet=quiet), "wholeness": summarize(whole),
+                    "samples": [{"label": None if requested_labels is None else requested_labels[j],
+                                 "failed": failed[j], **whole[j]} for j in range(count)]}
+    if requested_labels is not None:
         d = chamfer_matrix(normalize_bbox(gen), normalize_bbox(ref_clouds), quiet=True)
-        report["conditional"] = conditional_accuracy(d, requested, list(ref_labels))
+        report["conditional"] = conditional_accuracy(d, requested_labels, list(ref_labels), failed)
         per_class = {}
-        for c in sorted(set(requested)):
-            gi = [i for i, r in enumerate(requested) if r == c]
+        for c in sorted(set(requested_labels)):
+            gi = [i for i, r in enumerate(requested_labels) if r == c]
             ri = [i for i, lab in enumerate(ref_labels) if lab == c]
             if len(gi) >= 1 and len(ri) >= 1:
-                per_class[c] = generation_metrics(gen[gi], ref_clouds[ri])
+                per_class[c] = {**generation_metrics(gen[gi], ref_clouds[ri]),
+                                "wholeness": summarize([whole[i] for i in gi])}
         report["per_class"] = per_class
-    report.update({"num_requested": count, "num_failed": failed, "guidance": guidance, "nfe": timing["nfe"],
+    report.update({"num_requested": count, "num_failed": sum(failed), "guidance": guidance, "nfe": timing["nfe"],
                    "resolution": resolution, "n_points": n_points, "seed": seed,
                    "timings": {"generate_s": t_gen, "ode_s": timing["ode_s"], "decode_s": t_decode,
                                "metrics_s": time.perf_counter() - t0}})

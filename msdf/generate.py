@@ -149,7 +149,8 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
                   resolution: int = 256, method: str = "mc", fmt: str = "glb", render: bool = True,
                   device: str | torch.device = "cpu", quiet: bool = False) -> GenerationResult:
     """Decode raw M-SDF matrices (B, n, D) and write, per sample, ``<name>.npz``, ``<name>.<fmt>`` and ``<name>.png``,
-    plus ``contact_sheet.png``; returns the records completed with file names, face counts and decode timings.
+    plus ``contact_sheet.png``; returns the records completed with file names, face counts, decode timings and the
+    :func:`msdf.wholeness.wholeness` of each raw decoded mesh.
 
     ``records[j]`` must hold ``name`` (file stem) and ``label`` (contact-sheet caption); ``normalization`` (a
     :class:`msdf.normalization.Normalization` or None = unit frame) maps the shapes to the user's coordinates.
@@ -159,6 +160,7 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
     from msdf.decoder import decode
     from msdf.meshio import save_mesh
     from msdf.representation import MosaicSDF
+    from msdf.wholeness import wholeness
 
     if fmt not in MESH_FORMATS:
         raise ValueError(f"unknown mesh format {fmt!r}; choose one of {', '.join(MESH_FORMATS)}")
@@ -188,6 +190,7 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
             rec["mesh"] = f"{name}.{fmt}"
             save_mesh(mesh, out / rec["mesh"])
             rec["faces"] = int(len(mesh.faces))
+            rec.update(wholeness(mesh))
             meshes.append(mesh)
             done.append((j, name, label))
         elif "error" not in rec:

@@ -31,7 +31,7 @@ class DemoConfig:
     out: Path
     minutes: float = 15.0
     per_class: int = 40
-    reference_per_class: int = 2
+    reference_per_class: int = 8
     samples: int = 4
     resolution: int = 192
     real_meshes: int = 5

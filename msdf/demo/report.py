@@ -77,14 +77,19 @@ def prompt_sheets(generated: Path, sheets: Path) -> list[tuple[str, Path, list[d
 
 
 def collect_metrics(out: Path) -> dict:
-    """Everything measured by the demo's stages, as one JSON-ready dict."""
+    """Everything measured by the demo's stages, as one JSON-ready dict (wholeness of the prompts' samples counts a
+    sample without a mesh as a failure)."""
+    from msdf.wholeness import FAILED, summarize
+
     stages = {p.stem: _read_json(p) for p in sorted((out / "stages").glob("*.json"))}
     generated = _read_json(out / "generated" / "samples.json") or {}
+    samples = generated.get("samples", [])
     return {
         "evaluation": _read_json(out / "evaluation" / "evaluation.json"),
+        "generation_wholeness": summarize([r if "wholeness" in r else FAILED for r in samples]) if samples else None,
         "fidelity_real_meshes": _read_json(out / "fidelity" / "fidelity.json"),
         "generation": {k: generated.get(k) for k in ("solver", "nfe", "guidance", "resolution", "method", "timings")},
-        "generation_failures": [r for r in generated.get("samples", []) if r.get("error")],
+        "generation_failures": [r for r in samples if r.get("error")],
         "preprocess": _read_json(out / "store" / "summary.json"),
         "stage_seconds": {k: v.get("seconds") for k, v in stages.items() if v},
     }
@@ -123,6 +128,10 @@ def write_report(out: str | Path) -> Path:
         render_many([load_mesh(v["mesh"]) for v in visco], pngs)
         for v, png in zip(visco, pngs):
             parts.append(f"<div class='prompt'><h3>“{html.escape(v['prompt'] or '')}”</h3>{_img(png, 'VisCo')}</div>")
+    if metrics["generation_wholeness"]:
+        parts.append("<h2>Wholeness of the samples above (raw marching-cubes meshes)</h2><p>wholeness = area of the "
+                     "largest connected component / total area; a sample without a mesh counts as 0.</p>")
+        parts.append(_table([metrics["generation_wholeness"]]))
     ev = metrics["evaluation"] or {}
     parts.append("<h2>Generation metrics (held-out synthetic shapes)</h2>")
     if ev:

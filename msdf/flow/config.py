@@ -24,6 +24,7 @@ class ModelConfig:
     mlp_ratio: float = 4.0
     row_hidden: int = 512
     cond_tokens: bool = False           # also add the condition embedding to every row token (in-context)
+    slots: bool = False                 # rows in slot-template order with a slot embedding (msdf.flow.slots)
 
 
 @dataclass

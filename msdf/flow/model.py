@@ -14,12 +14,15 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
+- ``SlotEmbedder`` (``slots = n``): rows are in the slot order of :mod:`msdf.flow.slots` and token i gets
+  ``Linear(fourier(template_i))`` added, where ``template`` (n, 3) is a buffer saved with the weights.
 - In-context conditioning (``cond_tokens=True``): the condition embedding is also added to every row token,
   ``h_i = RowEmbed(x_i) + cond_emb``, so attention and MLPs see the condition directly instead of only through the
   zero-initialised adaLN gates (which a short CPU run barely opens: the condition then hardly changes ``u``).
 
-There is NO positional encoding: attention and the row-wise layers are permutation-equivariant, so permuting the
-rows of ``x`` permutes the rows of the output (the rows of an M-SDF are a set).
+Without slots there is NO positional encoding: attention and the row-wise layers are permutation-equivariant, so
+permuting the rows of ``x`` permutes the rows of the output (the rows of an M-SDF are a set). With slots, row i is
+tied to template point i (the model is then equivariant only to permutations that also permute the template).
 
 Classifier-free guidance (Guided Flows): ``u = u(x | null) + w * (u(x | c) - u(x | null))``, both branches in one
 batched forward pass (:meth:`FlowTransformer.forward_with_cfg`).
@@ -92,6 +95,21 @@ class TextEmbedder(nn.Module):
         return torch.where(null[:, None], self.null.to(emb.dtype).expand_as(emb), emb)
 
 
+class SlotEmbedder(nn.Module):
+    """Template points (n, 3) -> (n, width): ``Linear([p, sin(2^f pi p), cos(2^f pi p)]_{f < freqs})``."""
+
+    def __init__(self, slots: int, width: int, freqs: int = 6):
+        super().__init__()
+        self.register_buffer("template", torch.zeros(slots, 3))
+        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(freqs, dtype=torch.float32), persistent=False)
+        self.proj = nn.Linear(3 * (1 + 2 * freqs), width)
+
+    def forward(self) -> torch.Tensor:
+        p = self.template.float()
+        args = (p[:, :, None] * self.freqs).flatten(1)  # (n, 3 freqs)
+        return self.proj(torch.cat([p, torch.sin(args), torch.cos(args)], dim=1).to(self.proj.weight.dtype))
+
+
 class Attention(nn.Module):
     """Multi-head self-attention over the n rows (no positional encoding)."""
 
@@ -154,6 +172,8 @@ class FlowTransformer(nn.Module):
         text_dim: sentence-embedding size (``cond="text"``).
         cond_tokens: also add the condition embedding to every row token (in-context conditioning); no extra
             parameters, it reuses the label/text embedding.
+        slots: 0 (rows are a set) or n, the number of rows, for slot-ordered rows (:class:`SlotEmbedder`; set its
+            ``template`` buffer, or load it with the weights).
     """
 
     def __init__(
@@ -168,6 +188,7 @@ class FlowTransformer(nn.Module):
         num_classes: int = 0,
         text_dim: int = 384,
         cond_tokens: bool = False,
+        slots: int = 0,
     ):
         super().__init__()
         if cond not in ("class", "text", "none"):
@@ -176,6 +197,7 @@ class FlowTransformer(nn.Module):
             raise ValueError("a class-conditional model needs num_classes >= 1")
         self.dim, self.cond, self.cond_tokens = dim, cond, cond_tokens
         self.row_embed = RowEmbedder(dim, width, row_hidden)
+        self.slot_embed = SlotEmbedder(slots, width) if slots else None
         self.t_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width) if cond == "class" else None
         self.text_embed = TextEmbedder(text_dim, width) if cond == "text" else None
@@ -225,6 +247,10 @@ class FlowTransformer(nn.Module):
         if ce is not None:
             c = c + ce
         h = self.row_embed(x)
+        if self.slot_embed is not None:
+            if x.shape[1] != self.slot_embed.template.shape[0]:
+                raise ValueError(f"this model has {self.slot_embed.template.shape[0]} slots, got {x.shape[1]} rows")
+            h = h + self.slot_embed().unsqueeze(0)
         if ce is not None and self.cond_tokens:
             h = h + ce.unsqueeze(1)
         for blk in self.blocks:

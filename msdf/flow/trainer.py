@@ -1,6 +1,8 @@
 """The flow-matching training loop (single process, or torchrun DDP with NCCL on GPUs / gloo on CPUs).
 
-One step, for a batch of normalised data ``x1`` (B, n, D) with conditions ``c``:
+The data are loaded once; with ``model.slots`` their rows are first put in slot-template order (the template is
+fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a batch of normalised data ``x1``
+(B, n, D) with conditions ``c``:
 
     c      <- null with probability p_uncond                     (CFG training)
     x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
@@ -38,6 +40,7 @@ from msdf.flow.dataset import load_matrices, split_indices
 from msdf.flow.ema import EMA
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time
+from msdf.flow.slots import fit_template, reorder_rows
 
 
 class TrainingError(RuntimeError):
@@ -261,7 +264,14 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         raise TrainingError("the store has no training shapes")
     normalizer = (Normalizer.from_stats(state["normalizer"]) if state is not None
                   else Normalizer.from_stats(store.stats(train_idx)))
-    data = normalizer.normalize(load_matrices(store, quiet=quiet))
+    weights = ckpt.load_weights(folder) if state is not None else None
+    raw = load_matrices(store, quiet=quiet)
+    template = None
+    if config.model.slots:
+        template = (weights[0]["slot_embed.template"] if weights is not None
+                    else fit_template(raw[train_idx, :, :3], store.n, seed=config.seed))
+        raw = reorder_rows(raw, template)
+    data = normalizer.normalize(raw)
     conds = _Conditions(store, config, run_dir, state["meta"]["class_names"] if state else None, quiet)
     meta = {"n": store.n, "k": store.k, "dim": data.shape[2], "cond": config.cond, "class_names": conds.class_names,
             "text_model": config.text_model if config.cond == "text" else None, "text_dim": conds.text_dim,
@@ -269,15 +279,17 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
 
     torch.manual_seed(config.seed + ddp.rank)
     data_gen = torch.Generator().manual_seed(config.seed * 7919 + ddp.rank)
-    model = ckpt.build_model(config, meta).to(dev)
+    model = ckpt.build_model(config, meta)
+    if template is not None:
+        model.slot_embed.template.copy_(template)
+    model = model.to(dev)
     ema = EMA(model, config.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.betas),
                             weight_decay=config.weight_decay)
     progress: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "samples_seen": 0, "history": []}
-    if state is not None:
-        weights, ema_weights = ckpt.load_weights(folder)
-        model.load_state_dict(weights)
-        ema.module.load_state_dict(ema_weights)
+    if weights is not None:
+        model.load_state_dict(weights[0])
+        ema.module.load_state_dict(weights[1])
         opt.load_state_dict(ckpt.load_torch(folder / "optim.pt"))
         progress = state["progress"]
         rng_file = folder / f"rng-rank{ddp.rank}.pt"
