@@ -43,6 +43,9 @@ from msdf.generate import make_solver  # noqa: E402
 VARIANTS: dict[str, dict] = {
     "set": {"model": {"slots": False}},
     "slots": {"model": {"slots": True}},
+    "slots-slotnorm": {"model": {"slots": True}, "normalization": "slot"},
+    "slotnorm-logitnormal": {"model": {"slots": True}, "normalization": "slot", "time_sampler": "logit_normal"},
+    "slotnorm-geom1": {"model": {"slots": True}, "normalization": "slot", "geometry_weight": 1.0},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
     "slots-ot": {"model": {"slots": True}, "ot_coupling": True},

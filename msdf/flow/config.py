@@ -36,6 +36,7 @@ class TrainConfig:
     text_model: str = "all-MiniLM-L6-v2"  # sentence-transformers name or path (cond=text)
     p_uncond: float = 0.15              # CFG: probability of dropping the condition to the learned null
     geometry_weight: float = 1.0        # loss weight of the 4 centre/half-width columns vs the k^3 SDF values
+    normalization: str = "column"       # column | slot (per slot and column; needs model.slots)
     time_sampler: str = "uniform"       # uniform | logit_normal
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
@@ -66,6 +67,7 @@ class TrainConfig:
         checks = {
             "cond": self.cond in ("class", "text", "none"),
             "time_sampler": self.time_sampler in ("uniform", "logit_normal"),
+            "normalization": self.normalization == "column" or (self.normalization == "slot" and self.model.slots),
             "schedule": self.schedule in ("cosine", "constant"),
             "p_uncond": 0.0 <= self.p_uncond < 1.0,
             "geometry_weight": self.geometry_weight > 0,

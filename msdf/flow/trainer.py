@@ -262,8 +262,6 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     train_idx, val_idx = split_indices(store, config.val_fraction, config.seed)
     if not train_idx:
         raise TrainingError("the store has no training shapes")
-    normalizer = (Normalizer.from_stats(state["normalizer"]) if state is not None
-                  else Normalizer.from_stats(store.stats(train_idx)))
     weights = ckpt.load_weights(folder) if state is not None else None
     raw = load_matrices(store, quiet=quiet)
     template = None
@@ -271,6 +269,12 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         template = (weights[0]["slot_embed.template"] if weights is not None
                     else fit_template(raw[train_idx, :, :3], store.n, seed=config.seed))
         raw = reorder_rows(raw, template)
+    if state is not None:
+        normalizer = Normalizer.from_stats(state["normalizer"])
+    elif config.normalization == "slot":
+        normalizer = Normalizer.per_slot(raw[train_idx])
+    else:
+        normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
     conds = _Conditions(store, config, run_dir, state["meta"]["class_names"] if state else None, quiet)
     meta = {"n": store.n, "k": store.k, "dim": data.shape[2], "cond": config.cond, "class_names": conds.class_names,
