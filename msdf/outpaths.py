@@ -65,8 +65,8 @@ def check_output_dir(path: str | os.PathLike, command: str, *, overwrite: bool =
                      own_files: Sequence[str] = ()) -> Path:
     """Raise :class:`OutputPathError` unless ``path`` is a folder ``command`` may write into (module docstring).
 
-    ``own_files``: names whose presence also marks the folder as written by ``command`` (outputs of versions
-    before the marker). Creates nothing.
+    ``own_files``: names (glob patterns) whose presence also marks the folder as written by ``command`` (outputs of
+    versions before the marker, such as a store's ``store.json``). Creates nothing.
     """
     p = Path(path)
     if p.exists() and not p.is_dir():
@@ -76,7 +76,7 @@ def check_output_dir(path: str | os.PathLike, command: str, *, overwrite: bool =
         return p
     if not os.access(p, os.W_OK | os.X_OK):
         raise OutputPathError(f"{p}: folder is not writable (permission denied)")
-    ours = read_marker(p) == command or any((p / name).exists() for name in own_files)
+    ours = read_marker(p) == command or any(next(p.glob(pattern), None) is not None for pattern in own_files)
     if not overwrite and not ours and any(p.iterdir()):
         raise OutputPathError(f"{p}: folder is not empty and was not written by `msdf {command}`; "
                               f"choose an empty folder or pass --overwrite")
