@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"need --grids >= 1, --k >= 2, --batch-size >= 1, --workers >= 1 "
                              f"(got {args.grids}, {args.k}, {args.batch_size}, {args.workers})")
         check_encoding(args.grids, args.k)
-        if (args.refine_steps or 0) < 0 or args.shard_mb <= 0 or args.flush_seconds <= 0 or args.timeout < 0:
-            raise ValueError("need --refine-steps >= 0, --shard-mb > 0, --flush-seconds > 0 and --timeout >= 0")
+        if (args.refine_steps or 0) < 0 or args.shard_mb < 0 or args.flush_seconds <= 0 or args.timeout < 0:
+            raise ValueError("need --refine-steps >= 0, --shard-mb >= 0, --flush-seconds > 0 and --timeout >= 0")
     except ValueError as exc:
         print(f"msdf preprocess: error: {exc}", file=sys.stderr)
         return 2
