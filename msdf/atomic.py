@@ -25,8 +25,8 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(target)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.{_host()}-{os.getpid()}-", suffix=".tmp" + (target.suffix if suffix is None else suffix),
-        dir=target.parent
+        prefix=f".{target.name}.{_host()}-{os.getpid()}-",
+        suffix=".tmp" + (target.suffix if suffix is None else suffix), dir=target.parent
     )
     os.close(fd)
     umask = os.umask(0)

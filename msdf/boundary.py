@@ -2,7 +2,8 @@
 
 :func:`run_command` runs a sub-command and turns any exception into ``<prog>: error: <what>: <reason>`` with
 exit status 2 for a bad argument (:class:`UsageError`, a size over a limit) and 1 for everything else (bad input
-files, unwritable outputs, failures of the work), and ``KeyboardInterrupt`` / SIGTERM into exit 130 / 143. Output files are written atomically, so an interrupted command leaves the previous file (or none).
+files, unwritable outputs, failures of the work), and ``KeyboardInterrupt`` / SIGTERM into exit 130 / 143.
+Output files are written atomically, so an interrupted command leaves the previous file (or none).
 ``--debug`` lets the exception through with its traceback. ``--max-memory`` sets :mod:`msdf.limits`' memory
 limit for the run, and ``--device`` is checked here before any work starts.
 """

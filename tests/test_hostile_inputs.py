@@ -71,7 +71,8 @@ def _cases():
         ("flat", "encode {flat_mesh} -o {out}.npz"), ("out_is_folder", "encode {mesh} -o {folder}"),
         ("out_suffix", "encode {mesh} -o {out}.obj"), ("out_under_file", "encode {mesh} -o {blocker}/x.npz"),
         ("device_bogus", "encode {mesh} -o {out}.npz --device bogus"),
-        ("grids_huge", "encode {mesh} -o {out}.npz --grids 100000000"), ("k_huge", "encode {mesh} -o {out}.npz --k 1000"),
+        ("grids_huge", "encode {mesh} -o {out}.npz --grids 100000000"),
+        ("k_huge", "encode {mesh} -o {out}.npz --k 1000"),
         ("grids_zero", "encode {mesh} -o {out}.npz --grids 0"),
         ("refine_negative", "encode {mesh} -o {out}.npz --refine-steps -1"),
     ]
@@ -79,7 +80,8 @@ def _cases():
         ("npy_as_npz", "decode {npy_as_npz} -o {out}.ply"), ("pickle", "decode {pickle_npz} -o {out}.ply"),
         ("bomb", "decode {bomb_npz} -o {out}.ply"), ("missing", "decode {missing} -o {out}.ply"),
         ("res_huge", f"decode {{npy_as_npz}} -o {{out}}.ply {R} 100000"),
-        ("res_tiny", f"decode {{npy_as_npz}} -o {{out}}.ply {R} 3"), ("out_is_folder", "decode {npy_as_npz} -o {folder}"),
+        ("res_tiny", f"decode {{npy_as_npz}} -o {{out}}.ply {R} 3"),
+        ("out_is_folder", "decode {npy_as_npz} -o {folder}"),
         ("out_suffix", "decode {npy_as_npz} -o {out}.txt"),
     ]
     export = [
@@ -90,7 +92,8 @@ def _cases():
     render = [
         ("missing", "render {missing} -o {out}.png"), ("garbage", "render {garbage} -o {out}.png"),
         ("size_huge", "render {mesh} -o {out}.png --size 100000 100000"),
-        ("size_zero", "render {mesh} -o {out}.png --size 0 10"), ("out_under_file", "render {mesh} -o {blocker}/x.png"),
+        ("size_zero", "render {mesh} -o {out}.png --size 0 10"),
+        ("out_under_file", "render {mesh} -o {blocker}/x.png"),
     ]
     preprocess = [
         ("missing", "preprocess {missing} -o {out}"), ("grids_zero", "preprocess {root} -o {out} --grids 0"),
@@ -103,9 +106,12 @@ def _cases():
     ]
     generate = [
         ("no_run", "generate {missing} -o {out}"), ("not_a_run", "generate {root} -o {out}"),
-        ("batch_zero", "generate {run} -o {out} --batch-size 0"), ("nfe_negative", "generate {run} -o {out} --nfe -2"),
-        ("res_huge", f"generate {{run}} -o {{out}} {R} 100000"), ("device_bogus", "generate {run} -o {out} --device bogus"),
-        ("device_cuda", "generate {run} -o {out} --device cuda:7"), ("unknown_class", "generate {run} -o {out} --class x"),
+        ("batch_zero", "generate {run} -o {out} --batch-size 0"),
+        ("nfe_negative", "generate {run} -o {out} --nfe -2"),
+        ("res_huge", f"generate {{run}} -o {{out}} {R} 100000"),
+        ("device_bogus", "generate {run} -o {out} --device bogus"),
+        ("device_cuda", "generate {run} -o {out} --device cuda:7"),
+        ("unknown_class", "generate {run} -o {out} --class x"),
         ("out_is_file", "generate {run} -o {blocker}"), ("foreign_out", "generate {run} -o {root}"),
     ]
     complete = [
@@ -123,10 +129,13 @@ def _cases():
         ("no_run", "distill-solver {missing} --nfe 2 -o {out}.safetensors"),
     ]
     visco = [
-        ("truncated_ply", "reconstruct {truncated_ply} -o {out}.ply"), ("dup_points", "reconstruct {dup_points} -o {out}.ply"),
+        ("truncated_ply", "reconstruct {truncated_ply} -o {out}.ply"),
+        ("dup_points", "reconstruct {dup_points} -o {out}.ply"),
         ("nan_points", "reconstruct {nan_points} -o {out}.ply"), ("garbage", "reconstruct {garbage} -o {out}.ply"),
-        ("npy_as_npz", "reconstruct {npy_as_npz} -o {out}.ply"), ("res_huge", f"reconstruct {{points}} -o {{out}}.ply {R} 100000"),
-        ("res_tiny", f"reconstruct {{points}} -o {{out}}.ply {R} 4"), ("noise", "reconstruct {points} -o {out}.ply --noise -1"),
+        ("npy_as_npz", "reconstruct {npy_as_npz} -o {out}.ply"),
+        ("res_huge", f"reconstruct {{points}} -o {{out}}.ply {R} 100000"),
+        ("res_tiny", f"reconstruct {{points}} -o {{out}}.ply {R} 4"),
+        ("noise", "reconstruct {points} -o {out}.ply --noise -1"),
         ("device_bogus", "reconstruct {points} -o {out}.ply --device bogus"),
         ("out_is_folder", "reconstruct {points} -o {folder}"),
     ]

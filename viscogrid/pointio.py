@@ -71,7 +71,8 @@ def validate_points(
         raise PointLoadError(f"{source}: all points coincide")
     distinct = len(np.unique(pts, axis=0))
     if distinct < MIN_POINTS:
-        raise PointLoadError(f"{source}: only {distinct} distinct point(s) among {len(pts)}; need at least {MIN_POINTS}")
+        raise PointLoadError(f"{source}: only {distinct} distinct point(s) among {len(pts)}; "
+                             f"need at least {MIN_POINTS}")
     if normals is None:
         return pts, None
     nrm = np.asarray(normals, dtype=np.float64)
