@@ -16,6 +16,7 @@ from msdf.cli import main
 from msdf.export import viewer_html
 from msdf.meshio import load_mesh
 from msdf.outpaths import MARKER
+from test_generate import run_dir  # noqa: F401  (the tiny trained run fixture)
 from viscogrid.cli import main as visco_main
 from viscogrid.pointio import PointLoadError, load_points
 
@@ -286,3 +287,19 @@ def test_leftovers_of_dead_writers_are_swept(tmp_path):
         tmp.write_bytes(b"data")
     assert not stale.exists() and live.exists() and other_host.exists() and target.read_bytes() == b"data"
     assert sweep_stale(target) == []
+
+
+def test_generate_refuses_a_foreign_folder_and_leaves_no_stale_samples(run_dir, tmp_path, capsys):  # noqa: F811
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "samples.json").write_text("my own notes")
+    args = [str(run_dir), "--class", "small", "--nfe", "2", "--solver", "euler", "--resolution", "16", "--no-render",
+            "--quiet"]
+    assert main(["generate", *args, "-o", str(user)]) == 2
+    assert "not empty" in capsys.readouterr().err and (user / "samples.json").read_text() == "my own notes"
+    out = tmp_path / "gen"
+    assert main(["generate", *args, "-n", "3", "-o", str(out)]) in (0, 3)
+    assert len(list(out.glob("*.npz"))) == 3
+    assert main(["generate", *args, "-n", "1", "-o", str(out)]) in (0, 3)  # our folder: the old samples go
+    assert [p.name for p in out.glob("*.npz")] == ["000-small.npz"]
+    assert json.loads((out / "samples.json").read_text())["num_samples_per_item"] == 1
