@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -14,14 +16,17 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
 
     On any exception the temporary file is removed and ``path`` is left untouched, so a reader never
     sees a half-written file, even if the process is killed (the rename is atomic on POSIX).
-    The temporary name is ``.<name>.<random>.tmp<suffix>``: it ends in ``path``'s own suffix (or ``suffix``) so
-    writers that pick a format by extension work, and it is hidden and marked ``.tmp`` so leftovers of a killed
-    process are easy to find and sweep.
+    The temporary name is ``.<name>.<host>-<pid>-<random>.tmp<suffix>``: it ends in ``path``'s own suffix (or
+    ``suffix``) so writers that pick a format by extension work, and it is hidden and marked ``.tmp``. A process
+    killed outright (SIGKILL, power loss) cannot remove it, so every later write of the same ``path`` first deletes
+    the leftovers of processes of this host that are no longer running (:func:`sweep_stale`).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp" + (target.suffix if suffix is None else suffix), dir=target.parent
+        prefix=f".{target.name}.{_host()}-{os.getpid()}-",
+        suffix=".tmp" + (target.suffix if suffix is None else suffix), dir=target.parent
     )
     os.close(fd)
     umask = os.umask(0)
@@ -36,3 +41,33 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _host() -> str:
+    """This machine's name without dots or dashes (so the temporary names parse back)."""
+    return "".join(c for c in socket.gethostname() if c.isalnum()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def sweep_stale(target: Path) -> list[Path]:
+    """Delete temporary files of earlier writes of ``target`` whose process (on this host) has died; returns them.
+
+    Temporaries of live processes and of other hosts (a shared file system) are left alone.
+    """
+    prefix = f".{target.name}.{_host()}-"
+    removed = []
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp*"):
+        pid = tmp.name[len(prefix):].split("-", 1)[0] if tmp.name.startswith(prefix) else ""
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed

@@ -8,6 +8,7 @@ import sys
 from types import ModuleType
 
 import msdf.commands
+from msdf.boundary import add_common_arguments, run_command
 
 
 def _command_modules() -> list[ModuleType]:
@@ -29,14 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
+        add_common_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen command; returns its exit status."""
+    """Parse ``argv`` and run the chosen command inside the error boundary; returns its exit status."""
     args = build_parser().parse_args(argv)
-    return int(args._run(args) or 0)
+    return run_command(f"msdf {args.command}", args._run, args)
 
 
 if __name__ == "__main__":

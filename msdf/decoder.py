@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from msdf.coverage import uncovered_sign
 from msdf.field import Lattice, blend_sdf_lattice
+from msdf.limits import check_resolution
 from msdf.representation import MosaicSDF
 
 __all__ = ["decode", "decode_volume", "METHODS"]
@@ -115,6 +116,7 @@ def decode(msdf_or_path: MosaicSDF | str | os.PathLike, resolution: int = 256, m
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if method not in METHODS:
         raise ValueError(f"decode: unknown method {method!r}; choose one of {METHODS}")
+    check_resolution(resolution, method)
     if method == "visco":
         try:
             from viscogrid.pipeline import from_msdf

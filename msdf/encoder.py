@@ -26,6 +26,7 @@ import trimesh
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from msdf.limits import check_encoding
 from msdf.meshio import load_mesh
 from msdf.normalization import Normalization
 from msdf.oracle import SDFOracle
@@ -88,8 +89,7 @@ def _as_mesh(mesh_or_path: trimesh.Trimesh | str | os.PathLike) -> trimesh.Trime
 
 def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int = 0) -> InitialGrids:
     """Stage 1: centres by FPS, one shared covering half-width, exact oracle values (see module docstring)."""
-    if n_grids < 1 or k < 2:
-        raise ValueError(f"encode: need n_grids >= 1 and k >= 2, got n_grids={n_grids}, k={k}")
+    check_encoding(n_grids, k)
     t0 = time.perf_counter()
     norm = Normalization.fit(mesh.vertices)
     unit = trimesh.Trimesh(vertices=norm.to_unit(np.asarray(mesh.vertices, dtype=np.float64)),

@@ -22,6 +22,7 @@ import numpy as np
 import trimesh
 
 from msdf.atomic import atomic_write
+from msdf.meshio import merged_mesh
 
 MESH_FORMATS = (".glb", ".obj", ".ply", ".stl")
 
@@ -35,7 +36,7 @@ def decimate(mesh: trimesh.Trimesh, max_faces: int) -> trimesh.Trimesh:
     o3m = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(mesh.vertices, dtype=np.float64)),
                                     o3d.utility.Vector3iVector(np.asarray(mesh.faces, dtype=np.int32)))
     small = o3m.simplify_quadric_decimation(int(max_faces))
-    return trimesh.Trimesh(np.asarray(small.vertices), np.asarray(small.triangles), process=True)
+    return merged_mesh(np.asarray(small.vertices), np.asarray(small.triangles))
 
 
 def _b64(array: np.ndarray, dtype: str) -> str:
@@ -64,8 +65,9 @@ def viewer_html(meshes_with_titles: Sequence[tuple[trimesh.Trimesh, str]], title
     if len(meshes_with_titles) == 0:
         raise ValueError("viewer: no meshes to show")
     data = [viewer_payload(m, t, max_faces) for m, t in meshes_with_titles]
-    # "</" must not appear inside a <script> element; JSON allows the escaped form "<\/".
-    blob = json.dumps(data).replace("</", "<\\/")
+    # No "<" may appear in the <script> data block: "</script>" would end it and "<!--" switches the HTML parser
+    # into a state that swallows the next script. JSON allows the escape \u003c for every "<".
+    blob = json.dumps(data).replace("<", "\\u003c")
     pkg = resources.files("msdf.viewer")
     page = pkg.joinpath("template.html").read_text(encoding="utf-8")
     script = pkg.joinpath("viewer.js").read_text(encoding="utf-8")

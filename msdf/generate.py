@@ -210,6 +210,27 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
     return result
 
 
+def remove_listed_outputs(index: str | Path) -> list[Path]:
+    """Delete the files an earlier run listed in its ``index`` (``samples.json`` / ``completion.json``): each
+    sample's ``msdf``, ``mesh`` and ``render`` and the ``contact_sheet``, then the index itself. Only plain names
+    inside the index's folder are touched; an unreadable index removes nothing. Returns the deleted paths.
+    """
+    index = Path(index)
+    try:
+        data = json.loads(index.read_text())
+        names = [data.get("contact_sheet")] + [s.get(k) for s in data.get("samples", []) for k in ("msdf", "mesh",
+                                                                                                  "render")]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+    removed = []
+    for name in [n for n in names if isinstance(n, str)] + [index.name]:
+        path = index.parent / name
+        if Path(name).name == name and not name.startswith(".") and path.is_file():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def write_json(path: str | Path, data: dict) -> Path:
     """Atomically write ``data`` as indented JSON to ``path``."""
     path = Path(path)

@@ -8,6 +8,8 @@ import numpy as np
 import trimesh
 
 from msdf.atomic import atomic_write
+from msdf.limits import check_archive
+from msdf.normalization import Normalization
 
 SAVE_FORMATS = (".ply", ".obj", ".stl", ".glb")
 
@@ -54,6 +56,8 @@ def load_mesh(path: str | os.PathLike) -> trimesh.Trimesh:
         raise MeshLoadError(p, f"unsupported mesh format {p.suffix or '(no suffix)'!r}; supported: {known}")
     if p.stat().st_size == 0:
         raise MeshLoadError(p, "file is empty (0 bytes)")
+    if ftype == "zip":
+        check_archive(p)
     try:
         loaded = trimesh.load(str(p), file_type=ftype, process=False, force=None)
     except MeshLoadError:
@@ -119,12 +123,32 @@ def _validate(p: Path, mesh: trimesh.Trimesh) -> trimesh.Trimesh:
     bad = ~np.isfinite(v[used]).all(axis=1)
     if bad.any():
         raise MeshLoadError(p, f"{int(bad.sum())} vertices used by faces have NaN/Inf coordinates")
-    mesh = trimesh.Trimesh(vertices=v, faces=f, process=True, validate=False)
+    try:
+        mesh = merged_mesh(v[used], np.searchsorted(used, f))
+    except ValueError:
+        raise MeshLoadError(p, "all faces are degenerate (zero area); nothing to encode") from None
+    return mesh
+
+
+def merged_mesh(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
+    """A Trimesh of ``vertices`` (V, 3) and ``faces`` (F, 3) with duplicate vertices merged and degenerate and
+    duplicate faces dropped, in the vertices' own coordinates.
+
+    trimesh merges vertices by rounding coordinates times 1e8 to 64-bit integers, which overflows (and silently
+    welds distant vertices or drops faces) far from the origin or at huge scales. So the merge runs in the unit
+    frame (bounding box centred, longest side 2, computed in float64) and the result is mapped back; merging is
+    thereby relative to the mesh's size wherever it lives. All vertices must be finite and used by a face.
+    Raises ValueError when no face with a positive area is left.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    norm = Normalization.fit(v, extent=1.0) if len(v) and np.ptp(v, axis=0).max() > 0 else Normalization.identity()
+    mesh = trimesh.Trimesh(vertices=norm.to_unit(v), faces=np.asarray(faces), process=True, validate=False)
     mesh.update_faces(mesh.nondegenerate_faces(height=None))
     mesh.update_faces(mesh.unique_faces())
     mesh.remove_unreferenced_vertices()
     if len(mesh.faces) == 0 or not np.isfinite(mesh.area) or mesh.area <= 0:
-        raise MeshLoadError(p, "all faces are degenerate (zero area); nothing to encode")
+        raise ValueError("no face with a positive area")
+    mesh.vertices = norm.to_user(np.asarray(mesh.vertices, dtype=np.float64))
     return mesh
 
 
@@ -132,7 +156,9 @@ def save_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike) -> Path:
     """Write ``mesh`` to ``path``; the format follows the suffix (.ply .obj .stl .glb). Atomic.
 
     GLB files carry per-vertex normals (and a plain material) so Blender, three.js and MeshLab shade them smoothly.
-    Returns the written path.
+    Coordinates survive far from the origin: where float32 would lose them, PLY stores doubles and GLB stores the
+    vertices relative to their centre with the centre as the node's translation; STL, which has only float32,
+    is refused with an error. Returns the written path.
     """
     p = Path(path)
     suffix = p.suffix.lower()
@@ -140,13 +166,43 @@ def save_mesh(mesh: trimesh.Trimesh, path: str | os.PathLike) -> Path:
         raise ValueError(f"{p}: cannot write mesh format {p.suffix or '(no suffix)'!r}; use one of {SAVE_FORMATS}")
     if len(mesh.faces) == 0:
         raise ValueError(f"{p}: refusing to write a mesh without faces")
-    out = trimesh.Trimesh(vertices=np.asarray(mesh.vertices), faces=np.asarray(mesh.faces), process=False)
+    v = np.asarray(mesh.vertices, dtype=np.float64)
+    lossy = _float32_loses(v)
+    if lossy and suffix == ".stl":
+        raise ValueError(f"{p}: STL stores float32 coordinates, which cannot hold this mesh so far from the origin "
+                         f"(centre {v.mean(axis=0).tolist()}); write .ply, .obj or .glb")
+    out = trimesh.Trimesh(vertices=v, faces=np.asarray(mesh.faces), process=False)
     with atomic_write(p) as tmp:
         if suffix == ".glb":
+            center = (v.min(axis=0) + v.max(axis=0)) / 2 if lossy else np.zeros(3)
+            out = trimesh.Trimesh(vertices=v - center, faces=out.faces, process=False)
             normals = np.asarray(out.vertex_normals, dtype=np.float32)  # computed from faces (area-weighted)
             out.vertex_normals = normals
-            data = trimesh.exchange.gltf.export_glb(trimesh.Scene(out), include_normals=True)
-            tmp.write_bytes(data)
+            scene = trimesh.Scene()
+            scene.add_geometry(out, transform=trimesh.transformations.translation_matrix(center))
+            tmp.write_bytes(trimesh.exchange.gltf.export_glb(scene, include_normals=True))
+        elif suffix == ".ply" and lossy:
+            tmp.write_bytes(_ply_float64(v, np.asarray(mesh.faces)))
+        elif suffix == ".obj":  # fixed-point decimals: enough for 8 significant digits of the mesh's size
+            size = float(np.ptp(v, axis=0).max())
+            digits = int(np.clip(8 - np.floor(np.log10(size)), 8, 30)) if size > 0 else 8
+            tmp.write_text(trimesh.exchange.obj.export_obj(out, digits=digits))
         else:
             out.export(str(tmp), file_type=suffix.lstrip("."))
     return p
+
+
+def _float32_loses(v: np.ndarray) -> bool:
+    """True if storing ``v`` as float32 moves a vertex by more than 1e-6 of the mesh's size."""
+    size = float(np.ptp(v, axis=0).max()) if len(v) else 0.0
+    return bool(np.abs(v.astype(np.float32).astype(np.float64) - v).max(initial=0.0) > 1e-6 * size)
+
+
+def _ply_float64(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """A binary little-endian PLY with double-precision vertices and int triangle indices."""
+    header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n"
+              "property double x\nproperty double y\nproperty double z\n"
+              f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
+    tris = np.zeros(len(faces), dtype=[("n", "u1"), ("v", "<i4", (3,))])
+    tris["n"], tris["v"] = 3, faces
+    return header.encode("ascii") + np.ascontiguousarray(vertices, dtype="<f8").tobytes() + tris.tobytes()

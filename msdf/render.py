@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from msdf.atomic import atomic_write
+from msdf.limits import check_image
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -51,6 +52,7 @@ class Renderer:
         w, h = (int(s) for s in self.size)
         if w < 1 or h < 1 or self.supersample < 1:
             raise ValueError(f"render size must be positive and supersample >= 1, got {self.size}, {self.supersample}")
+        check_image(w, h, self.supersample)
         self.size = (w, h)
 
     def camera(self, center: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:

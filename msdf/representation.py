@@ -25,6 +25,7 @@ import torch
 
 from msdf.atomic import atomic_write
 from msdf.field import blend_sdf
+from msdf.limits import check_archive
 from msdf.normalization import Normalization
 
 __all__ = ["MosaicSDF", "MSDFFormatError", "FORMAT_VERSION", "stack"]
@@ -154,6 +155,7 @@ class MosaicSDF:
         where = str(path)
         if not Path(path).is_file():
             raise MSDFFormatError(where, "no such file")
+        check_archive(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 keys = set(z.files)

@@ -103,7 +103,7 @@ def test_cli_export(tmp_path, capsys):
 
     assert main(["export", SPOOL, "-o", str(tmp_path / "s.ply"), "--html"]) == 0
     assert (tmp_path / "s.ply").is_file() and (tmp_path / "s.html").is_file()
-    assert main(["export", SPOOL, "-o", str(tmp_path / "s.xyz")]) == 1
+    assert main(["export", SPOOL, "-o", str(tmp_path / "s.xyz")]) == 2  # a bad argument
     assert "s.xyz" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "nope.npz"), "-o", str(tmp_path / "n.glb")]) == 1
     assert "nope.npz" in capsys.readouterr().err

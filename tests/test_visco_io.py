@@ -126,9 +126,9 @@ def test_cli_reconstruct(tmp_path, cloud):
 def test_cli_errors(tmp_path, capsys):
     bad = tmp_path / "one.xyz"
     bad.write_text("1 2 3\n")
-    assert main(["reconstruct", str(bad), "-o", str(tmp_path / "o.ply")]) == 2
+    assert main(["reconstruct", str(bad), "-o", str(tmp_path / "o.ply")]) == 1  # a bad input file
     assert "one.xyz" in capsys.readouterr().err
-    assert main(["reconstruct", str(bad), "-o", str(tmp_path / "o.txt")]) == 2
+    assert main(["reconstruct", str(bad), "-o", str(tmp_path / "o.txt")]) == 2  # a bad argument
     assert not (tmp_path / "o.ply").exists()
 
 

@@ -2,7 +2,9 @@
 
     viscogrid reconstruct POINTS -o MESH.{ply,obj,stl,glb} [--resolution R] [--no-normals] [--sample N]
                           [--device cpu|cuda|auto] [--steps-scale S] [--point-weight W] [--noise auto|SIGMA]
-                          [--quiet]
+                          [--quiet] [--debug] [--max-memory SIZE]
+
+Errors end in one line ``viscogrid reconstruct: error: ...`` (see :mod:`msdf.boundary`).
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import json
 import sys
 import time
 
-from viscogrid.pointio import PointLoadError, load_points
+from msdf.boundary import add_common_arguments, run_command
+from viscogrid.pointio import load_points
 from viscogrid.schedule import Weights
 
 MESH_SUFFIXES = (".ply", ".obj", ".stl", ".glb")
@@ -38,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "local plane fits); the point weight backs off at grid cells finer than the noise")
     rec.add_argument("--seed", type=int, default=0, help="seed for --sample")
     rec.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    add_common_arguments(rec)
     return parser
 
 
@@ -57,21 +61,24 @@ def parse_noise(text: str) -> float | str:
 def run_reconstruct(args: argparse.Namespace) -> int:
     import torch
 
+    from msdf.limits import check_resolution
     from msdf.meshio import save_mesh
+    from msdf.outpaths import check_output_file
     from viscogrid.reconstruct import reconstruct
     from viscogrid.schedule import default_schedule
 
-    if not args.output.lower().endswith(MESH_SUFFIXES):
-        print(f"viscogrid: error: {args.output}: output must end in one of {', '.join(MESH_SUFFIXES)}", file=sys.stderr)
-        return 2
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     try:
-        points, normals = load_points(args.points, sample=args.sample, seed=args.seed)
+        check_output_file(args.output, MESH_SUFFIXES)
+        check_resolution(args.resolution, "visco")
+        if not args.steps_scale > 0:
+            raise ValueError(f"--steps-scale must be > 0, got {args.steps_scale}")
         schedule = default_schedule(args.resolution, args.steps_scale)
         noise = parse_noise(args.noise)
-    except (PointLoadError, ValueError) as exc:
-        print(f"viscogrid: error: {exc}", file=sys.stderr)
+    except ValueError as exc:
+        print(f"viscogrid reconstruct: error: {exc}", file=sys.stderr)
         return 2
+    points, normals = load_points(args.points, sample=args.sample, seed=args.seed)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     grid, mesh = reconstruct(points, None if args.no_normals else normals, resolution=args.resolution, device=device,
@@ -91,7 +98,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``viscogrid`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return run_reconstruct(args)
+    return run_command(f"viscogrid {args.command}", run_reconstruct, args)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,9 @@ def build_band(mask: torch.Tensor, point_idx: torch.Tensor) -> Band:
     """Compact indices for the variables: the nodes of ``mask`` (R, R, R) bool off the domain boundary.
 
     Boundary nodes stay fixed (they have no full stencil, so no prior constrains them and Adam would move them at
-    full step size). Every point corner must be a variable (points lie strictly inside the domain).
+    full step size). At coarse resolutions (R < ~21 with the 0.9 unit extent) a point's cell can touch the domain
+    boundary: such corners join the constants, so the point term still reads them but does not move them. Every
+    other point corner must be a variable.
     """
     r = mask.shape[0]
     device = mask.device
@@ -74,9 +76,11 @@ def build_band(mask: torch.Tensor, point_idx: torch.Tensor) -> Band:
     lookup = torch.full((r**3,), -1, dtype=torch.int64, device=device)
     lookup[nodes] = torch.arange(len(nodes), device=device)
     nb = neighbours(nodes, r)
-    outside = nb[lookup[nb] < 0].unique()
+    boundary_corners = point_idx[~inner.reshape(-1)[point_idx]]
+    outside = torch.cat([nb[lookup[nb] < 0], boundary_corners]).unique()
     lookup[outside] = len(nodes) + torch.arange(len(outside), device=device)
     point_local = lookup[point_idx]
-    if (point_local < 0).any() or (point_local >= len(nodes)).any():
+    interior = inner.reshape(-1)[point_idx]
+    if (point_local < 0).any() or (point_local[interior] >= len(nodes)).any():
         raise RuntimeError("narrow band does not contain every point's cell (band construction bug)")
     return Band(nodes, outside, nb_local=lookup[nb], point_local=point_local)

@@ -47,8 +47,8 @@ def load_points(path: str | os.PathLike, sample: int | None = None, seed: int = 
             return validate_points(*_read_mesh(p, sample, seed), source=p)
     except PointLoadError:
         raise
-    except (OSError, ValueError, KeyError) as exc:
-        raise PointLoadError(f"{p}: cannot read points ({exc})") from exc
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError) as exc:
+        raise PointLoadError(f"{p}: cannot read points ({type(exc).__name__}: {exc})") from exc
     if sample is not None:
         raise PointLoadError(f"{p}: --sample applies to mesh inputs only, this is a point file")
     return validate_points(pts, nrm, source=p)
@@ -69,6 +69,10 @@ def validate_points(
         raise PointLoadError(f"{source}: {int((~np.isfinite(pts).all(1)).sum())} point(s) have NaN/Inf coordinates")
     if np.ptp(pts, axis=0).max() <= 0:
         raise PointLoadError(f"{source}: all points coincide")
+    distinct = len(np.unique(pts, axis=0))
+    if distinct < MIN_POINTS:
+        raise PointLoadError(f"{source}: only {distinct} distinct point(s) among {len(pts)}; "
+                             f"need at least {MIN_POINTS}")
     if normals is None:
         return pts, None
     nrm = np.asarray(normals, dtype=np.float64)
@@ -119,11 +123,23 @@ def _ply_has_faces(p: Path) -> bool:
 
 
 def _read_ply_points(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    import open3d as o3d
+    """Vertices (and ``nx ny nz`` normals) of a PLY point cloud; every vertex the header declares must be there.
 
-    pcd = o3d.io.read_point_cloud(str(p), format="ply")
-    pts = np.asarray(pcd.points)
-    return pts, (np.asarray(pcd.normals) if pcd.has_normals() else None)
+    trimesh's parser (not Open3D's, which pads a short file with invented points) rejects short binary files;
+    short ASCII files are caught by comparing with the header's count.
+    """
+    import trimesh
+
+    with open(p, "rb") as fh:
+        parsed = trimesh.exchange.ply.load_ply(fh)
+    vertex = parsed.get("metadata", {}).get("_ply_raw", {}).get("vertex")
+    pts = np.asarray(parsed.get("vertices", np.zeros((0, 3))), dtype=np.float64)
+    declared = int(vertex["length"]) if vertex else 0
+    if len(pts) != declared:
+        raise PointLoadError(f"{p}: truncated PLY file: the header declares {declared} vertices, the file holds "
+                             f"{len(pts)}")
+    normals = parsed.get("vertex_normals")
+    return pts, (None if normals is None else np.asarray(normals, dtype=np.float64))
 
 
 def _read_text(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -144,6 +160,9 @@ def _read_text(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    from msdf.limits import check_archive
+
+    check_archive(p)
     with np.load(p, allow_pickle=False) as z:
         if "points" not in z:
             raise PointLoadError(f"{p}: .npz needs an array named 'points' (found {sorted(z.files)})")

@@ -24,6 +24,8 @@ from scipy.spatial import cKDTree
 from skimage.measure import marching_cubes
 from tqdm.auto import tqdm
 
+from msdf.limits import check_resolution
+from msdf.meshio import merged_mesh
 from msdf.normalization import Normalization
 from viscogrid import grid as G
 from viscogrid import losses as L
@@ -63,7 +65,8 @@ class GridSDF:
             raise ValueError("the reconstructed grid has no zero crossing (no surface)")
         h = G.spacing(self.resolution)
         verts, faces, _, _ = marching_cubes(vol, level=0.0, spacing=(h, h, h), gradient_direction="descent")
-        mesh = trimesh.Trimesh(self.normalization.to_user(verts - 1.0), faces, process=True)
+        mesh = merged_mesh(verts - 1.0, faces)  # merged in the unit frame: exact at any user scale or offset
+        mesh.vertices = self.normalization.to_user(np.asarray(mesh.vertices, dtype=np.float64))
         return mesh
 
 
@@ -194,6 +197,7 @@ def reconstruct(
     """
     pts, nrm = validate_points(points, normals)
     levels = schedule if schedule is not None else default_schedule(resolution)
+    check_resolution(max(level.resolution for level in levels), "visco")
     weights = weights if weights is not None else Weights()
     times = timings if timings is not None else {}
     t0 = time.perf_counter()

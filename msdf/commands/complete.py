@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ HELP = "complete a partial point cloud into full shapes (D-Flow: optimise the so
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from msdf.commands.generate import add_solver_arguments
+    from msdf.commands.generate import add_overwrite_argument, add_solver_arguments
 
     parser.add_argument("run", metavar="RUN", help="training run directory")
     parser.add_argument("--points", required=True, metavar="FILE",
@@ -35,45 +34,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="fmt", choices=("glb", "obj", "ply", "stl"), default="glb")
     parser.add_argument("--no-render", action="store_true", help="skip PNG renders")
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    add_overwrite_argument(parser)
     parser.add_argument("--quiet", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.flow.checkpoint import CheckpointError, load_sampler
+    from msdf.boundary import UsageError
+    from msdf.commands.generate import check_sample_arguments, claim_sample_folder
+    from msdf.flow.checkpoint import load_sampler
     from msdf.flow.dflow import complete_shapes, load_points
     from msdf.generate import make_solver, slug, write_json, write_samples
 
+    check_sample_arguments(args, ("num_samples", "steps", "max_points"))
+    if args.solver == "dopri5":
+        raise UsageError("D-Flow differentiates through a fixed few-step solve: use euler/midpoint/rk4/bns")
     t_start = time.perf_counter()
-    try:
-        points = load_points(args.points)
-        sampler = load_sampler(args.run, args.device)
-        solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance,
-                             bns_path=args.bns_file, device=sampler.device)
-        if args.solver == "dopri5":
-            raise ValueError("D-Flow differentiates through a fixed few-step solve: use euler/midpoint/rk4/bns")
-        t0 = time.perf_counter()
-        matrices, norm, res = complete_shapes(
-            sampler, points, prompt=args.prompt, class_name=args.class_name, num_samples=args.num_samples,
-            seed=args.seed, guidance=args.guidance, solver=solver, steps=args.steps, optimizer=args.optimizer,
-            lr=args.lr, reg_weight=args.reg_weight, frame=args.frame, max_points=args.max_points, quiet=args.quiet)
-        t_opt = time.perf_counter() - t0
-        label = args.prompt or args.class_name or "unconditional"
-        records = [{"index": j, "seed": args.seed + j, "observation_loss_initial": res.initial_loss[j],
-                    "observation_loss_final": res.final_loss[j], "name": f"{j:03d}-completion-{slug(label)}",
-                    "label": f"{j}: {label} (seed {args.seed + j})"} for j in range(args.num_samples)]
-        result = write_samples(matrices, records, args.out, normalization=norm, resolution=args.resolution,
-                               method=args.method, fmt=args.fmt, render=not args.no_render, device=sampler.device,
-                               quiet=args.quiet)
-    except (CheckpointError, ValueError) as exc:
-        print(f"msdf complete: error: {exc}", file=sys.stderr)
-        return 1
+    points = load_points(args.points)
+    sampler = load_sampler(args.run, args.device)
+    solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
+                         device=sampler.device)
+    if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
+        sampler.condition(prompts=None if args.prompt is None else [args.prompt],
+                          classes=None if args.class_name is None else [args.class_name])
+    claim_sample_folder(args, "completion.json")
+    t0 = time.perf_counter()
+    matrices, norm, res = complete_shapes(
+        sampler, points, prompt=args.prompt, class_name=args.class_name, num_samples=args.num_samples,
+        seed=args.seed, guidance=args.guidance, solver=solver, steps=args.steps, optimizer=args.optimizer,
+        lr=args.lr, reg_weight=args.reg_weight, frame=args.frame, max_points=args.max_points, quiet=args.quiet)
+    t_opt = time.perf_counter() - t0
+    label = args.prompt or args.class_name or "unconditional"
+    records = [{"index": j, "seed": args.seed + j, "observation_loss_initial": res.initial_loss[j],
+                "observation_loss_final": res.final_loss[j], "name": f"{j:03d}-completion-{slug(label)}",
+                "label": f"{j}: {label} (seed {args.seed + j})"} for j in range(args.num_samples)]
+    result = write_samples(matrices, records, args.out, normalization=norm, resolution=args.resolution,
+                           method=args.method, fmt=args.fmt, render=not args.no_render, device=sampler.device,
+                           quiet=args.quiet)
     result.timings.update({"optimize_s": t_opt, "total_s": time.perf_counter() - t_start})
     write_json(Path(args.out) / "completion.json", {
         "run": str(args.run), "points": str(args.points), "num_points": int(len(points)), "prompt": args.prompt,
         "class": args.class_name, "guidance": args.guidance, "solver": args.solver, "nfe": args.nfe,
         "steps": args.steps, "optimizer": args.optimizer, "reg_weight": args.reg_weight, "frame": args.frame,
         "normalization": {"center": norm.center.tolist(), "scale": norm.scale}, "timings": result.timings,
-        "history": res.history, "samples": result.samples})
+        "contact_sheet": result.contact_sheet.name if result.contact_sheet else None, "history": res.history, "samples": result.samples})
     for r in result.samples:
         print(f"sample {r['index']}: observation loss {r['observation_loss_initial']:.4g} -> "
               f"{r['observation_loss_final']:.4g}" + (f"  ({r['error']})" if "error" in r else f"  {r['mesh']}"))

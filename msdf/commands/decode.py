@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 NAME = "decode"
@@ -24,20 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from msdf.decoder import decode
+    from msdf.limits import check_resolution
     from msdf.meshio import SAVE_FORMATS, save_mesh
+    from msdf.outpaths import check_output_file
 
-    if not args.output.lower().endswith(SAVE_FORMATS):
-        print(f"msdf decode: error: {args.output}: output must end in one of {', '.join(SAVE_FORMATS)}",
-              file=sys.stderr)
-        return 2
+    check_output_file(args.output, SAVE_FORMATS)
+    check_resolution(args.resolution, args.method)
     t0 = time.perf_counter()
-    try:
-        mesh = decode(args.input, resolution=args.resolution, method=args.method, device=args.device,
-                      level=args.level, quiet=args.quiet)
-        save_mesh(mesh, args.output)
-    except ValueError as exc:  # MSDFFormatError and empty surfaces are ValueErrors naming the file / reason
-        print(f"msdf decode: error: {exc}", file=sys.stderr)
-        return 1
+    mesh = decode(args.input, resolution=args.resolution, method=args.method, device=args.device, level=args.level,
+                  quiet=args.quiet)
+    save_mesh(mesh, args.output)
     if not args.quiet:
         print(f"{args.output}: {len(mesh.vertices)} vertices, {len(mesh.faces)} faces "
               f"(resolution {args.resolution}, {time.perf_counter() - t0:.2f} s)")

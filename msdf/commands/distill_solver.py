@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 NAME = "distill-solver"
 # Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
@@ -34,22 +33,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from msdf.boundary import UsageError
     from msdf.flow.bns import distill, solver_path
-    from msdf.flow.checkpoint import CheckpointError, load_sampler
+    from msdf.flow.checkpoint import load_sampler
     from msdf.generate import read_prompts
+    from msdf.outpaths import check_output_file
 
-    try:
-        prompts = read_prompts(args.prompts) if args.prompts else None
-        sampler = load_sampler(args.run, args.device)
-        size = GPU_DEFAULTS if sampler.device.type == "cuda" else CPU_DEFAULTS
-        pairs, iters, batch = (size[k] if getattr(args, k) is None else getattr(args, k) for k in size)
-        result, summary = distill(sampler, args.nfe, pairs=pairs, iters=iters, guidance=args.guidance,
-                                  init=args.init, prompts=prompts, seed=args.seed, batch_size=batch,
-                                  lr=args.lr, quiet=args.quiet)
-    except (CheckpointError, ValueError, FileNotFoundError) as exc:
-        print(f"msdf distill-solver: error: {exc}", file=sys.stderr)
-        return 1
-    out = args.out or solver_path(args.run, args.nfe, args.guidance)
+    for name in ("nfe", "pairs", "iters", "batch_size"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if not args.lr > 0:
+        raise UsageError(f"--lr must be > 0, got {args.lr}")
+    out = check_output_file(args.out or solver_path(args.run, args.nfe, args.guidance), (".safetensors",))
+    prompts = read_prompts(args.prompts) if args.prompts else None
+    sampler = load_sampler(args.run, args.device)
+    size = GPU_DEFAULTS if sampler.device.type == "cuda" else CPU_DEFAULTS
+    pairs, iters, batch = (size[k] if getattr(args, k) is None else getattr(args, k) for k in size)
+    result, summary = distill(sampler, args.nfe, pairs=pairs, iters=iters, guidance=args.guidance, init=args.init,
+                              prompts=prompts, seed=args.seed, batch_size=batch, lr=args.lr, quiet=args.quiet)
     result.solver.save(out, summary)
     print(f"wrote {out}: validation RMSE {summary['val_rmse_init']:.4g} ({args.init}) -> "
           f"{summary['val_rmse_trained']:.4g} (BNS) at {args.nfe} NFE; dopri5 used {summary['dopri5_nfe_mean']:.0f} NFE")

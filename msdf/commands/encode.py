@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 NAME = "encode"
@@ -24,23 +23,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from msdf.boundary import UsageError
     from msdf.encoder import encode
+    from msdf.limits import check_encoding
+    from msdf.outpaths import check_output_file
 
-    if not args.output.lower().endswith(".npz"):
-        print(f"msdf encode: error: {args.output}: output must end in .npz", file=sys.stderr)
-        return 2
-    if args.grids < 1 or args.k < 2 or (args.refine_steps or 0) < 0:
-        print("msdf encode: error: need --grids >= 1, --k >= 2 and --refine-steps >= 0", file=sys.stderr)
-        return 2
+    check_output_file(args.output, (".npz",))
+    check_encoding(args.grids, args.k)
+    if (args.refine_steps or 0) < 0:
+        raise UsageError(f"--refine-steps must be >= 0, got {args.refine_steps}")
     t0 = time.perf_counter()
-    try:
-        steps = {} if args.refine_steps is None else {"refine_steps": args.refine_steps}
-        m = encode(args.mesh, n_grids=args.grids, k=args.k, device=args.device, seed=args.seed, quiet=args.quiet,
-                   **steps)
-        m.save(args.output)
-    except ValueError as exc:  # MeshLoadError names the file and the reason
-        print(f"msdf encode: error: {exc}", file=sys.stderr)
-        return 1
+    steps = {} if args.refine_steps is None else {"refine_steps": args.refine_steps}
+    m = encode(args.mesh, n_grids=args.grids, k=args.k, device=args.device, seed=args.seed, quiet=args.quiet, **steps)
+    m.save(args.output)
     if not args.quiet:
         i = m.info
         print(f"{args.output}: {m.n} grids, k={m.k}, coverage {i['coverage']:.4f}, half-width {i['half_width']:.4f} "

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 NAME = "export"
 HELP = "export an M-SDF .npz (or any mesh) to .glb/.obj/.ply/.stl and/or a self-contained HTML viewer page"
@@ -19,22 +18,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.export import export
+    from msdf.export import MESH_FORMATS, export
+    from msdf.limits import check_resolution
+    from msdf.outpaths import check_output_file
 
     device = args.device
     if device == "auto":
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.resolution < 8:
-        print(f"msdf export: error: --resolution must be >= 8 (got {args.resolution})", file=sys.stderr)
-        return 2
-    try:
-        written = export(args.input, args.out, resolution=args.resolution, method=args.method, device=device,
-                         html_page=args.html)
-    except (ValueError, OSError) as exc:
-        print(f"msdf export: error: {exc}", file=sys.stderr)
-        return 1
+    out = check_output_file(args.out, MESH_FORMATS + (".html",))
+    if args.html:
+        check_output_file(out.with_suffix(".html"))
+    check_resolution(args.resolution, args.method)
+    written = export(args.input, args.out, resolution=args.resolution, method=args.method, device=device,
+                     html_page=args.html)
     for p in written:
         print(f"wrote {p}")
     return 0

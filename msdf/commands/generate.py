@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 NAME = "generate"
 SOLVER_CHOICES = ("euler", "midpoint", "rk4", "dopri5", "bns")  # == msdf.generate.SOLVERS (kept here: no torch import)
@@ -45,7 +46,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="samples per ODE batch (default 16)")
     parser.add_argument("--no-render", action="store_true", help="skip the PNG renders and contact sheet")
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    add_overwrite_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    """``--overwrite``: allow an output folder holding files this command did not write."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty folder not made by this command (its files may be replaced)")
+
+
+def check_sample_arguments(args: argparse.Namespace, counts: tuple[str, ...]) -> None:
+    """Refuse bad sizes before any work: ``--nfe``, ``--resolution`` (memory) and the ``counts`` options (>= 1);
+    check that ``--out`` is a folder this command may write (:func:`msdf.outpaths.check_output_dir`)."""
+    from msdf.boundary import UsageError
+    from msdf.limits import check_resolution
+    from msdf.outpaths import check_output_dir
+
+    for name in ("nfe",) + counts:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    check_resolution(args.resolution, args.method)
+    check_output_dir(args.out, args.command, overwrite=args.overwrite)
+
+
+def claim_sample_folder(args: argparse.Namespace, index: str) -> None:
+    """Create ``--out`` and mark it as this command's; when an earlier run of it wrote there, delete the files its
+    ``index`` listed so no stale sample is left beside the new ones."""
+    from msdf.generate import remove_listed_outputs
+    from msdf.outpaths import claim_output_dir, read_marker
+
+    out = Path(args.out)
+    if out.is_dir() and read_marker(out) == args.command:
+        remove_listed_outputs(out / index)
+    claim_output_dir(out, args.command)
 
 
 def conditions_from_args(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | None]:
@@ -58,19 +93,20 @@ def conditions_from_args(args: argparse.Namespace) -> tuple[list[str] | None, li
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.flow.checkpoint import CheckpointError, load_sampler
-    from msdf.generate import generate
+    from msdf.flow.checkpoint import load_sampler
+    from msdf.generate import generate, make_solver
 
-    try:
-        prompts, classes = conditions_from_args(args)
-        sampler = load_sampler(args.run, args.device)
-        result = generate(sampler, args.out, prompts=prompts, classes=classes, num_samples=args.num_samples,
-                          guidance=args.guidance, solver=args.solver, nfe=args.nfe, seed=args.seed,
-                          resolution=args.resolution, method=args.method, fmt=args.fmt, batch_size=args.batch_size,
-                          render=not args.no_render, bns_path=args.bns_file, quiet=args.quiet)
-    except (CheckpointError, ValueError, FileNotFoundError) as exc:
-        print(f"msdf generate: error: {exc}", file=sys.stderr)
-        return 1
+    check_sample_arguments(args, ("num_samples", "batch_size"))
+    prompts, classes = conditions_from_args(args)
+    sampler = load_sampler(args.run, args.device)
+    make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file)
+    if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
+        sampler.condition(prompts=prompts, classes=classes)
+    claim_sample_folder(args, "samples.json")
+    result = generate(sampler, args.out, prompts=prompts, classes=classes, num_samples=args.num_samples,
+                      guidance=args.guidance, solver=args.solver, nfe=args.nfe, seed=args.seed,
+                      resolution=args.resolution, method=args.method, fmt=args.fmt, batch_size=args.batch_size,
+                      render=not args.no_render, bns_path=args.bns_file, quiet=args.quiet)
     failed = [r for r in result.samples if "error" in r]
     t = result.timings
     print(f"wrote {len(result.samples) - len(failed)} meshes to {args.out} (ODE {t['ode_s']:.1f} s, decode "

@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also commit a shard when converted shapes waited this long (bounds work lost to a kill)")
     parser.add_argument("--batch-size", type=int, default=1,
                         help="shapes per task, refined together on the device (for --device cuda; default 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty folder that preprocess did not create")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from msdf.data.readers import DatasetError
     from msdf.data.store import StoreError
     from msdf.data.task import EncodeSettings
+    from msdf.limits import check_encoding
+    from msdf.outpaths import check_output_dir, claim_output_dir
 
     device = args.device
     if device == "auto":
@@ -60,9 +64,17 @@ def run(args: argparse.Namespace) -> int:
         if args.grids < 1 or args.k < 2 or args.batch_size < 1 or args.workers is not None and args.workers < 1:
             raise ValueError(f"need --grids >= 1, --k >= 2, --batch-size >= 1, --workers >= 1 "
                              f"(got {args.grids}, {args.k}, {args.batch_size}, {args.workers})")
+        check_encoding(args.grids, args.k)
+        if (args.refine_steps or 0) < 0 or args.shard_mb < 0 or args.flush_seconds <= 0 or args.timeout < 0:
+            raise ValueError("need --refine-steps >= 0, --shard-mb >= 0, --flush-seconds > 0 and --timeout >= 0")
     except ValueError as exc:
         print(f"msdf preprocess: error: {exc}", file=sys.stderr)
         return 2
+    if not Path(args.input).exists():
+        print(f"msdf preprocess: error: {args.input}: no such file or folder", file=sys.stderr)
+        return 1
+    check_output_dir(args.out, NAME, overwrite=args.overwrite, own_files=("store.json", ".lock*"))
+    claim_output_dir(args.out, NAME)
     settings = EncodeSettings(n_grids=args.grids, k=args.k, refine_steps=args.refine_steps, device=device,
                               seed=args.seed, watertight_proxy=args.watertight_proxy)
     try:

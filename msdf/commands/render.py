@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 NAME = "render"
@@ -24,21 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.meshio import MeshLoadError, load_mesh
-    from msdf.render import contact_sheet, is_image_path, render_many
+    from msdf.boundary import UsageError
+    from msdf.limits import check_image
+    from msdf.meshio import load_mesh
+    from msdf.outpaths import check_output_dir, check_output_file
+    from msdf.render import Renderer, contact_sheet, is_image_path, render_many
 
     out = Path(args.out)
     if args.labels is not None and len(args.labels) != len(args.meshes):
-        print(f"msdf render: error: {len(args.meshes)} meshes but {len(args.labels)} labels", file=sys.stderr)
-        return 2
-    if not is_image_path(out) and out.exists() and not out.is_dir():
-        print(f"msdf render: error: {out}: exists and is not a folder; give a .png path or a folder", file=sys.stderr)
-        return 2
-    try:
-        meshes = [load_mesh(m) for m in args.meshes]
-    except MeshLoadError as exc:
-        print(f"msdf render: error: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(f"{len(args.meshes)} meshes but {len(args.labels)} labels")
+    if args.columns < 1:
+        raise UsageError(f"--columns must be >= 1, got {args.columns}")
+    check_image(*args.size, supersample=Renderer.supersample)
+    if is_image_path(out):
+        check_output_file(out)
+    else:
+        check_output_dir(out, NAME, overwrite=True)  # a folder of PNGs: other files in it are left alone
+    meshes = [load_mesh(m) for m in args.meshes]
     settings = dict(size=tuple(args.size), azimuth=args.azimuth, elevation=args.elevation,
                     shadows=not args.no_shadows, quiet=args.quiet)
     if is_image_path(out):

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ot", action="store_true", default=None,
                         help="multisample flow matching: OT-pair noise and data within each condition")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a non-empty folder that a training run did not create")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -38,8 +40,13 @@ def run(args: argparse.Namespace) -> int:
     from msdf.flow.checkpoint import CheckpointError, latest_checkpoint
     from msdf.flow.config import TrainConfig, build_config
     from msdf.flow.trainer import TrainingError, train
+    from msdf.outpaths import check_output_dir, claim_output_dir
 
     try:
+        if args.batch_size is not None and args.batch_size < 1 or args.steps is not None and args.steps < 0:
+            raise ValueError(f"need --batch-size >= 1 and --steps >= 0 (got {args.batch_size}, {args.steps})")
+        if args.minutes is not None and not args.minutes > 0:
+            raise ValueError(f"--minutes must be > 0, got {args.minutes}")
         store = MSDFStore(args.data)
         overrides = _overrides(args)
         out = Path(args.out) if args.out else Path("runs") / f"{Path(args.data).resolve().name}-{args.cond or 'run'}"
@@ -49,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             config = build_config(args.preset or ("cpu-small" if args.config is None else None), args.config,
                                   overrides)
+        check_output_dir(out, NAME, overwrite=args.overwrite, own_files=("checkpoints",))
+        claim_output_dir(out, NAME)
         if not args.quiet:
             print(f"training {config.cond}-conditional flow model on {store} -> {out}")
         result = train(store, config, out, device=args.device, resume=args.resume, quiet=args.quiet)

@@ -6,10 +6,13 @@ Layout of a run directory ``RUN``::
     RUN/checkpoints/step-0001000/state.json         # format version, config, data meta, normaliser stats, progress
     RUN/checkpoints/step-0001000/optim.pt           # AdamW state (torch.save; read with weights_only=True)
     RUN/checkpoints/step-0001000/rng-rank0.pt       # torch RNG states of each process (exact resume)
+    RUN/checkpoints/step-0001000/commit.json        # a copy of the commit record below (for the fallback)
     RUN/checkpoints/latest.json                     # the commit point: step, folder, sha256 of every file
 
 Every file is written atomically and ``latest.json`` last, so a crash mid-save leaves the previous checkpoint in
-force.  Loading verifies the checksums and raises :class:`CheckpointError` naming the file on any mismatch.
+force.  Loading verifies the checksums; when the latest checkpoint is corrupt it falls back (with a warning) to the
+newest older one that verifies, and raises :class:`CheckpointError` naming the file only when none does.
+``latest.json``'s folder must be a ``step-NNNNNNN`` folder of the run's ``checkpoints``.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,8 @@ from msdf.flow.normalizer import Normalizer
 
 FORMAT_VERSION = 1
 LATEST = "latest.json"
+COMMIT = "commit.json"
+STEP_DIR = re.compile(r"step-\d{7}")
 
 
 class CheckpointError(ValueError):
@@ -87,28 +93,56 @@ def commit(run_dir: str | Path, step: int, keep: int = 2) -> Path:
     """Point ``latest.json`` at ``step``'s folder (with file checksums) and prune older checkpoints beyond ``keep``."""
     root = checkpoint_root(run_dir)
     folder = step_dir(run_dir, step)
-    files = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
-    write_json(root / LATEST, {"format_version": FORMAT_VERSION, "step": step, "dir": folder.name, "sha256": files})
-    olds = sorted(p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"step-\d{7}", p.name) and p != folder)
+    files = {p.name: _sha256(p) for p in sorted(folder.iterdir())
+             if p.is_file() and not p.name.startswith(".") and p.name != COMMIT}
+    record = {"format_version": FORMAT_VERSION, "step": step, "dir": folder.name, "sha256": files}
+    write_json(folder / COMMIT, record)
+    write_json(root / LATEST, record)
+    olds = sorted(p for p in root.iterdir() if p.is_dir() and STEP_DIR.fullmatch(p.name) and p != folder)
     for p in olds[: max(0, len(olds) - (keep - 1))]:
         shutil.rmtree(p, ignore_errors=True)
     return folder
 
 
 def latest_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]]:
-    """The committed checkpoint folder and its state dict, checksums verified; ``CheckpointError`` otherwise."""
+    """The committed checkpoint folder and its state dict, checksums verified; ``CheckpointError`` otherwise.
+
+    If the checkpoint ``latest.json`` points at is corrupt (or the pointer itself is), the newest older committed
+    checkpoint that verifies is used instead, with a warning on stderr naming what was wrong.
+    """
     root = checkpoint_root(run_dir)
     pointer = root / LATEST
     if not pointer.is_file():
         raise CheckpointError(f"{pointer}: no checkpoint found (is {run_dir} a training run directory?)")
     try:
-        latest = json.loads(pointer.read_text())
-        folder = root / latest["dir"]
+        return _verified(root, pointer)
+    except CheckpointError as exc:
+        for record in sorted(root.glob(f"step-*/{COMMIT}"), reverse=True):
+            try:
+                folder, state = _verified(root, record)
+            except CheckpointError:
+                continue
+            print(f"warning: {exc}; using the previous checkpoint {folder}", file=sys.stderr)
+            return folder, state
+        raise
+
+
+def _verified(root: Path, record_path: Path) -> tuple[Path, dict[str, Any]]:
+    """Checkpoint folder and state of the commit record ``record_path``, every checksum verified."""
+    try:
+        latest = json.loads(record_path.read_text())
+        name = latest["dir"]
         expected = dict(latest["sha256"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{pointer}: corrupt checkpoint pointer ({exc})") from exc
-    for name, digest in expected.items():
-        f = folder / name
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{record_path}: corrupt checkpoint pointer ({exc})") from exc
+    if not isinstance(name, str) or not STEP_DIR.fullmatch(name):
+        raise CheckpointError(f"{record_path}: checkpoint folder {name!r} is not a step-NNNNNNN folder of {root}")
+    folder = root / name
+    for fname in expected:
+        if not isinstance(fname, str) or Path(fname).name != fname or fname.startswith("."):
+            raise CheckpointError(f"{record_path}: bad checkpoint file name {fname!r}")
+    for fname, digest in expected.items():
+        f = folder / fname
         if not f.is_file():
             raise CheckpointError(f"{f}: checkpoint file missing")
         if _sha256(f) != digest:
@@ -116,10 +150,10 @@ def latest_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     state_path = folder / "state.json"
     try:
         state = json.loads(state_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{state_path}: unreadable checkpoint state ({exc})") from exc
-    if state.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{state_path}: unsupported checkpoint format {state.get('format_version')!r}")
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{state_path}: unsupported checkpoint format")
     return folder, state
 
 
