@@ -1,5 +1,6 @@
 """Slot template (msdf.flow.slots): k-means template, Hungarian row order, slot embedding, training with slots."""
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -7,6 +8,7 @@ from msdf.flow.checkpoint import latest_checkpoint, load_sampler
 from msdf.flow.config import build_config
 from msdf.flow.dataset import ArrayStore
 from msdf.flow.model import FlowTransformer
+from msdf.flow.normalizer import Normalizer
 from msdf.flow.slots import fit_template, reorder_rows, slot_order
 from msdf.flow.trainer import train
 
@@ -83,3 +85,30 @@ def test_training_with_slots_saves_the_template_and_orders_rows(tmp_path):
     folder, _ = latest_checkpoint(tmp_path / "run")
     torch.testing.assert_close(load_file(str(folder / "weights.safetensors"))["model.slot_embed.template"],
                                weights["model.slot_embed.template"])
+
+
+def test_per_slot_normalizer_standardises_each_slot_and_round_trips():
+    rng = np.random.default_rng(3)
+    # slot i of every shape sits near anchor i; the spread within a slot (0.5) is below the spread of all rows (~3)
+    anchors = rng.normal(size=(6, D)) * 3
+    x = torch.from_numpy(anchors[None] + 0.5 * rng.normal(size=(40, 6, D))).float()
+    x[:, 2, 5] = 7.0  # a constant column of one slot: floored std, stays finite
+    norm = Normalizer.per_slot(x)
+    assert norm.mean.shape == norm.std.shape == (6, D)
+    z = norm.normalize(x)
+    keep = torch.ones(6, D, dtype=torch.bool)
+    keep[2, 5] = False
+    torch.testing.assert_close(z.mean(0)[keep], torch.zeros(int(keep.sum())), atol=1e-4, rtol=0)
+    torch.testing.assert_close(z.std(0)[keep], torch.ones(int(keep.sum())), atol=1e-3, rtol=0)
+    assert torch.isfinite(z).all() and norm.std[2, 5] > 0.05  # floor: 5% of the column's overall std (> 1)
+    assert norm.std[keep].max() < 0.7  # per slot, not the overall spread
+    torch.testing.assert_close(norm.denormalize(z), x, atol=1e-5, rtol=0)
+    back = Normalizer.from_stats(norm.to_dict())
+    torch.testing.assert_close(back.std, norm.std)
+
+
+def test_slot_normalization_needs_slots():
+    with pytest.raises(ValueError, match="normalization"):
+        build_config(overrides={"normalization": "slot"})
+    cfg = build_config(overrides={"normalization": "slot", "model": {"slots": True}})
+    assert cfg.normalization == "slot"
