@@ -16,7 +16,6 @@ and size matter for a completion) between the decoded shape and the *full* refer
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.evaluation import chamfer_matrix, load_reference, mesh_point_cloud  # noqa: E402
 from msdf.flow.dflow import complete, observation_loss  # noqa: E402
 from msdf.flow.solvers import solve  # noqa: E402
@@ -143,11 +142,7 @@ def main() -> None:
         print(f"{m:<8} {summary['chamfer_' + m]:>15.4g} {summary['obs_loss_' + m]:>16.4g} "
               f"{summary['time_' + m + '_s']:>14.2f}")
     print(f"D-Flow closer to the full shape than plain sampling on {wins}/{len(rows)} shapes")
-    out = Path(args.out)
-    with atomic_write(out) as t:
-        t.write_text(json.dumps({"args": vars(args), "summary": summary, "wins": wins, "rows": rows,
-                                 "note": "timings measured on a shared, contended machine"}, indent=2))
-    print(f"wrote {out}")
+    write_result(args.out, {"args": vars(args), "summary": summary, "wins": wins, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ architecture; decode/render costs depend on the shapes, so re-run with the real 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -25,11 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.generate import generate, make_solver, sample_matrices  # noqa: E402
 
 
@@ -126,12 +124,8 @@ def main() -> None:
     print("generate breakdown (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items()))
     print(f"batched ODE speed-up over one-at-a-time: {t_seq / t_batched:.2f}x; failed samples: {failed}; "
           f"acceptance (<= 30 s): {'PASS' if t_total <= 30 else 'FAIL'}")
-    out = Path(args.out)
-    with atomic_write(out) as tmpf:
-        tmpf.write_text(json.dumps({"args": vars(args), "rows": rows, "failed_samples": failed,
-                                    "date": time.strftime("%Y-%m-%d"), "load_average_1min_before": load_before,
-                                    "torch_threads": torch.get_num_threads()}, indent=2))
-    print(f"wrote {out}")
+    write_result(args.out, {"args": vars(args), "rows": rows, "failed_samples": failed,
+                            "load_average_1min_before": load_before})
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ diagonal classified outside (must be 1). Prints tables, writes ``bench/results/o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from tqdm.auto import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.meshio import load_mesh  # noqa: E402
 from msdf.normalization import Normalization  # noqa: E402
 from msdf.oracle import SDFOracle  # noqa: E402
@@ -123,11 +122,8 @@ def main(argv=None) -> int:
     for r in opened:
         print(f"{r['mesh'][:22]:22s} " + " ".join(
             f"{r[m]['inside_frac']:>8.3f} {r[m]['isolated']:>6d} {r[m]['far_outside_frac']:>6.3f}" for m in ms))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(args.out) as tmp:
-        tmp.write_text(json.dumps({"config": {k: str(v) for k, v in vars(args).items()},
-                                   "watertight": closed, "open": opened}, indent=1))
-    print(f"\nwrote {args.out}")
+    write_result(args.out, {"config": {k: str(v) for k, v in vars(args).items()},
+                            "watertight": closed, "open": opened})
     return 0
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.data.layout import read_jsonl  # noqa: E402
 from msdf.data.readers import read_dataset  # noqa: E402
 from msdf.data.task import EncodeSettings  # noqa: E402
@@ -151,10 +151,7 @@ def main() -> int:
               "note": "each run is a fresh process: wall times include imports and worker start-up; 'start-up' is "
                       "the wall time of the same command on the 2 smallest meshes with 8 grids of 3^3 and no "
                       "refinement; 'steady' = shapes / (wall - start-up); medians"}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(args.out) as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -2,12 +2,15 @@
 
 1. ``points``: on the watertight meshes of /work/shared/meshes, 100k area-uniform points with normals, clean and with
    Gaussian noise of 0.5% of the longest side. VisCo (``--resolution``, default 256; also without normals with
-   ``--no-normals-too``) against Open3D screened Poisson depth 8 and 9 (lowest 2% density vertices trimmed), in the
-   same run on the same points: Chamfer-L1, F-score@0.01, normal consistency (``msdf.metrics.fidelity``: longest side
+   ``--no-normals-too``) against Open3D screened Poisson depth 8 and 9, both as Open3D returns it (``poisson9``) and
+   with the lowest 2% density vertices trimmed (``poisson9-trim``), in the same run on the same points. The meshes the
+   noise factor was calibrated on (``CALIBRATION``, the ``noise`` section) are left out unless
+   ``--include-calibration``. Metrics: Chamfer-L1, F-score@0.01, normal consistency (``msdf.metrics.fidelity``: longest side
    -> [-1, 1], exact point-to-mesh distances) and seconds (VisCo split by level).
-2. ``pointsets``: the oriented point sets of /work/shared/meshes/points (no ground-truth mesh): mean / 90% distance
-   from the points to each reconstruction (fraction of the longest side), watertightness, seconds.
-   ``noise``: the noise-adaptive point weight's factor swept on the same clean/noisy points (calibration).
+2. ``pointsets``: the oriented point sets of /work/shared/meshes/points (no ground-truth mesh), all points of each
+   file (``--points`` does not apply): mean / 90% distance from the points to each reconstruction (fraction of the
+   longest side), watertightness, seconds of every call.
+   ``noise``: the noise-adaptive point weight's factor swept on clean/noisy points of the ``CALIBRATION`` meshes.
 3. ``decode``: M-SDFs encoded from a few watertight meshes, decoded by marching cubes (``mc``) and by VisCo
    (``visco``), fidelity against the original mesh.
 4. ``proxy``: open meshes made by cutting holes into watertight ones (faces within random balls removed); the sign of
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -40,7 +42,7 @@ from tqdm.auto import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from msdf.atomic import atomic_write  # noqa: E402
+from bench.results_io import write_result  # noqa: E402
 from msdf.meshio import load_mesh  # noqa: E402
 from msdf.sampling import sample_surface  # noqa: E402
 from viscogrid import reconstruct  # noqa: E402
@@ -56,17 +58,20 @@ def fidelity(*args, **kwargs) -> dict:
 SHARED = Path("/work/shared/meshes")
 NOISE = 0.005
 SECTIONS = ("points", "noise", "pointsets", "decode", "proxy", "gather")
+CALIBRATION = ("anchor_dense.off", "bicycle_wheel.stl")  # meshes Weights.noise_factor's default was chosen on
 
 
-def poisson(points: np.ndarray, normals: np.ndarray, depth: int, trim: float = 0.02) -> trimesh.Trimesh:
-    """Open3D screened Poisson at ``depth``, dropping the vertices of the lowest ``trim`` density quantile."""
+def poisson(points: np.ndarray, normals: np.ndarray, depth: int, trim: float = 0.0) -> trimesh.Trimesh:
+    """Open3D screened Poisson at ``depth``, dropping the vertices of the lowest ``trim`` density quantile
+    (0: Open3D's output as it is)."""
     import open3d as o3d
 
     pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     pcd.normals = o3d.utility.Vector3dVector(normals)
     mesh, density = o3d.geometry.TriangleMesh.create_from_point_cloud_poisson(pcd, depth=depth)
     density = np.asarray(density)
-    mesh.remove_vertices_by_mask(density < np.quantile(density, trim))
+    if trim > 0:
+        mesh.remove_vertices_by_mask(density < np.quantile(density, trim))
     return trimesh.Trimesh(np.asarray(mesh.vertices), np.asarray(mesh.triangles))
 
 
@@ -88,18 +93,17 @@ class Recorder:
         return rows, emit
 
     def save(self) -> None:
-        with atomic_write(self.path) as tmp:
-            tmp.write_text(json.dumps(self.result, indent=1, default=str))
+        write_result(self.path, self.result, quiet=True)
 
 
 def timed(fn, repeats: int):
-    """(result of the last call, median seconds over ``repeats`` calls)."""
+    """(result of the last call, median seconds over ``repeats`` calls, seconds of every call in order)."""
     times, out = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-    return out, statistics.median(times)
+    return out, statistics.median(times), times
 
 
 def methods(args) -> dict:
@@ -119,6 +123,7 @@ def methods(args) -> dict:
         out[f"visco{args.resolution}-nonormals"] = visco(False, args.device)
     for d in args.poisson_depths:
         out[f"poisson{d}"] = lambda p, n, d=d: (poisson(p, n, d), {}, None)
+        out[f"poisson{d}-trim"] = lambda p, n, d=d: (poisson(p, n, d, trim=0.02), {}, None)
     return out
 
 
@@ -129,9 +134,9 @@ def bench_points(args, meshes: list[Path], emit) -> None:
         noisy = pts + np.random.default_rng(1).normal(scale=NOISE * np.ptp(mesh.vertices, axis=0).max(), size=pts.shape)
         for cond, p in (("clean", pts), ("noisy", noisy)):
             for name, fn in methods(args).items():
-                (rec, t, sigma), sec = timed(lambda: fn(p, nrm), args.repeats)
+                (rec, t, sigma), sec, calls = timed(lambda: fn(p, nrm), args.repeats)
                 m = fidelity(rec, mesh, n_points=args.metric_points)
-                emit({"mesh": path.name, "input": cond, "method": name, "seconds": sec,
+                emit({"mesh": path.name, "input": cond, "method": name, "seconds": sec, "seconds_per_call": calls,
                       "levels": {k: round(v, 2) for k, v in t.items()}, "sigma_estimated": sigma, **m})
 
 
@@ -149,7 +154,7 @@ def bench_noise(args, meshes: list[Path], emit) -> None:
         for cond, p, true_sigma in (("clean", pts, 0.0), ("noisy", noisy, sigma)):
             estimate = estimate_noise(p)
             for factor in args.noise_factors:
-                (rec, _), sec = timed(lambda: (reconstruct(p, nrm, resolution=args.resolution, device=args.device,
+                (rec, _), sec, _ = timed(lambda: (reconstruct(p, nrm, resolution=args.resolution, device=args.device,
                                                            weights=Weights(noise_factor=factor))[1], None), 1)
                 emit({"mesh": path.name, "input": cond, "noise_factor": factor, "sigma_true": true_sigma,
                       "sigma_estimated": estimate, "seconds": sec, **fidelity(rec, mesh, n_points=args.metric_points)})
@@ -162,9 +167,10 @@ def bench_pointsets(args, emit) -> None:
         for name, fn in methods(args).items():
             if nrm is None and name.startswith("poisson"):
                 continue
-            (rec, _, _), sec = timed(lambda: fn(pts, nrm), args.repeats)
+            (rec, _, _), sec, calls = timed(lambda: fn(pts, nrm), args.repeats)
             d = rec.nearest.on_surface(pts)[1] / size
-            emit({"pointset": path.name, "method": name, "seconds": sec, "mean_dist": float(d.mean()),
+            emit({"pointset": path.name, "points": len(pts), "method": name, "seconds": sec,
+                  "seconds_per_call": calls, "mean_dist": float(d.mean()),
                          "p90_dist": float(np.quantile(d, 0.9)), "watertight": bool(rec.is_watertight)})
 
 
@@ -176,7 +182,7 @@ def bench_decode(args, meshes: list[Path], emit) -> None:
         mesh = load_mesh(path)
         msdf = encode(mesh, n_grids=args.grids, device=args.device)
         for method in ("mc", "visco"):
-            rec, sec = timed(lambda: decode(msdf, resolution=args.resolution, method=method, device=args.device),
+            rec, sec, _ = timed(lambda: decode(msdf, resolution=args.resolution, method=method, device=args.device),
                              args.repeats)
             emit({"mesh": path.name, "method": method, "seconds": sec, "watertight": bool(rec.is_watertight),
                          "components": len(rec.split(only_watertight=False)),
@@ -208,7 +214,7 @@ def bench_proxy(args, meshes: list[Path], emit) -> None:
         near, n = sample_surface(mesh, args.metric_points, seed=3)
         near = near + n * g.normal(scale=0.01 * (hi - lo).max(), size=(len(near), 1))
         truth = {k: SDFOracle(mesh).inside(q) for k, q in (("uniform", uniform), ("near", near))}
-        proxy, sec = timed(lambda: watertight_proxy(holed, device=args.device), 1)
+        proxy, sec, _ = timed(lambda: watertight_proxy(holed, device=args.device), 1)
         for name, m in (("holed", holed), ("proxy", proxy)):
             oracle = SDFOracle(m)
             row = {"mesh": path.name, "sign_from": name, "watertight": bool(m.is_watertight),
@@ -218,7 +224,7 @@ def bench_proxy(args, meshes: list[Path], emit) -> None:
             emit(row)
     for path in sorted((args.shared / "open").iterdir())[: args.decode_limit]:
         mesh = load_mesh(path)
-        proxy, sec = timed(lambda: watertight_proxy(mesh, device=args.device), 1)
+        proxy, sec, _ = timed(lambda: watertight_proxy(mesh, device=args.device), 1)
         d = proxy.nearest.on_surface(sample_surface(mesh, 20000, seed=0)[0])[1] / np.ptp(mesh.vertices, axis=0).max()
         emit({"mesh": path.name, "sign_from": "proxy (real open mesh)", "watertight": bool(proxy.is_watertight),
                      "seconds": sec, "mesh_to_proxy_mean": float(d.mean()), "mesh_to_proxy_p99": float(np.quantile(d, 0.99))})
@@ -235,7 +241,7 @@ def bench_gather(args, emit) -> None:
         def step():
             x.grad = None
             fn().sum(1).square().sum().backward()
-        _, sec = timed(step, max(3, args.repeats))
+        _, sec, _ = timed(step, max(3, args.repeats))
         emit({"method": name, "seconds": sec})
 
 
@@ -270,16 +276,21 @@ def main() -> int:
     ap.add_argument("--compare-cpu", action="store_true", help="with a GPU --device: also VisCo on the CPU")
     ap.add_argument("--poisson-depths", type=int, nargs="*", default=[8, 9],
                     help="Open3D Poisson baselines of the points section (none: skip)")
+    ap.add_argument("--include-calibration", action="store_true",
+                    help="points section: also the CALIBRATION meshes (left out by default: the noise factor was "
+                         "chosen on them)")
     ap.add_argument("--shared", type=Path, default=SHARED,
                     help="folder with watertight/, open/, points/ (default: the shared meshes; tests/data works)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "visco.json"))
     args = ap.parse_args()
-    meshes = sorted((args.shared / "watertight").iterdir())[: args.limit]
-    rec = Recorder(args.out, {"host": platform.node(), "torch_threads": torch.get_num_threads(), "args": vars(args)})
+    every = sorted((args.shared / "watertight").iterdir())
+    calibration = [m for m in every if m.name in CALIBRATION]
+    meshes = [m for m in every if args.include_calibration or m.name not in CALIBRATION][: args.limit]
+    rec = Recorder(args.out, {"args": vars(args), "calibration_meshes": list(CALIBRATION)})
     fid = ["chamfer_l1", "fscore", "normal_consistency", "seconds"]
     runs = {
         "points": (lambda e: bench_points(args, meshes, e), fid, ["input", "method"]),
-        "noise": (lambda e: bench_noise(args, meshes, e), fid + ["sigma_estimated"], ["input", "noise_factor"]),
+        "noise": (lambda e: bench_noise(args, calibration, e), fid + ["sigma_estimated"], ["input", "noise_factor"]),
         "pointsets": (lambda e: bench_pointsets(args, e), ["mean_dist", "p90_dist", "seconds"], ["method"]),
         "decode": (lambda e: bench_decode(args, meshes, e), fid + ["components"], ["method"]),
         "proxy": (lambda e: bench_proxy(args, meshes, e), ["sign_acc_uniform", "sign_acc_near", "seconds"],

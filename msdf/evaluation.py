@@ -50,13 +50,12 @@ def chamfer_matrix(a: torch.Tensor, b: torch.Tensor, method: str = "auto", chunk
                    desc: str = "chamfer") -> torch.Tensor:
     """Pairwise Chamfer distances (squared-L2 convention above): a (N, P, 3), b (M, Q, 3) -> (N, M) on ``a``'s device.
 
-    All methods are exact. ``"kdtree"``: one scipy KD-tree per cloud, two nearest-neighbour queries per pair
-    (O((P + Q) log) per pair; the CPU choice, ~10x faster than brute force at 2048 points, see
-    ``bench/bench_evaluate.py``). ``"brute"``: ``|x|^2 + |y|^2 - 2 x.y`` on ``a``'s device, ``chunk`` columns at a
+    All methods are exact. ``"kdtree"``: one scipy KD-tree per cloud, queried with all points of the other set at
+    once on every CPU core (O((P + Q) log) per pair; the CPU choice, timed in ``bench/bench_evaluate.py``). ``"brute"``: ``|x|^2 + |y|^2 - 2 x.y`` on ``a``'s device, ``chunk`` columns at a
     time so memory stays at ``chunk * P * Q`` floats. ``"keops"``: :func:`_chamfer_keops`, the (P, Q) distances
     never stored; opt-in, because on the one GPU it was tried on (H200, CUDA 13, pykeops 2.3) KeOps crashed the
-    process while compiling its kernel (see the README). ``"auto"`` picks brute on CUDA, kdtree else.
-    When ``b is a`` the kdtree method computes only the upper triangle.
+    process while compiling its kernel (see docs/evaluation.md). ``"auto"`` picks brute on CUDA, kdtree else.
+    When ``b is a`` the kdtree method queries each pair once and mirrors.
     """
     if method == "auto":
         method = "brute" if a.is_cuda else "kdtree"
@@ -99,22 +98,25 @@ def _chamfer_keops(a: torch.Tensor, b: torch.Tensor, chunk: int, quiet: bool, de
 
 
 def _chamfer_kdtree(a: torch.Tensor, b: torch.Tensor, quiet: bool, desc: str) -> torch.Tensor:
-    """KD-tree Chamfer matrix (see :func:`chamfer_matrix`); symmetric inputs fill the lower triangle by mirroring."""
+    """KD-tree Chamfer matrix (see :func:`chamfer_matrix`) on all CPU cores: one tree per cloud, each queried once with
+    every point of the other set at a time (``workers=-1``); symmetric inputs need one pass (the matrix is A + A^T)."""
     from scipy.spatial import cKDTree
 
     symmetric = b is a
     xa = a.detach().cpu().double().numpy()
     xb = xa if symmetric else b.detach().cpu().double().numpy()
-    trees_a = [cKDTree(x) for x in xa]
-    trees_b = trees_a if symmetric else [cKDTree(y) for y in xb]
-    out = np.zeros((len(xa), len(xb)))
-    for i in tqdm(range(len(xa)), desc=desc, unit="shape", disable=quiet):
-        for j in range(i + 1 if symmetric else 0, len(xb)):
-            d_ab = trees_b[j].query(xa[i])[0]
-            d_ba = trees_a[i].query(xb[j])[0]
-            out[i, j] = np.mean(d_ab ** 2) + np.mean(d_ba ** 2)
-    if symmetric:
-        out = out + out.T
+
+    def mean_sq(queries: np.ndarray, clouds: np.ndarray, what: str) -> np.ndarray:
+        """(len(queries), len(clouds)): mean over each query cloud's points of the squared distance to each cloud."""
+        flat = queries.reshape(-1, 3)
+        out = np.empty((len(queries), len(clouds)))
+        for j in tqdm(range(len(clouds)), desc=f"{desc} {what}".strip(), unit="shape", disable=quiet):
+            d = cKDTree(clouds[j]).query(flat, workers=-1)[0]
+            out[:, j] = (d ** 2).reshape(len(queries), -1).mean(axis=1)
+        return out
+
+    a_to_b = mean_sq(xa, xb, "")
+    out = a_to_b + (a_to_b.T if symmetric else mean_sq(xb, xa, "(reverse)").T)
     return torch.from_numpy(out).to(a.device, a.dtype)
 
 

@@ -49,6 +49,7 @@ def test_report_embeds_everything_and_counts_failures(demo_dir):
     assert metrics["evaluation"]["conditional"]["accuracy"] == 0.5
     assert metrics["stage_seconds"] == {"generate": 3.5}
     assert len(metrics["generation_failures"]) == 1
+    assert metrics["peak_rss_mb"] > 10  # this test process alone holds more than 10 MB
 
 
 def test_report_renders_in_headless_chromium(demo_dir, tmp_path):

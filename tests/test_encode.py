@@ -71,7 +71,7 @@ def test_real_meshes_round_trip_with_fidelity_floor_and_refinement_gain(name):
     f0 = fidelity(decode(plain, 96), mesh, n_points=10000)
     f1 = fidelity(decode(refined, 96), mesh, n_points=10000)
     assert f1["chamfer_l1"] < 4e-3 and f1["fscore"] > 0.95 and f1["iou"] > 0.95
-    assert f1["chamfer_l1"] < f0["chamfer_l1"] * 1.02
+    assert f1["chamfer_l1"] < f0["chamfer_l1"]  # refinement must lower the error, not merely keep it
 
 
 def test_refinement_never_increases_the_loss_and_is_deterministic(cactus):

@@ -60,6 +60,7 @@ def test_identical_sets():
     m = generation_metrics(x, x.clone())
     assert m["cov"] == 1.0
     assert m["mmd_cd"] == pytest.approx(0.0, abs=1e-6)
+    assert m["1nna_cd"] == 0.0  # every shape's nearest neighbour is its twin in the other set
 
 
 def test_same_distribution_gives_about_half():

@@ -165,29 +165,62 @@ def _set_distance(a, b):
     return cost[r, c].mean()
 
 
+def _record_training(patch, sink: dict) -> None:
+    """Make :func:`train` record each step's batch (x0, x1, t, cond) and the model it trains into ``sink``."""
+    original = trainer_mod.make_batch
+
+    def make_batch(x1, cond, config):
+        out = original(x1, cond, config)
+        sink.setdefault("batches", []).append(out)
+        return out
+
+    class RecordingEMA(trainer_mod.EMA):
+        def __init__(self, model, decay):
+            super().__init__(model, decay)
+            sink["model"] = model
+
+    patch(trainer_mod, "make_batch", make_batch)
+    patch(trainer_mod, "EMA", RecordingEMA)
+
+
 def _ddp_worker(rank, world, port, run, result_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
     torch.set_num_threads(1)
+    sink: dict = {}
+    _record_training(setattr, sink)
     res = train(_store(), _config(steps=3, ckpt_every=100), run, quiet=True)
-    Path(result_dir, f"rank{rank}.json").write_text(json.dumps({"step": res.step, "status": res.status}))
+    torch.save({"step": res.step, "status": res.status, "batches": sink["batches"],
+                "weights": {k: v.detach().clone() for k, v in sink["model"].state_dict().items()}},
+               Path(result_dir, f"rank{rank}.pt"))
 
 
-def test_ddp_two_gloo_processes(tmp_path):
+def test_ddp_ranks_agree_and_equal_one_process_on_the_concatenated_batch(tmp_path, monkeypatch):
+    """Both ranks end with identical weights, equal to one process trained on each step's two rank batches
+    concatenated (same initial weights: DDP broadcasts rank 0's). A DDP that never averaged gradients fails both."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "r"), str(tmp_path)), nprocs=2, join=True)
-    for rank in range(2):
-        assert json.loads((tmp_path / f"rank{rank}.json").read_text()) == {"step": 3, "status": "done"}
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+    assert [(r["step"], r["status"]) for r in ranks] == [(3, "done"), (3, "done")]
     folder, state = latest_checkpoint(tmp_path / "r")
     assert state["progress"]["samples_seen"] == 3 * 4 * 2
     assert (folder / "rng-rank0.pt").exists() and (folder / "rng-rank1.pt").exists()
+    assert not torch.equal(ranks[0]["batches"][0][1], ranks[1]["batches"][0][1])  # the ranks saw different data
+    for name, w in ranks[0]["weights"].items():
+        assert torch.equal(w, ranks[1]["weights"][name]), name
+
+    joined = [tuple(torch.cat([a[i], b[i]]) for i in range(3)) + (Condition.cat([a[3], b[3]]),)
+              for a, b in zip(ranks[0]["batches"], ranks[1]["batches"])]
+    replay = iter(joined)
+    sink: dict = {}
+    _record_training(monkeypatch.setattr, sink)
+    monkeypatch.setattr(trainer_mod, "make_batch", lambda x1, cond, config: next(replay))
     single = train(_store(), _config(steps=3, ckpt_every=100), tmp_path / "single", quiet=True)
-    w_ddp, w_one = _weights(tmp_path / "r")[0], _weights(tmp_path / "single")[0]
-    # ranks saw different batches, so the averaged-gradient model differs from the single-process one
-    assert any(not torch.equal(w_ddp[k], w_one[k]) for k in w_ddp if k.startswith("model."))
     assert single.step == 3
+    for name, w in sink["model"].state_dict().items():
+        torch.testing.assert_close(ranks[0]["weights"][name], w, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_presets_yaml_files_match_code():

@@ -55,6 +55,19 @@ def test_cfg_combination(sampler):
     assert torch.allclose(guided_velocity(sampler, cond, 1.0)(x, t), u_c, atol=1e-5)
 
 
+def test_condition_and_guidance_change_the_samples(sampler):
+    """Same seed: the same prompt gives the identical sample (so any difference is the condition's), a different
+    prompt or guidance weight a different one. The tiny model's conditioning is weak, so differences are small."""
+    solver = make_solver("midpoint", 8)
+    mats, _ = sample_matrices(sampler, solver, prompts=["a small shape", "a large shape", "a small shape"],
+                              seeds=[0, 0, 0], quiet=True)
+    assert torch.equal(mats[0], mats[2])
+    assert (mats[0] - mats[1]).abs().max() > 1e-6
+    g1, _ = sample_matrices(sampler, solver, classes=["small"], seeds=[0], guidance=1.0, quiet=True)
+    g3, _ = sample_matrices(sampler, solver, classes=["small"], seeds=[0], guidance=3.0, quiet=True)
+    assert (g1 - g3).abs().max() > 1e-6
+
+
 def test_samples_independent_of_batching(sampler):
     solver = make_solver("midpoint", 4)
     seeds = [5, 6, 7]

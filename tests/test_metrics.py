@@ -40,6 +40,15 @@ def test_metric_frame_is_scale_invariant():
         assert abs(a[key] - b[key]) < 1e-3 * max(1.0, abs(a[key]))
 
 
+def test_fscore_tau_is_exactly_one_percent_of_the_metric_frame():
+    ref = trimesh.creation.icosphere(5)  # radius 1: the metric frame (longest side [-1, 1]) is the mesh's own frame
+    inside, outside = ref.copy(), ref.copy()
+    inside.apply_scale(1.0095)  # every point 0.0094..0.0095 from the reference: within tau = 0.01
+    outside.apply_scale(1.0105)  # every point 0.0104..0.0105 away: beyond tau
+    assert fidelity(inside, ref, n_points=5000)["fscore"] == 1.0
+    assert fidelity(outside, ref, n_points=5000)["fscore"] == 0.0
+
+
 def test_fscore_threshold_and_empty():
     ref = trimesh.creation.icosphere(5)
     rec = ref.copy()

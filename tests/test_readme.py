@@ -1,4 +1,5 @@
-"""The README's commands stay true: every ``msdf``/``viscogrid`` example names a real sub-command and real flags.
+"""The documented commands stay true: every ``msdf``/``viscogrid`` example in README.md and docs/*.md names a real
+sub-command and real flags.
 
 Each example line in a ```bash block is parsed with the command's own argparse parser (``parse_known_args`` is not
 used: an unknown flag fails). The cheap ones run for real elsewhere (tests of each area and the demo).
@@ -12,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def _example_lines() -> list[str]:
-    text = README.read_text()
+    text = "\n".join(page.read_text() for page in PAGES)
     lines = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         joined = block.replace("\\\n", " ")
@@ -43,7 +45,7 @@ def test_readme_has_examples() -> None:
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     missing = set(sub.choices) - commands
-    assert not missing, f"msdf sub-commands without a README example: {sorted(missing)}"
+    assert not missing, f"msdf sub-commands without a documented example: {sorted(missing)}"
 
 
 @pytest.mark.parametrize("line", _example_lines())
@@ -55,4 +57,4 @@ def test_readme_example_parses(line: str) -> None:
     try:
         _parser(program).parse_args(argv)
     except SystemExit as exc:  # argparse reports errors by exiting with status 2
-        pytest.fail(f"README example does not parse ({exc.code}): {line}")
+        pytest.fail(f"documented example does not parse ({exc.code}): {line}")

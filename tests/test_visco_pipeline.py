@@ -1,9 +1,11 @@
 """The bridges into the M-SDF pipeline on small cases."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from msdf.meshio import load_mesh
 from msdf.normalization import Normalization
@@ -43,3 +45,33 @@ def test_watertight_proxy_of_open_mesh():
     to_mesh = mesh.nearest.on_surface(proxy.vertices)[1]
     assert np.quantile(to_proxy, 0.9) < 0.25 * cell
     assert np.quantile(to_mesh, 0.9) < 2.0 * cell
+
+
+def test_cli_decode_method_visco_and_preprocess_watertight_proxy(tmp_path, monkeypatch):
+    """``msdf decode --method visco`` and ``msdf preprocess --watertight-proxy`` through their commands."""
+    import shutil
+
+    import msdf
+    from msdf.cli import main
+    from msdf.data import MSDFStore
+
+    root = Path(__file__).resolve().parent / "data"
+    msdf.encode(root / "watertight" / "lemon.obj", n_grids=64, k=3, refine_steps=0).save(tmp_path / "lemon.npz")
+    import viscogrid.pipeline as pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "from_msdf", lambda *a, **kw: calls.append(1) or from_msdf(*a, **kw))
+    assert main(["decode", str(tmp_path / "lemon.npz"), "-o", str(tmp_path / "lemon.ply"), "--method", "visco",
+                 "--resolution", "32"]) == 0
+    mesh = trimesh.load(tmp_path / "lemon.ply")
+    assert calls == [1] and mesh.is_watertight and len(mesh.faces) > 100  # the VisCo path made this mesh
+
+    data = tmp_path / "open"
+    data.mkdir()
+    shutil.copy(root / "open" / "mushroom.off", data / "mushroom.off")
+    assert main(["preprocess", str(data), "-o", str(tmp_path / "store"), "--grids", "16", "--k", "3",
+                 "--refine-steps", "0", "--workers", "1", "--watertight-proxy", "--quiet"]) == 0
+    store = MSDFStore(tmp_path / "store")
+    assert len(store) == 1 and store[0]["msdf"].shape == (16, 4 + 27)
+    summary = json.loads((tmp_path / "store" / "summary.json").read_text())
+    assert summary["settings"]["watertight_proxy"] is True

@@ -76,6 +76,14 @@ def prompt_sheets(generated: Path, sheets: Path) -> list[tuple[str, Path, list[d
     return out
 
 
+def peak_rss_mb() -> float:
+    """Largest resident set (MB) of this process or of any finished subprocess it waited for, i.e. of the biggest
+    stage run in this invocation (stages skipped on a resumed run are not counted)."""
+    import resource
+
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+
+
 def collect_metrics(out: Path) -> dict:
     """Everything measured by the demo's stages, as one JSON-ready dict (wholeness of the prompts' samples counts a
     sample without a mesh as a failure)."""
@@ -92,6 +100,7 @@ def collect_metrics(out: Path) -> dict:
         "generation_failures": [r for r in samples if r.get("error")],
         "preprocess": _read_json(out / "store" / "summary.json"),
         "stage_seconds": {k: v.get("seconds") for k, v in stages.items() if v},
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -1,0 +1,204 @@
+"""Sections of docs/benchmarks.md for the generative side: training, the demo's model, solvers, generation,
+evaluation, D-Flow, the GPU runs, and the demo's own metrics (also quoted in the README)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.doc_format import Section, fixed, median, num, pct, table
+
+Data = dict[str, Any]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def train(d: Data) -> str:
+    rows = [[r["preset"], f"n {r['n']}, k {r['k']}", num(r["batch"]), num(r["steps"]), r["coupling"],
+             fixed(r["samples_per_s"], 2), ", ".join(fixed(x, 2) for x in r["all"])] for r in d["throughput"]]
+    ab = d.get("ablation")
+    out = [f"Throughput on `{d['device']}` with {d['threads']} thread(s); each repeat is a fresh run of the given "
+           f"number of steps and the figure is the median of the repeats (\"{d.get('note', '')}\").", "",
+           table(["preset", "size", "batch", "steps", "coupling", "samples/s", "repeats"], rows)]
+    if ab:
+        nfes = list(ab["rows"][0]["rms_error_vs_nfe"])
+        out += ["", f"Multisample flow matching ablation ({ab['data']}, {ab['steps']} steps, batch {ab['batch']}, "
+                "same seed); Euler RMS error against a 128-step reference:", "",
+                table(["coupling", "val loss", "straightness", "train s"] + [f"NFE {n}" for n in nfes],
+                      [[r["coupling"], fixed(r["val_loss"], 3), fixed(r["straightness"], 3),
+                        fixed(r["train_seconds"], 0)] + [fixed(r["rms_error_vs_nfe"][n], 3) for n in nfes]
+                       for r in ab["rows"]])]
+    return "\n".join(out)
+
+
+def flow_e2e(d: Data) -> str:
+    t = d["training"]
+    rows = [[name, num(r["samples"]), pct(r["accuracy"])] for name, r in d["rows"].items()]
+    first = d["rows"].get("first caption per class", {}).get("per_class", {})
+    weak = ", ".join(f"{c} {pct(a, 0)}" for c, a in first.items() if a < 1.0)
+    return (f"The demo's trained model (`{d['demo']}`): {num(t['steps'])} steps in {fixed(t['seconds'] / 60, 1)} min, "
+            f"{fixed(t['samples_per_s'], 1)} samples/s. A sample counts as correct when the nearest dataset mesh "
+            f"(Chamfer, bounding-box normalised) has the prompted class; chance {pct(d['chance'])}.\n\n"
+            + table(["prompts", "samples", "accuracy"], rows)
+            + (f"\n\nClasses below 100% for the first captions: {weak}." if weak else ""))
+
+
+def _solver_rows(d: Data, nfes: tuple[int, ...] | None = None) -> list[list[str]]:
+    has_min = any("psnr_min" in r for r in d["rows"])
+    rows = []
+    for r in sorted(d["rows"], key=lambda r: (r["nfe"], r["solver"])):
+        if nfes is None or r["nfe"] in nfes:
+            rows.append([r["solver"], num(r["nfe"]), fixed(r["psnr"], 1)]
+                        + ([fixed(r.get("psnr_min"), 1)] if has_min else []) + [num(r["rmse"], 3)]
+                        + ([num(r["chamfer"], 2)] if "chamfer" in r else []))
+    return rows
+
+
+def _solver_headers(d: Data) -> list[str]:
+    return (["solver", "NFE", "mean PSNR dB"] + (["worst PSNR dB"] if any("psnr_min" in r for r in d["rows"]) else [])
+            + ["pooled RMSE"] + (["decoded Chamfer"] if any("chamfer" in r for r in d["rows"]) else []))
+
+
+def solvers_gmm(d: Data) -> str:
+    a = d["args"]
+    return (f"Analytic CondOT flow to a Gaussian mixture (dimension {d['info']['dim']}), reference dopri5 at tol 1e-8; "
+            f"BNS trained {a['iters']} iterations, lr {a['lr']}, batch {a['batch_size']}, {a['train_pairs']} training "
+            f"and {a['test_pairs']} test pairs.\n\n" + table(_solver_headers(d), _solver_rows(d)))
+
+
+def solvers_model(*files: Data) -> str:
+    rows = []
+    for name, d in zip(MODEL_SOLVER_FILES, files):
+        a, bns = d["args"], next(r for r in d["rows"] if r["solver"] == "bns" and r["nfe"] == 8)
+        mid = next(r for r in d["rows"] if r["solver"] == "midpoint" and r["nfe"] == 16)
+        rows.append([f"`{name}.json`", num(a["train_pairs"]), num(a["iters"]), num(a["lr"]), num(a["batch_size"]),
+                     a.get("loss_space", "normalised"), fixed(bns["psnr"], 1), num(bns["rmse"], 3),
+                     num(bns.get("chamfer"), 2), fixed(mid["psnr"], 1), num(mid["rmse"], 3),
+                     num(mid.get("chamfer"), 2)])
+    tols = sorted({d["args"]["tol"] for d in files})
+    return ("The demo's text model, CFG weight 2, 32 test pairs; every row's reference is dopri5 at tol "
+            f"{', '.join(num(t) for t in tols)} (`msdf distill-solver` trains against dopri5 at tol 1e-5). Worst-case "
+            "PSNR was not recorded by these runs (the script records it since).\n\n"
+            + table(["file", "training pairs", "iterations", "lr", "batch", "loss space", "BNS-8 PSNR", "BNS-8 RMSE",
+                     "BNS-8 Chamfer", "midpoint-16 PSNR", "midpoint-16 RMSE", "midpoint-16 Chamfer"], rows))
+
+
+MODEL_SOLVER_FILES = ("bench_solvers_model", "bench_solvers_model_msdf_loss", "bench_solvers_model_lr1e-2",
+                      "bench_solvers_model_lr2e-2", "bench_solvers_model_cpu_300iters",
+                      "bench_solvers_model_cpu_500iters")
+
+
+def generate(d: Data) -> str:
+    a, rows = d["args"], {r["name"]: r for r in d["rows"]}
+    total = rows["generate total"]
+    parts = ", ".join(f"{k[7:-2]} {fixed(total[k])} s" for k in ("median_ode_s", "median_decode_s", "median_render_s")
+                      if total.get(k) == total.get(k))  # NaN (not rendered) fails x == x
+    return (f"`{a['run']}`, {a['n']} samples, {a['solver']} {a['nfe']} NFE, {a['resolution']}³, median of "
+            f"{a['repeats']} on `{a['device']}`: one `generate` call {fixed(total['time_s'])} s ({parts}). ODE for all "
+            f"samples batched {fixed(rows['ode batched']['time_s'])} s vs one at a time "
+            f"{fixed(rows['ode sequential (baseline)']['time_s'])} s.")
+
+
+def evaluate(d: Data) -> str:
+    m = d["methods"]
+    note = ("" if "provenance" in d else " In this file the KD-tree queries ran one pair at a time on one core "
+            "(before `workers=-1` and batched queries).")
+    return (f"{d['clouds']}×{d['clouds']} clouds of {num(d['points'])} points on `{d['device']}`, median of "
+            f"{d['repeats']}.{note}\n\n"
+            + table(["method", "ms per pair", "speed-up over brute force", "max difference to brute force"],
+                    [[k, fixed(1e3 * v["seconds_per_pair"], 3), fixed(v["speedup_vs_brute"], 2),
+                      num(v["max_abs_diff_vs_brute"], 2)] for k, v in m.items()]))
+
+
+def dflow(d: Data) -> str:
+    a, s = d["args"], d["summary"]
+    source = (f"model `{a['run']}` (for a text model the script samples unconditionally; it conditions class models "
+              "on the reference label)" if a["run"] else "a small class model on sphere M-SDFs, trained on the spot")
+    return (f"{len(d['rows'])} half-view shapes, {a['optimizer']} {a['steps']} steps through {a['nfe']}-NFE midpoint, "
+            f"{source}, on `{a['device']}`. Medians:\n\n"
+            + table(["method", "Chamfer to the full shape", "observation loss", "s per shape"],
+                    [[m, num(s[f"chamfer_{m}"]), num(s[f"obs_loss_{m}"]), fixed(s[f"time_{m}_s"])]
+                     for m in ("plain", "dflow")])
+            + f"\n\nD-Flow is closer to the full shape on {d['wins']}/{len(d['rows'])} shapes.")
+
+
+def gpu_train(d: Data) -> str:
+    return train(d) + ("\n\nThe first repeat includes CUDA start-up; `cpu-small` is launch-bound at this size.")
+
+
+def gpu_solvers(*files: Data) -> str:
+    out = []
+    for name, d in zip(("solvers_bns2000", "solvers_bns1000", "solvers_bns_nfes"), files):
+        a = d["args"]
+        bns = next(r for r in d["rows"] if r["solver"] == "bns")
+        out += [f"**`h200/{name}.json`**: {a['train_pairs']} training pairs, {a['iters']} iterations, batch "
+                f"{a['batch_size']}, dopri5 reference at tol {num(a['tol'])}; BNS training "
+                f"{fixed(bns['train_s'], 0)} s.", "", table(_solver_headers(d), _solver_rows(d)), ""]
+    return "\n".join(out).rstrip()
+
+
+def gpu_visco(d: Data) -> str:
+    rows = d["pointsets"]
+    by = {r["method"]: r for r in rows}
+    gpu, cpu = by.get("visco256"), by.get("visco256-cpu")
+    if "points" in rows[0]:
+        count = f"{num(rows[0]['points'])} points"
+    else:  # older files did not record it: count the file's points (one per line), which the run read in full
+        lines = (REPO / d["args"]["shared"] / "points" / rows[0]["pointset"]).read_text().split("\n")
+        count = f"all {num(sum(1 for line in lines if line.strip()))} points of the file (`--points` does not apply)"
+    calls = ("" if "seconds_per_call" in rows[0] else
+             " Only the median of the calls was recorded, so the first call (which includes CUDA start-up) is not shown.")
+    gather = {r["method"]: r["seconds"] for r in d.get("gather", [])}
+    return (f"`{rows[0]['pointset']}` from `{d['args']['shared']}/points`, {count}, 256³, median of "
+            f"{d['args']['repeats']} calls.{calls}\n\n"
+            + table(["device", "s", "mean distance points→surface", "90% distance", "watertight"],
+                    [[k, fixed(r["seconds"]), num(r["mean_dist"]), num(r["p90_dist"]), str(r["watertight"])]
+                     for k, r in (("GPU", gpu), ("16 CPU cores", cpu)) if r])
+            + (f"\n\nMean distances differ by {num(abs(gpu['mean_dist'] - cpu['mean_dist']), 1)} of the longest side."
+               if gpu and cpu else "")
+            + ("\n\nGrid gather, forward + backward on a 256³ band: "
+               + ", ".join(f"`{k}` {fixed(1e3 * v)} ms" for k, v in gather.items()) + "." if gather else ""))
+
+
+def demo(d: Data) -> str:
+    """The demo's own ``metrics.json`` (copied to ``bench/results/demo_metrics.json`` after a run)."""
+    stages = d.get("stage_seconds") or {}
+    ev = (d.get("evaluation") or {}).get("overall") or {}
+    cond = (d.get("evaluation") or {}).get("conditional") or {}
+    lines = [table(["stage", "seconds"], [[k, fixed(v, 0)] for k, v in stages.items()])]
+    if stages:
+        lines.append(f"\nStages together: {fixed(sum(v for v in stages.values() if v) / 60, 1)} min.")
+    if d.get("peak_rss_mb"):
+        lines.append(f"Peak memory of the largest process: {fixed(d['peak_rss_mb'] / 1024, 1)} GB.")
+    if ev:
+        lines.append("Generation metrics against the held-out reference set: "
+                     + ", ".join(f"{k} {num(v)}" for k, v in ev.items() if isinstance(v, (int, float))) + ".")
+    if cond.get("accuracy") is not None:
+        lines.append(f"Conditional accuracy: {pct(cond['accuracy'])}.")
+    return "\n".join(lines)
+
+
+SECTIONS = [
+    Section("train", "Training throughput and the OT ablation", "bench/bench_train.py", ("train",), train),
+    Section("flow-e2e", "The demo's model end to end", "bench/bench_flow_e2e.py", ("flow_e2e",), flow_e2e),
+    Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
+            solvers_gmm),
+    Section("solvers-model", "Few-step solvers on the demo's model (CPU)", "bench/bench_solvers.py --run",
+            MODEL_SOLVER_FILES, solvers_model),
+    Section("generate", "Generation time", "bench/bench_generate.py", ("bench_generate",), generate),
+    Section("evaluate", "Chamfer matrix for the generation metrics", "bench/bench_evaluate.py", ("evaluate",),
+            evaluate),
+    Section("dflow", "D-Flow shape completion", "bench/bench_dflow.py", ("bench_dflow",), dflow),
+    Section("gpu-train", "GPU: training throughput", "scripts/gpu_checks.sh (bench/bench_train.py)", ("h200/train",),
+            gpu_train),
+    Section("gpu-solvers", "GPU: learned solvers", "scripts/gpu_checks.sh (bench/bench_solvers.py)",
+            ("h200/solvers_bns2000", "h200/solvers_bns1000", "h200/solvers_bns_nfes"), gpu_solvers),
+    Section("gpu-generate", "GPU: generation time", "scripts/gpu_checks.sh (bench/bench_generate.py)",
+            ("h200/generate",), generate),
+    Section("gpu-evaluate", "GPU: Chamfer matrix", "scripts/gpu_checks.sh (bench/bench_evaluate.py)",
+            ("h200/evaluate",), evaluate),
+    Section("gpu-dflow", "GPU: D-Flow", "scripts/gpu_checks.sh (bench/bench_dflow.py)", ("h200/dflow",), dflow),
+    Section("gpu-visco", "GPU: VisCo", "scripts/gpu_checks.sh (bench/bench_visco.py)", ("h200/visco",), gpu_visco),
+    Section("demo", "The demo run", "msdf demo", ("demo_metrics",), demo,
+            missing="No demo run is recorded yet: after `bash scripts/demo.sh` (or `msdf demo`), copy "
+                    "`demo_output/metrics.json` to `bench/results/demo_metrics.json` and run "
+                    "`python bench/render_docs.py`."),
+]
