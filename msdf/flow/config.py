@@ -37,6 +37,7 @@ class TrainConfig:
     p_uncond: float = 0.15              # CFG: probability of dropping the condition to the learned null
     geometry_weight: float = 1.0        # loss weight of the 4 centre/half-width columns vs the k^3 SDF values
     normalization: str = "column"       # column | slot (per slot and column; needs model.slots)
+    field_weight: float = 0.0           # weight of the field-space loss (msdf.flow.field_loss); 0 = off
     time_sampler: str = "uniform"       # uniform | logit_normal
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
@@ -71,6 +72,7 @@ class TrainConfig:
             "schedule": self.schedule in ("cosine", "constant"),
             "p_uncond": 0.0 <= self.p_uncond < 1.0,
             "geometry_weight": self.geometry_weight > 0,
+            "field_weight": self.field_weight >= 0,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
             "steps": self.steps >= 0,

@@ -8,7 +8,7 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
     x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
     t      ~ U(0, 1) or logit-normal
     x_t    =  (1 - t) x0 + t x1
-    loss   =  mean || u_theta(x_t, t | c) - (x1 - x0) ||^2
+    loss   =  mean || u_theta(x_t, t | c) - (x1 - x0) ||^2  (+ field_weight * L_field, msdf.flow.field_loss)
     AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
 
 A non-finite loss or gradient norm stops training before the optimiser step, with a message; the last committed
@@ -38,6 +38,7 @@ from msdf.flow.config import TrainConfig
 from msdf.flow.coupling import ot_permutation
 from msdf.flow.dataset import load_matrices, split_indices
 from msdf.flow.ema import EMA
+from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time
 from msdf.flow.slots import fit_template, reorder_rows
@@ -276,6 +277,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     else:
         normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
+    value_std = float(raw[train_idx, :, 4:].std())
     conds = _Conditions(store, config, run_dir, state["meta"]["class_names"] if state else None, quiet)
     meta = {"n": store.n, "k": store.k, "dim": data.shape[2], "cond": config.cond, "class_names": conds.class_names,
             "text_model": config.text_model if config.cond == "text" else None, "text_dim": conds.text_dim,
@@ -350,9 +352,14 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
                else torch.randint(ntrain, (bs,), generator=data_gen))
         idx = train_t[sel]
         x0, x1, t, cond = make_batch(data[idx].to(dev), conds.batch(idx, dev), config)
+        xt = interpolate(x0, x1, t)
         with autocast:
-            pred = fwd(interpolate(x0, x1, t), t, cond)
+            pred = fwd(xt, t, cond)
         loss = flow_matching_loss(pred, x0, x1, weight)
+        if config.field_weight > 0:
+            x1_hat = xt + (1.0 - t)[:, None, None] * pred.float()
+            loss = loss + config.field_weight * field_loss(normalizer.denormalize(x1_hat), normalizer.denormalize(x1),
+                                                           t, store.k, value_std)
         opt.zero_grad(set_to_none=True)
         if ddp.any(not bool(torch.isfinite(loss))):
             status = "nonfinite"
