@@ -14,7 +14,8 @@ output. Prompts after the first of each class (second captions, unseen phrasings
 
     python bench/bench_flow_e2e.py --demo demo_output
 
-Writes ``bench/results/flow_e2e.json``.
+Writes ``bench/results/flow_e2e.json``, and the demo's own ``metrics.json`` (stage times, peak memory, its
+evaluation) as ``bench/results/demo_metrics.json`` (both with provenance).
 """
 from __future__ import annotations
 
@@ -107,6 +108,8 @@ def main() -> int:
               f"{100 * w['share_whole']:>5.0f}% {w['median_components']:>6g}  {per}")
     train = training_throughput(demo / "run")
     print(f"training: {train['steps']} steps in {train['seconds']:.0f} s, {train['samples_per_s']:.1f} samples/s")
+    # the demo's own metrics.json (stage times, peak memory, its evaluation), stamped with this run's provenance
+    write_result("demo_metrics", {**json.loads((demo / "metrics.json").read_text()), "demo": str(demo)})
     write_result("flow_e2e", {"date": time.strftime("%Y-%m-%d"), "machine": platform.platform(),
                               "demo": str(demo), "chance": 1 / len(classes), "failed_samples": failed,
                               "rows": rows, "training": train, "seconds": time.perf_counter() - t0})
