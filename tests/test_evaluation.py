@@ -89,6 +89,15 @@ def test_conditional_accuracy_and_table():
     assert table.count("\n") == 4 and "| cube | 3 | 5 |" in table
 
 
+def test_failed_samples_are_misses_whatever_their_nearest_reference():
+    refs = torch.cat([_cubes(3, 5), _ellipsoids(3, 6)])
+    labels = ["cube"] * 3 + ["ellipsoid"] * 3
+    gen = _cubes(2, 7)
+    d = chamfer_matrix(normalize_bbox(gen), normalize_bbox(refs))
+    acc = conditional_accuracy(d, ["cube", "cube"], labels, failed=[False, True])
+    assert acc["accuracy"] == 0.5 and acc["predicted"] == ["cube", None]
+
+
 def test_load_reference_from_mesh_folder(tmp_path):
     (tmp_path / "a").mkdir()
     trimesh.creation.box().export(tmp_path / "a" / "box.obj")

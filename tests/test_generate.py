@@ -173,6 +173,33 @@ def test_evaluate_command(run_dir, tmp_path, capsys):
     assert 0.0 <= rep["overall"]["cov"] <= 1.0 and 0.0 <= rep["overall"]["1nna_cd"] <= 1.0
     assert set(rep["conditional"]["per_class"]) <= {"small", "large"}
     assert "| all |" in (out / "evaluation.md").read_text()
+    # every sample is in the report, decoded or not, with its wholeness (0 for a failed decode)
+    assert len(rep["samples"]) == 4 and rep["wholeness"]["count"] == 4
+    assert all((s["wholeness"] == 0.0) == s["failed"] for s in rep["samples"])
+    assert rep["overall"]["num_generated"] == 4
+
+
+def test_evaluate_keeps_failed_decodes_in_every_metric(run_dir, monkeypatch):
+    import msdf.decoder
+    from msdf.evaluation import evaluate_run
+
+    real = msdf.decoder.decode
+    calls = []
+
+    def flaky(shape, **kw):  # the second sample has no surface
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("no surface")
+        return real(shape, **kw)
+
+    monkeypatch.setattr(msdf.decoder, "decode", flaky)
+    sampler = load_sampler(run_dir)
+    clouds = torch.randn(4, 128, 3)
+    rep = evaluate_run(sampler, make_solver("euler", 2), clouds, ["small", "small", "large", "large"],
+                       [None] * 4, resolution=24, n_points=128, quiet=True)
+    assert rep["num_failed"] == 1 and rep["overall"]["num_generated"] == 4
+    assert rep["samples"][1] == {"label": "small", "failed": True, "wholeness": 0.0, "components": 0}
+    assert rep["conditional"]["predicted"][1] is None
 
 
 def test_complete_command(run_dir, tmp_path):
