@@ -75,3 +75,7 @@ def test_cli_decode_method_visco_and_preprocess_watertight_proxy(tmp_path, monke
     assert len(store) == 1 and store[0]["msdf"].shape == (16, 4 + 27)
     summary = json.loads((tmp_path / "store" / "summary.json").read_text())
     assert summary["settings"]["watertight_proxy"] is True
+    # the flag reaches the workers: without it the same (deterministic) conversion gives another matrix
+    assert main(["preprocess", str(data), "-o", str(tmp_path / "plain"), "--grids", "16", "--k", "3",
+                 "--refine-steps", "0", "--workers", "1", "--quiet"]) == 0
+    assert not np.allclose(MSDFStore(tmp_path / "plain")[0]["msdf"], store[0]["msdf"])
