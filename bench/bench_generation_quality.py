@@ -1,7 +1,7 @@
 """Generation quality ablation: which training design makes generated shapes whole, judged on held-out references.
 
-Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before slot-ordered rows, per-slot
-statistics and the field loss) plus a few overrides, trained on the same M-SDF store with the same
+Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss: rows as a set,
+column statistics) plus a few overrides, trained on the same M-SDF store with the same
 conditioning, seed and budget (``--steps``, or ``--minutes``); trainings run ``--parallel`` at a time with
 ``--threads`` torch threads each (a fixed step budget makes the comparison independent of how busy the machine is;
 the samples/s column says what each step costs). Each run is then judged by :func:`msdf.evaluation.evaluate_run`
@@ -40,12 +40,11 @@ from msdf.flow.checkpoint import load_sampler  # noqa: E402
 from msdf.flow.config import PRESETS  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
-# The baseline: the cpu-small preset as it was before slots, per-slot statistics and the field loss (rows as a set).
-BASE: dict = {**PRESETS["cpu-small"], "model": {**PRESETS["cpu-small"]["model"], "slots": False},
-              "normalization": "column", "field_weight": 0.0}
+# The baseline: the cpu-small preset as it was before the field loss (rows as a set, column statistics).
+BASE: dict = {**PRESETS["cpu-small"], "field_weight": 0.0}
 # name -> overrides of BASE (nested "model" keys merge into its model section); "cpu-small" is the current preset.
 VARIANTS: dict[str, dict] = {
-    "cpu-small": {"model": {"slots": True}, "normalization": "slot", "field_weight": 1.0},
+    "cpu-small": {"field_weight": 1.0},
     "set": {"model": {"slots": False}},
     "slots": {"model": {"slots": True}},
     "slots-slotnorm": {"model": {"slots": True}, "normalization": "slot"},
