@@ -208,8 +208,8 @@ def generation_quality(*files: Data) -> str:
                          pct(w["share_whole"], 0), num(w["median_components"]), pct(r["accuracy"]),
                          pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])])
     budget = f"{settings['steps']} steps" if settings.get("steps") else f"{settings['minutes']} min"
-    return ("Each variant is the baseline (the `cpu-small` preset before slots, per-slot statistics and the field "
-            "loss: rows as a set, column statistics) plus the overrides shown; `cpu-small` is today's preset. Trained "
+    return ("Each variant is the baseline (the `cpu-small` preset before the field loss: rows as a set, column "
+            "statistics) plus the overrides shown; today's `cpu-small` is `set-field1`. Trained "
             f"with `--cond {settings['cond']}` "
             f"for {budget} (seed {settings['seed']}, {settings['threads']} thread(s), {settings['parallel']} "
             f"trainings at once) on the demo's store, then judged on {settings['references']} held-out references "
