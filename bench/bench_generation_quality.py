@@ -10,7 +10,7 @@ reference caption (16 per class with ``msdf synth-dataset --per-class 16``), mid
 cubes at 128^3 on the raw field. Reported per variant: median wholeness, share of samples with wholeness >= 0.9,
 median connected components (:mod:`msdf.wholeness`), held-out class accuracy (nearest reference by Chamfer, failed
 decodes count as misses), COV / MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline row is ``set``;
-``cpu-small`` is the preset as it is now.
+``set-field1`` is the ``cpu-small`` preset as it is now.
 
     python bench/bench_generation_quality.py --store data/store --reference data/reference --work bench_runs \\
         --steps 6000 --variant set --variant slots
@@ -42,9 +42,8 @@ from msdf.generate import make_solver  # noqa: E402
 
 # The baseline: the cpu-small preset as it was before the field loss (rows as a set, column statistics).
 BASE: dict = {**PRESETS["cpu-small"], "field_weight": 0.0}
-# name -> overrides of BASE (nested "model" keys merge into its model section); "cpu-small" is the current preset.
+# name -> overrides of BASE (nested "model" keys merge into its model section); "set-field1" is today's cpu-small.
 VARIANTS: dict[str, dict] = {
-    "cpu-small": {"field_weight": 1.0},
     "set": {"model": {"slots": False}},
     "slots": {"model": {"slots": True}},
     "slots-slotnorm": {"model": {"slots": True}, "normalization": "slot"},

@@ -92,6 +92,7 @@ def test_generate_writes_all_files(sampler, tmp_path):
     for s in ok:
         mesh = trimesh.load(tmp_path / s["mesh"], force="mesh")
         assert len(mesh.faces) == s["faces"] > 0
+        assert s["components"] >= 1 and 0.0 < s["wholeness"] <= 1.0  # of the raw decoded mesh (msdf.wholeness)
         assert (tmp_path / s["render"]).stat().st_size > 0
         assert set(s["timings"]) >= {"ode_s", "decode_s"}
     for s in meta["samples"]:

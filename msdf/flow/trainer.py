@@ -277,7 +277,8 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     else:
         normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
-    value_std = float(raw[train_idx, :, 4:].std())
+    # the field loss's scale: the SDF values' overall std over the training shapes (computed only when used)
+    value_std = float(raw[train_idx, :, 4:].std()) if config.field_weight > 0 else 1.0
     conds = _Conditions(store, config, run_dir, state["meta"]["class_names"] if state else None, quiet)
     meta = {"n": store.n, "k": store.k, "dim": data.shape[2], "cond": config.cond, "class_names": conds.class_names,
             "text_model": config.text_model if config.cond == "text" else None, "text_dim": conds.text_dim,
