@@ -52,6 +52,8 @@ VARIANTS: dict[str, dict] = {
     "slotnorm-field1": {"model": {"slots": True}, "normalization": "slot", "field_weight": 1.0},
     "set-field1": {"field_weight": 1.0},
     "slotnorm-field3": {"model": {"slots": True}, "normalization": "slot", "field_weight": 3.0},
+    "set-field3": {"field_weight": 3.0},
+    "set-field1-cosine": {"field_weight": 1.0, "schedule": "cosine"},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
