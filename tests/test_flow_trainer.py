@@ -129,6 +129,20 @@ def test_minutes_budget_stops_and_saves(tmp_path):
     assert latest_checkpoint(tmp_path / "r")[1]["progress"]["step"] == result.step
 
 
+def test_cosine_schedule_follows_the_minutes_budget(tmp_path):
+    """With a clock budget the cosine reaches its floor at the deadline, not at ``steps`` (which is never reached)."""
+    cfg = _config(steps=10_000, schedule="cosine", min_lr_ratio=0.1, warmup_steps=1)
+    assert trainer_mod.learning_rate(cfg, 5, budget_used=1.0) == pytest.approx(1e-4)
+    assert trainer_mod.learning_rate(cfg, 5, budget_used=0.5) == pytest.approx(1e-3 * 0.55)
+    assert trainer_mod.learning_rate(cfg, 5) > 0.99e-3  # steps-based progress only: still at the top
+    assert trainer_mod.learning_rate(_config(steps=10_000, schedule="constant"), 5, budget_used=0.9) == 1e-3
+    timed = _config(steps=100_000, schedule="cosine", min_lr_ratio=0.1, warmup_steps=1, minutes=0.05,
+                    val_every=10_000, ckpt_every=10_000)
+    train(_store(), timed, tmp_path / "r", quiet=True)
+    lrs = [h["lr"] for h in latest_checkpoint(tmp_path / "r")[1]["progress"]["history"] if "lr" in h]
+    assert lrs[0] > 0.9e-3 and lrs[-1] < 0.2e-3 and lrs == sorted(lrs, reverse=True)
+
+
 def test_overfit_two_shapes_and_sampler_contract(tmp_path):
     """A class-conditional model memorises 2 shapes; Euler sampling from noise returns each class's shape."""
     rng = np.random.default_rng(3)

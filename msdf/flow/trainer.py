@@ -60,14 +60,20 @@ class TrainResult:
     samples_per_s: float
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
+def learning_rate(config: TrainConfig, step: int, budget_used: float = 0.0) -> float:
     """LR at optimiser step ``step`` (0-based): linear warm-up to ``lr``, then constant, or cosine down to
-    ``min_lr_ratio * lr`` at ``config.steps``."""
+    ``min_lr_ratio * lr``::
+
+        progress = max((step - warmup) / (steps - warmup), budget_used)
+        lr(step) = lr * (floor + (1 - floor) * (1 + cos(pi * progress)) / 2)
+
+    ``budget_used`` is the fraction of a ``minutes`` budget spent so far (0 without one), so a run stopped by the
+    clock reaches the floor at its deadline instead of stopping at a high learning rate."""
     warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
     if config.schedule == "constant" or step < config.warmup_steps:
         return config.lr * warm
     span = max(1, config.steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
+    progress = min(1.0, max((step - config.warmup_steps) / span, budget_used))
     floor = config.min_lr_ratio
     return config.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
@@ -85,13 +91,17 @@ class _Distributed:
         self.world = dist.get_world_size() if self.enabled else 1
         self.device = device
 
+    def max(self, value: float) -> float:
+        """The largest ``value`` over the ranks."""
+        if not self.enabled:
+            return value
+        t = torch.tensor([value], dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t.item())
+
     def any(self, flag: bool) -> bool:
         """True if ``flag`` is true on any rank."""
-        if not self.enabled:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device if self.device.type == "cuda" else "cpu")
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item() > 0)
+        return self.max(1.0 if flag else 0.0) > 0
 
     def barrier(self) -> None:
         if self.enabled:
@@ -337,8 +347,13 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         ddp.barrier()
 
     step = int(progress["step"])
-    start = time.monotonic()
-    deadline = None if config.minutes is None else start + 60.0 * config.minutes
+    start = begin = time.monotonic()
+
+    def budget_used() -> float:
+        """Fraction of this invocation's ``minutes`` budget spent (the same on every rank; 0 without a budget)."""
+        return 0.0 if config.minutes is None else ddp.max((time.monotonic() - begin) / (60.0 * config.minutes))
+
+    used = budget_used()
     bs = config.batch_size
     ntrain = len(train_idx)
     train_t = torch.tensor(train_idx)
@@ -348,7 +363,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     saved_at = step if state is not None else -1
     bar = tqdm(total=config.steps, initial=step, desc="train", disable=quiet, dynamic_ncols=True)
     t_window = time.monotonic()
-    while step < config.steps and not ddp.any(deadline is not None and time.monotonic() >= deadline):
+    while step < config.steps and used < 1.0:
         sel = (torch.randperm(ntrain, generator=data_gen)[:bs] if bs <= ntrain
                else torch.randint(ntrain, (bs,), generator=data_gen))
         idx = train_t[sel]
@@ -370,12 +385,13 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         if ddp.any(not bool(torch.isfinite(gnorm))):
             status = "nonfinite"
             break
-        lr = learning_rate(config, step)
+        lr = learning_rate(config, step, used)
         for g in opt.param_groups:
             g["lr"] = lr
         opt.step()
         ema.update(model, step)
         step += 1
+        used = budget_used()
         last_loss = float(loss.detach())
         window.append(last_loss)
         progress["samples_seen"] += bs * ddp.world
