@@ -23,14 +23,16 @@ import trimesh
 from skimage import measure
 from tqdm.auto import tqdm
 
+from msdf.choices import DECODE_METHODS
 from msdf.coverage import uncovered_sign
+from msdf.device import torch_device
 from msdf.field import Lattice, blend_sdf_lattice
 from msdf.limits import check_resolution
 from msdf.representation import MosaicSDF
 
 __all__ = ["decode", "decode_volume", "METHODS"]
 
-METHODS = ("mc", "visco")
+METHODS = DECODE_METHODS
 # Lattice nodes per z slab during splatting (bounds the temporary memory at high resolution).
 _SLAB_NODES = 1 << 24
 
@@ -112,8 +114,7 @@ def decode(msdf_or_path: MosaicSDF | str | os.PathLike, resolution: int = 256, m
     from_file = isinstance(msdf_or_path, (str, os.PathLike, Path))
     msdf = MosaicSDF.load(msdf_or_path) if from_file else msdf_or_path
     source = str(msdf_or_path) if from_file else "M-SDF"
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch_device(device)
     if method not in METHODS:
         raise ValueError(f"decode: unknown method {method!r}; choose one of {METHODS}")
     check_resolution(resolution, method)

@@ -26,6 +26,7 @@ import trimesh
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from msdf.device import torch_device
 from msdf.limits import check_encoding
 from msdf.meshio import load_mesh
 from msdf.normalization import Normalization
@@ -125,9 +126,7 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
     """
     inits = [initialize(_as_mesh(m), n_grids, k, seed)
              for m in tqdm(meshes, desc="initialise", unit="shape", disable=quiet or len(meshes) < 2)]
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = torch_device(device)
     values = torch.tensor(np.stack([i.values for i in inits]), dtype=torch.float32, device=dev)
     t0 = time.perf_counter()
     losses = [(float("nan"), float("nan"))] * len(inits)

@@ -24,11 +24,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.atomic import atomic_write
+from msdf.atomic import write_json
+from msdf.choices import MESH_FORMATS, SOLVERS
 from msdf.flow.solvers import METHODS, ODESolution, VelocityFn, solve
+from msdf.rows import HALF_WIDTH
 
-SOLVERS = (*METHODS, "bns")
-MESH_FORMATS = ("glb", "obj", "ply", "stl")
 Solver = Callable[[VelocityFn, Tensor], ODESolution]
 """``solver(velocity_fn, x0) -> ODESolution``: a fixed choice of method and budget."""
 
@@ -131,7 +131,7 @@ def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tens
     whole sample unusable. Non-finite values are left for :meth:`MosaicSDF.from_matrix` to reject.
     """
     out = matrices.clone()
-    out[..., 3] = out[..., 3].clamp(min=minimum)
+    out[..., HALF_WIDTH] = out[..., HALF_WIDTH].clamp(min=minimum)
     return out
 
 
@@ -229,14 +229,6 @@ def remove_listed_outputs(index: str | Path) -> list[Path]:
             path.unlink()
             removed.append(path)
     return removed
-
-
-def write_json(path: str | Path, data: dict) -> Path:
-    """Atomically write ``data`` as indented JSON to ``path``."""
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
-    return path
 
 
 def generate(sampler: Any, out_dir: str | Path, *, prompts: Sequence[str] | None = None,

@@ -8,10 +8,11 @@ import numpy as np
 import trimesh
 
 from msdf.atomic import atomic_write
+from msdf.choices import MESH_FORMATS
 from msdf.limits import check_archive
 from msdf.normalization import Normalization
 
-SAVE_FORMATS = (".ply", ".obj", ".stl", ".glb")
+SAVE_FORMATS = tuple(f".{fmt}" for fmt in MESH_FORMATS)  # suffixes save_mesh writes
 
 
 class MeshLoadError(ValueError):

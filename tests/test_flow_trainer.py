@@ -227,10 +227,14 @@ def test_ddp_ranks_agree_and_equal_one_process_on_the_concatenated_batch(tmp_pat
         torch.testing.assert_close(ranks[0]["weights"][name], w, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_presets_yaml_files_match_code():
-    root = Path(__file__).resolve().parents[1] / "train" / "configs"
-    for name, preset in PRESETS.items():
-        assert load_yaml(root / f"{name}.yaml") == preset
+def test_printed_preset_config_round_trips(tmp_path, capsys):
+    from msdf.cli import main
+
+    for name in PRESETS:
+        assert main(["train", "--preset", name, "--print-config"]) == 0
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(capsys.readouterr().out)
+        assert build_config(yaml_path=path) == build_config(name)
     with pytest.raises(ValueError, match="unknown training option 'lrr'"):
         build_config(overrides={"lrr": 1})
     with pytest.raises(ValueError, match="unknown preset"):

@@ -37,12 +37,6 @@ def sampler(run_dir):
     return load_sampler(run_dir, "cpu")
 
 
-def test_cli_solver_choices_match_library():
-    from msdf.commands.generate import SOLVER_CHOICES
-
-    assert SOLVER_CHOICES == SOLVERS
-
-
 def test_cfg_combination(sampler):
     x = torch.randn(3, sampler.n, sampler.dim)
     t = torch.full((3,), 0.3)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from msdf.choices import BNS_INITS
+
 NAME = "distill-solver"
 # Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
 # 57.0 dB against dopri5 (midpoint at 16 NFE: 54.8 dB); the CPU setting takes ~32 min on 2 cores (55.2 dB vs 54.7).
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="pairs per iteration (default 32 on CUDA, 16 on CPU)")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
-    parser.add_argument("--init", choices=("euler", "midpoint"), default="midpoint",
+    parser.add_argument("--init", choices=BNS_INITS, default="midpoint",
                         help="starting solver (default midpoint; needs an even --nfe)")
     parser.add_argument("--prompts", metavar="FILE", help="prompts to distill on (required for text models)")
     parser.add_argument("--seed", type=int, default=0)

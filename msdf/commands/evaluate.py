@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.evaluation import evaluate_run, load_reference, markdown_table
     from msdf.flow.checkpoint import CheckpointError, load_sampler
-    from msdf.generate import make_solver, write_json
-    from msdf.atomic import atomic_write
+    from msdf.atomic import atomic_write, write_json
+    from msdf.generate import make_solver
 
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     try:

@@ -17,13 +17,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
-from msdf.atomic import atomic_write
+from msdf.atomic import write_json
 from msdf.data.backends import default_workers, run_local, run_ray, start_fork_server
 from msdf.data.layout import summary_path, writer_tag
 from msdf.data.readers import ShapeRecord, read_dataset
@@ -173,6 +172,5 @@ def preprocess(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, fmt
         "shapes_per_minute": round(60.0 * new_ok / wall, 3),
         "mean_seconds_per_shape": round(encode_seconds / new_ok, 4) if new_ok else None,
     }
-    with atomic_write(summary_path(out, tag)) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(summary_path(out, tag), summary, sort_keys=True)
     return summary

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from msdf.atomic import atomic_write
+from msdf.atomic import atomic_write, write_json
 
 PROMPTS_FILE = Path(__file__).with_name("prompts.tsv")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -185,8 +185,7 @@ class Demo:
             msdf_cli("encode", mesh, "-o", enc, "--seed", self.cfg.seed, log=self.log)
             msdf_cli("decode", enc, "-o", dec, "--resolution", 256, log=self.log)
             rows.append({"mesh": mesh.name, **self._fidelity_of(dec, mesh)})
-        with atomic_write(self.out / "fidelity" / "fidelity.json") as tmp:
-            tmp.write_text(json.dumps(rows, indent=2))
+        write_json(self.out / "fidelity" / "fidelity.json", rows)
         return {"meshes": len(rows)}
 
     @staticmethod
@@ -207,9 +206,7 @@ class Demo:
     def run(self) -> int:
         """Run every stage not yet done; returns 0 when all stages succeeded, 1 otherwise."""
         self.out.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self.out / "demo_config.json") as tmp:
-            tmp.write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.cfg).items()},
-                                      indent=2))
+        write_json(self.out / "demo_config.json", asdict(self.cfg), default=str)
         start = time.perf_counter()
         for name, stage in self.stages:
             marker = self.out / "stages" / f"{name}.json"
@@ -224,8 +221,7 @@ class Demo:
                 print(f"[demo] stage '{name}' FAILED: {exc}", file=sys.stderr, flush=True)
                 return 1
             info = {"seconds": round(time.perf_counter() - t0, 1), **info}
-            with atomic_write(marker) as tmp:
-                tmp.write_text(json.dumps(info, indent=2, default=str))
+            write_json(marker, info, default=str)
             print(f"[demo] {name}: done in {info['seconds']} s", flush=True)
         print(f"[demo] all stages done in {time.perf_counter() - start:.0f} s this run; "
               f"report: {self.out / 'report.html'}", flush=True)

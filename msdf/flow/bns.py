@@ -36,11 +36,12 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.atomic import atomic_write
+from msdf.atomic import atomic_write, write_json
+from msdf.choices import BNS_INITS
 from msdf.flow.solvers import CountingVelocity, ODESolution, VelocityFn
 
 FORMAT_VERSION = 1
-INITS = ("euler", "midpoint")
+INITS = BNS_INITS
 
 
 class BNSFormatError(ValueError):
@@ -135,8 +136,7 @@ class BNSSolver(torch.nn.Module):
             save_file(tensors, str(tmp))
         info = {"format_version": FORMAT_VERSION, "kind": "bns", "nfe": self.nfe, "init": self.init,
                 "num_parameters": self.num_parameters(), **(metadata or {})}
-        with atomic_write(path.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(info, indent=2))
+        write_json(path.with_suffix(".json"), info)
 
     @classmethod
     def load(cls, path: str | Path) -> tuple["BNSSolver", dict]:

@@ -28,7 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from msdf.atomic import atomic_write
+from msdf.atomic import atomic_write, write_json
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
 from msdf.flow.model import FlowTransformer
@@ -54,11 +54,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_json(path: Path, data: Any) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
 
 
 def step_dir(run_dir: str | Path, step: int) -> Path:

@@ -22,10 +22,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from msdf.choices import OPTIMIZERS
 from msdf.field import blend_sdf
 from msdf.flow.solvers import ODESolution, VelocityFn
-
-OPTIMIZERS = ("lbfgs", "adam")
+from msdf.rows import split_rows
 
 
 def chi_regularizer(x0: Tensor) -> Tensor:
@@ -40,10 +40,7 @@ def chi_regularizer(x0: Tensor) -> Tensor:
 
 def split_matrix(m: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     """Raw M-SDF matrices (B, n, 4 + k^3) -> centers (B, n, 3), half-widths (B, n), grids (B, n, k, k, k)."""
-    b, n, dim = m.shape
-    if dim != 4 + k**3:
-        raise ValueError(f"M-SDF rows have {dim} columns, expected 4 + k^3 = {4 + k**3} for k={k}")
-    return m[..., :3], m[..., 3], m[..., 4:].reshape(b, n, k, k, k)
+    return split_rows(m, k)
 
 
 def observation_loss(matrices: Tensor, points: Tensor, k: int, min_scale: float = 1e-3) -> Tensor:
