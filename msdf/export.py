@@ -22,7 +22,8 @@ import numpy as np
 import trimesh
 
 from msdf.atomic import atomic_write
-from msdf.meshio import SAVE_FORMATS, merged_mesh
+from msdf.meshio import SAVE_FORMATS
+from viscogrid.mesh import merged_mesh
 
 
 

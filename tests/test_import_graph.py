@@ -115,3 +115,27 @@ def test_viscogrid_imports_nothing_from_msdf():
     bad = sorted((a, b) for a, targets in import_graph().items() if a.startswith("viscogrid")
                  for b in targets if b.split(".")[0] == "msdf")
     assert not bad, f"viscogrid must be a leaf library: {bad}"
+
+
+def test_viscogrid_runs_without_msdf():
+    """The VisCo library reconstructs a surface with the ``msdf`` package made unimportable."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "msdf" or name.startswith("msdf."):
+            raise ImportError("msdf is blocked")
+sys.meta_path.insert(0, Block())
+import numpy as np
+from viscogrid import reconstruct
+from viscogrid.schedule import default_schedule
+n = np.random.default_rng(0).normal(size=(400, 3)); n /= np.linalg.norm(n, axis=1, keepdims=True)
+grid, mesh = reconstruct(n, n, resolution=16, schedule=default_schedule(16, 0.1), noise=0)
+print(mesh.is_watertight, any(m.split('.')[0] == 'msdf' for m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]

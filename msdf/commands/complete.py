@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("run", metavar="RUN", help="training run directory")
     parser.add_argument("--points", required=True, metavar="FILE",
-                        help="partial point cloud: .ply/.obj/.off (vertices), .xyz/.pts/.pwn (x y z [...]) or .npy")
+                        help="partial point cloud: .ply/.obj/.off (vertices), .xyz/.pts/.pwn/.txt (x y z [nx ny nz]), .npz or .npy "
+                             "(normals are not used)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--prompt", metavar="TEXT", help="text prompt (class models: a prompt naming one class)")
     group.add_argument("--class", dest="class_name", metavar="NAME", help="class name")
@@ -44,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
     from msdf.commands.generate import check_sample_arguments, claim_sample_folder
     from msdf.flow.checkpoint import load_sampler
-    from msdf.flow.dflow import complete_shapes, load_points
+    from msdf.flow.dflow import complete_shapes
+    from msdf.limits import check_archive
+    from viscogrid.pointio import load_points
     from msdf.atomic import write_json
     from msdf.generate import make_solver, slug, write_samples
 
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     if args.solver == "dopri5":
         raise UsageError("D-Flow differentiates through a fixed few-step solve: use euler/midpoint/rk4/bns")
     t_start = time.perf_counter()
-    points = load_points(args.points)
+    check_archive(args.points)
+    points, _ = load_points(args.points)
     sampler = load_sampler(args.run, args.device)
     solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
                          device=sampler.device)

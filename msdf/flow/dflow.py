@@ -131,42 +131,6 @@ def complete(
     return result
 
 
-def load_points(path) -> "np.ndarray":
-    """(P, 3) float64 points from a point-cloud file: .ply/.obj/.off/.stl/.glb (vertices, via trimesh), .xyz/.pts/.txt
-    (whitespace columns, the first three are x y z; more columns such as normals are ignored) or .npy (P, >=3).
-
-    Raises ``ValueError`` naming the file when it is missing, unreadable, empty or holds non-finite coordinates.
-    """
-    from pathlib import Path
-
-    import numpy as np
-    import trimesh
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{p}: point cloud file not found")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".npy":
-            pts = np.load(p, allow_pickle=False)
-        elif suffix in (".xyz", ".pts", ".txt", ".pwn"):
-            pts = np.loadtxt(p, ndmin=2)
-        else:
-            loaded = trimesh.load(p, process=False)
-            if isinstance(loaded, trimesh.Scene):
-                loaded = loaded.to_geometry() if hasattr(loaded, "to_geometry") else loaded.dump(concatenate=True)
-            pts = np.asarray(loaded.vertices)
-    except Exception as exc:  # noqa: BLE001 - report any parser failure against the file
-        raise ValueError(f"{p}: cannot read points ({exc})") from exc
-    pts = np.asarray(pts, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[1] < 3 or len(pts) == 0:
-        raise ValueError(f"{p}: expected a non-empty list of 3D points, got an array of shape {pts.shape}")
-    pts = pts[:, :3]
-    if not np.isfinite(pts).all():
-        raise ValueError(f"{p}: points contain NaN or Inf")
-    return pts
-
-
 def complete_shapes(sampler, points, *, prompt: str | None = None, class_name: str | None = None,
                     num_samples: int = 1, seed: int = 0, guidance: float = 2.0, solver=None, steps: int = 20,
                     optimizer: str = "lbfgs", lr: float | None = None, reg_weight: float = 1e-2,
