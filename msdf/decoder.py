@@ -11,18 +11,21 @@ Both take ``(msdf, resolution=, device=, level=, quiet=, source=)`` (``source`` 
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import trimesh
+from tqdm.auto import tqdm
 
 from msdf.limits import check_resolution
 from msdf.marching import decode_volume, marching_cubes
 from msdf.representation import MosaicSDF
 from msdf.visco import from_msdf
 
-__all__ = ["decode", "decode_volume", "DECODERS", "METHODS"]
+__all__ = ["decode", "decode_batch", "decode_volume", "Decoded", "DECODERS", "METHODS"]
 
 DECODERS: dict[str, Callable[..., trimesh.Trimesh]] = {"mc": marching_cubes, "visco": from_msdf}
 METHODS = tuple(DECODERS)  # == msdf.choices.DECODE_METHODS (the command line's list)
@@ -63,3 +66,40 @@ def decode(msdf_or_path: MosaicSDF | str | os.PathLike, resolution: int = 256, m
     check_resolution(resolution, method)
     return DECODERS[method](msdf, resolution=resolution, device=device, level=level, quiet=quiet,
                             source=str(msdf_or_path) if from_file else "M-SDF")
+
+
+@dataclass
+class Decoded:
+    """One decoded sample of :func:`decode_batch`: its M-SDF (None when the matrix is not a valid M-SDF), its mesh
+    (None when decoding failed or gave no faces), the ``error`` that says why (else None) and the decode time."""
+
+    shape: MosaicSDF | None
+    mesh: trimesh.Trimesh | None
+    error: str | None
+    seconds: float
+
+
+def decode_batch(matrices, normalization=None, resolution: int = 256, method: str = "mc",
+                 device: str | torch.device = "cpu", level: float = 0.0, quiet: bool = True,
+                 desc: str = "decode") -> Iterator[Decoded]:
+    """Decode raw M-SDF matrices (B, n, 4 + k^3) one by one (with a ``desc`` progress bar), yielding a
+    :class:`Decoded` per sample; a sample that cannot be decoded is reported, never raised.
+
+    ``normalization`` (a :class:`~msdf.normalization.Normalization`, None = unit frame) places every shape in the
+    user's coordinates. Failures: ``"invalid M-SDF: ..."`` (non-finite values, a non-positive half-width),
+    ``"decode failed: ..."`` (no surface at ``level``), ``"decode produced an empty mesh"``.
+    """
+    for matrix in tqdm(matrices, desc=desc, unit="shape", disable=quiet):
+        t0 = time.perf_counter()
+        try:
+            shape = MosaicSDF.from_matrix(matrix, normalization=normalization)
+        except ValueError as exc:
+            yield Decoded(None, None, f"invalid M-SDF: {exc}", time.perf_counter() - t0)
+            continue
+        try:
+            mesh, error = decode(shape, resolution=resolution, method=method, device=device, level=level), None
+        except ValueError as exc:  # e.g. the field has no zero level set
+            mesh, error = None, f"decode failed: {exc}"
+        if mesh is not None and len(mesh.faces) == 0:
+            mesh, error = None, "decode produced an empty mesh"
+        yield Decoded(shape, mesh, error, time.perf_counter() - t0)

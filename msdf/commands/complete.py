@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
     from msdf.commands.generate import check_sample_arguments, claim_sample_folder
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
     from msdf.flow.dflow import complete_shapes
     from msdf.limits import check_archive
     from viscogrid.pointio import load_points
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     check_archive(args.points)
     points, _ = load_points(args.points)
-    sampler = load_sampler(args.run, args.device)
+    sampler = FlowSampler.load(args.run, args.device)
     solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
                          device=sampler.device)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written

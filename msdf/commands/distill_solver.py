@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
     from msdf.flow.bns import distill, solver_path
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
     from msdf.generate import read_prompts
     from msdf.outpaths import check_output_file
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     out = check_output_file(args.out or solver_path(args.run, args.nfe, args.guidance), (".safetensors",))
     prompts = read_prompts(args.prompts) if args.prompts else None
-    sampler = load_sampler(args.run, args.device)
+    sampler = FlowSampler.load(args.run, args.device)
     size = GPU_DEFAULTS if sampler.device.type == "cuda" else CPU_DEFAULTS
     pairs, iters, batch = (size[k] if getattr(args, k) is None else getattr(args, k) for k in size)
     result, summary = distill(sampler, args.nfe, pairs=pairs, iters=iters, guidance=args.guidance, init=args.init,

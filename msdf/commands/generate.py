@@ -94,12 +94,12 @@ def conditions_from_args(args: argparse.Namespace) -> tuple[list[str] | None, li
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
     from msdf.generate import generate, make_solver
 
     check_sample_arguments(args, ("num_samples", "batch_size"))
     prompts, classes = conditions_from_args(args)
-    sampler = load_sampler(args.run, args.device)
+    sampler = FlowSampler.load(args.run, args.device)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
         sampler.condition(prompts=prompts, classes=classes)

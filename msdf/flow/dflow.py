@@ -18,13 +18,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from msdf.choices import OPTIMIZERS
 from msdf.field import blend_sdf
-from msdf.flow.solvers import ODESolution, VelocityFn
+from msdf.flow.sampler import FlowSampler
+from msdf.flow.solvers import Solver, VelocityFn
+from msdf.normalization import Normalization
 from msdf.rows import split_rows
 
 
@@ -65,7 +68,7 @@ class DFlowResult:
 
 def complete(
     velocity_fn: VelocityFn,
-    solver: Callable[[VelocityFn, Tensor], ODESolution],
+    solver: Solver,
     to_matrix: Callable[[Tensor], Tensor],
     x0: Tensor,
     points: Tensor,
@@ -131,22 +134,21 @@ def complete(
     return result
 
 
-def complete_shapes(sampler, points, *, prompt: str | None = None, class_name: str | None = None,
-                    num_samples: int = 1, seed: int = 0, guidance: float = 2.0, solver=None, steps: int = 20,
-                    optimizer: str = "lbfgs", lr: float | None = None, reg_weight: float = 1e-2,
-                    frame: str = "fit", max_points: int = 2048, quiet: bool = False):
+def complete_shapes(sampler: FlowSampler, points: np.ndarray, *, prompt: str | None = None,
+                    class_name: str | None = None, num_samples: int = 1, seed: int = 0, guidance: float = 2.0,
+                    solver: Solver | None = None, steps: int = 20, optimizer: str = "lbfgs", lr: float | None = None,
+                    reg_weight: float = 1e-2, frame: str = "fit", max_points: int = 2048,
+                    quiet: bool = False) -> tuple[Tensor, Normalization, DFlowResult]:
     """Complete a partial point cloud ``points`` (P, 3) in user coordinates with a :class:`FlowSampler`.
 
     ``frame="fit"`` maps the points' bounding box to the unit frame (centred, longest side [-0.9, 0.9]; right when the
     partial view spans the object's longest side), ``"unit"`` takes them as unit-frame coordinates already.
     ``solver`` is the few-step differentiable solver (default: midpoint at 8 NFE). Returns
-    ``(raw matrices (K, n, D), normalization, DFlowResult)``; sample j starts from the noise of seed ``seed + j``.
+    ``(raw matrices (K, n, D), normalization, DFlowResult)``: sample j starts from the sampler's noise of seed
+    ``seed + j`` and its matrix passes the sampler's validity rule (:meth:`FlowSampler.matrices`), as a generated
+    sample does.
     """
-    import numpy as np
-
     from msdf.flow.solvers import solve
-    from msdf.generate import guided_velocity, source_noise
-    from msdf.normalization import Normalization
     from msdf.sampling import farthest_point_sampling
 
     pts = np.asarray(points, dtype=np.float64)
@@ -162,9 +164,9 @@ def complete_shapes(sampler, points, *, prompt: str | None = None, class_name: s
     cond = (sampler.condition(prompts=[prompt]) if prompt is not None else
             sampler.condition(classes=[class_name]) if class_name is not None else sampler.condition())
     cond = cond.expand(num_samples)
-    x0 = source_noise([seed + j for j in range(num_samples)], (sampler.n, sampler.dim), sampler.device)
+    x0 = sampler.noise([seed + j for j in range(num_samples)])
     solver = solver or (lambda v, x: solve(v, x, "midpoint", 8))
-    result = complete(guided_velocity(sampler, cond, guidance), solver, sampler.denormalize, x0,
+    result = complete(sampler.velocity_fn(cond, guidance), solver, sampler.denormalize, x0,
                       unit.expand(num_samples, -1, -1), sampler.k, steps=steps, optimizer=optimizer, lr=lr,
                       reg_weight=reg_weight, quiet=quiet)
-    return sampler.denormalize(result.x1).detach().float().cpu(), norm, result
+    return sampler.matrices(result.x1), norm, result

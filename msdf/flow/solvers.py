@@ -45,6 +45,10 @@ class ODESolution:
     nfe: int
 
 
+Solver = Callable[[VelocityFn, Tensor], ODESolution]
+"""``solver(velocity_fn, x0) -> ODESolution``: a fixed choice of method and budget (``msdf.generate.make_solver``)."""
+
+
 class CountingVelocity:
     """Wrap ``velocity_fn`` so that every call is counted and ``t`` always arrives as a (B,) tensor.
 
