@@ -20,8 +20,7 @@ from typing import Callable
 from msdf.atomic import atomic_write, write_json
 
 PROMPTS_FILE = Path(__file__).with_name("prompts.tsv")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REAL_MESH_DIRS = (REPO_ROOT / "tests" / "data" / "watertight", REPO_ROOT.parent / "shared" / "meshes" / "watertight")
+REAL_MESH_DIR = Path(__file__).with_name("data")  # package data: real meshes for the fidelity stage (SOURCES.md)
 
 
 @dataclass
@@ -110,12 +109,9 @@ class Demo:
                  "--workers", c.workers, log=self.log)
         msdf_cli("synth-dataset", "-o", self.out / "data" / "reference", "--per-class", c.reference_per_class,
                  "--seed", c.seed + 1000, "--workers", c.workers, log=self.log)
-        source = next((d for d in REAL_MESH_DIRS if d.is_dir()), None)
-        if source is None:
-            raise FileNotFoundError(f"no real meshes found in any of {[str(d) for d in REAL_MESH_DIRS]}")
         real = self.out / "data" / "real"
         real.mkdir(parents=True, exist_ok=True)
-        picked = sorted(p for p in source.iterdir() if p.suffix in {".off", ".obj", ".stl", ".ply"})[: c.real_meshes]
+        picked = sorted(p for p in REAL_MESH_DIR.iterdir() if p.suffix in {".off", ".obj"})[: c.real_meshes]
         for p in picked:
             shutil.copy2(p, real / p.name)
         return {"synthetic": str(self.out / "data" / "synth"), "reference": str(self.out / "data" / "reference"),
