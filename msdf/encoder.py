@@ -150,5 +150,15 @@ def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 102
 
     ``refine_steps=0`` skips stage 2. The result is in the unit frame with the user transform attached, and is
     deterministic for a given ``seed`` on the CPU. ``info`` holds coverage, timings and the refinement loss.
+
+    Example (a sphere of radius 2 as 64 grids of 3^3 values, without refinement; a mesh file path works too):
+
+    >>> import trimesh
+    >>> from msdf import encode
+    >>> shape = encode(trimesh.creation.icosphere(radius=2.0), n_grids=64, k=3, refine_steps=0)
+    >>> shape.n, shape.k
+    (64, 3)
+    >>> [bool(d < 0) for d in shape.sdf(np.array([[0.0, 0.0, 1.5], [0.0, 0.0, 2.5]]))]   # inside, outside
+    [True, False]
     """
     return encode_mesh_batch([mesh_or_path], n_grids, k, refine_steps, device, seed, quiet)[0]

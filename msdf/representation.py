@@ -81,6 +81,24 @@ class MosaicSDF:
     connected component the point lies in (components reaching the border are outside, enclosed ones take the
     majority sign of the covered field around them, see :mod:`msdf.coverage`) and a distance-like positive
     magnitude (distance to the covered region plus one lattice spacing), so no zero level set appears there.
+
+    Example (matrix form and ``.npz`` files of an encoded box):
+
+    >>> import tempfile, trimesh
+    >>> from msdf import MosaicSDF, encode
+    >>> shape = encode(trimesh.creation.box(extents=(1.0, 2.0, 3.0)), n_grids=32, k=3, refine_steps=0)
+    >>> matrix = shape.to_matrix()                      # (n, 4 + k^3) rows [p | s | V]
+    >>> tuple(matrix.shape)
+    (32, 31)
+    >>> path = Path(tempfile.mkdtemp()) / "box.npz"
+    >>> shape.save(path)
+    >>> again = MosaicSDF.load(path)
+    >>> bool(torch.equal(again.to_matrix(), matrix)) and again.normalization == shape.normalization
+    True
+    >>> [bool(d < 0) for d in again.sdf(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 2.0]]))]   # inside, outside
+    [True, False]
+    >>> MosaicSDF.from_matrix(matrix, shape.normalization).k
+    3
     """
 
     def __init__(self, centers, scales, values, normalization: Normalization | None = None,

@@ -53,6 +53,18 @@ class MSDFStore:
     Args:
         root: the ``OUT_DIR`` of ``msdf preprocess``.
         max_open_shards: how many shard memory maps stay open at once (LRU).
+
+    Example (``store_dir`` written by ``msdf preprocess MESHES -o store_dir --grids 16 --k 3``, two meshes):
+
+    >>> from msdf import MSDFStore
+    >>> store = MSDFStore(store_dir)
+    >>> len(store), store.n, store.k
+    (2, 16, 3)
+    >>> row = store[0]
+    >>> row["msdf"].shape, row["msdf"].dtype.name
+    ((16, 31), 'float32')
+    >>> store.msdf(0).n                                   # as a MosaicSDF in the mesh's own coordinates
+    16
     """
 
     def __init__(self, root: str | os.PathLike, max_open_shards: int = 64):
