@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import doctest
 import importlib
-import shutil
 from pathlib import Path
 
 import pytest
 
-from toy_flows import sphere_matrices
+from toy_flows import preprocess_two_meshes, train_tiny_run
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ["msdf.encode", "msdf.decode", "msdf.MosaicSDF", "msdf.MSDFStore", "msdf.FlowSampler",
@@ -22,25 +21,8 @@ HELPER_MODULES = ["msdf.atomic", "msdf.device", "msdf.rows", "viscogrid.pointio"
 
 @pytest.fixture(scope="module")
 def globs(tmp_path_factory) -> dict:
-    from msdf.cli import main
-    from msdf.flow.config import TrainConfig
-    from msdf.flow.dataset import ArrayStore
-    from msdf.flow.trainer import train
-
     root = tmp_path_factory.mktemp("examples")
-    store = ArrayStore(sphere_matrices([0.4] * 6 + [0.8] * 6, n=32, k=3, half_width=0.3).numpy(), 3,
-                       labels=["chair"] * 6 + ["table"] * 6)
-    cfg = TrainConfig.from_dict({"model": {"width": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "row_hidden": 32},
-                                 "steps": 5, "batch_size": 4, "warmup_steps": 2, "val_every": 1000,
-                                 "ckpt_every": 1000, "log_every": 10, "val_fraction": 0.0})
-    train(store, cfg, root / "run", quiet=True)
-    meshes = root / "meshes"
-    meshes.mkdir()
-    for name in ("cactus.off", "lemon.obj"):
-        shutil.copy(ROOT / "tests/data/watertight" / name, meshes / name)
-    assert main(["preprocess", str(meshes), "-o", str(root / "store"), "--grids", "16", "--k", "3",
-                 "--refine-steps", "0", "--workers", "1", "--quiet"]) == 0
-    return {"run_dir": root / "run", "store_dir": root / "store"}
+    return {"run_dir": train_tiny_run(root / "run", steps=5), "store_dir": preprocess_two_meshes(root, root / "store")}
 
 
 def _resolve(name: str):
