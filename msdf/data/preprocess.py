@@ -29,6 +29,7 @@ from msdf.data.readers import ShapeRecord, read_dataset
 from msdf.data.store import StoreError
 from msdf.data.task import EncodeSettings, convert_batch
 from msdf.data.writer import StoreWriter
+from msdf.rows import row_dim
 
 #: Modules each local worker imports before its first task (so the time limit measures conversion only). The encoder
 #: avoids ``torch.optim`` (:mod:`msdf.adam`), so workers never pay for importing ``torch._dynamo``.
@@ -73,7 +74,7 @@ def largest_first(records: list[ShapeRecord]) -> list[ShapeRecord]:
 
 def shard_rows_for(n: int, k: int, shard_mb: float) -> int:
     """Shapes per shard so that a shard file is about ``shard_mb`` MiB (at least one shape)."""
-    return max(1, int(shard_mb * 2 ** 20 // (n * (4 + k ** 3) * 4)))
+    return max(1, int(shard_mb * 2 ** 20 // (n * row_dim(k) * 4)))
 
 
 def preprocess(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str = "auto",

@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from msdf.data.layout import FORMAT_VERSION, SHARD_DIR, STORE_FILE, read_jsonl
+from msdf.rows import row_dim
 
 
 #: Manifest fields an :class:`MSDFStore` keeps in memory per shape (the rest, e.g. ``stats``, stays in the file).
@@ -73,7 +74,7 @@ class MSDFStore:
         if config is None:
             raise StoreError(f"{self.root}: no {STORE_FILE}; not an M-SDF store written by `msdf preprocess`")
         self.n, self.k = int(config["n"]), int(config["k"])
-        self.dim = 4 + self.k ** 3
+        self.dim = row_dim(self.k)
         self._entries: list[dict] = []
         seen: set[str] = set()
         for manifest in sorted(self.root.glob("manifest*.jsonl")):
