@@ -35,7 +35,6 @@ from bench.results_io import write_result  # noqa: E402
 from msdf.evaluation import chamfer_matrix, load_reference, mesh_point_cloud, normalize_bbox  # noqa: E402
 from msdf.flow.dflow import complete, observation_loss  # noqa: E402
 from msdf.flow.solvers import solve  # noqa: E402
-from msdf.generate import guided_velocity, source_noise  # noqa: E402
 from msdf.normalization import Normalization  # noqa: E402
 from msdf.wholeness import FAILED, wholeness  # noqa: E402
 
@@ -89,7 +88,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_dflow.json"))
     args = ap.parse_args()
 
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.run:
@@ -108,7 +107,7 @@ def main() -> None:
         else:
             run, clouds, labels, frame = fallback(Path(tmp), args.fallback_steps)
             all_labels, ref_normed = labels, normalize_bbox(clouds)
-        sampler = load_sampler(run, args.device)
+        sampler = FlowSampler.load(run, args.device)
         solver = lambda v, x: solve(v, x, "midpoint", args.nfe)  # noqa: E731
         rows = []
         for i, full in enumerate(clouds):
@@ -122,8 +121,8 @@ def main() -> None:
                 cond = sampler.condition(prompts=[f"a {labels[i]}"])
             else:
                 cond = sampler.condition()
-            v = guided_velocity(sampler, cond, args.guidance)
-            x0 = source_noise([i], (sampler.n, sampler.dim), sampler.device)
+            v = sampler.velocity_fn(cond, args.guidance)
+            x0 = sampler.noise([i])
             t0 = time.perf_counter()
             with torch.no_grad():
                 plain = sampler.denormalize(solver(v, x0).x)

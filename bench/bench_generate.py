@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results_io import write_result  # noqa: E402
-from msdf.generate import generate, make_solver, sample_matrices  # noqa: E402
+from msdf.generate import generate, make_solver  # noqa: E402
 
 
 def sphere_store(count: int, n: int = 256, k: int = 5, half_width: float = 0.12, seed: int = 0):
@@ -82,11 +82,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_generate.json"))
     args = ap.parse_args()
 
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
 
     with tempfile.TemporaryDirectory() as tmp:
         run = args.run or str(fallback_run(Path(tmp), args.fallback_steps))
-        sampler = load_sampler(run, args.device)
+        sampler = FlowSampler.load(run, args.device)
         cls = sampler.class_names[:1] * args.n if sampler.cond_type == "class" else None
         prompt = args.prompt if sampler.cond_type == "text" else ""
         prompts = None if cls is not None else [prompt] * args.n
@@ -94,8 +94,8 @@ def main() -> None:
         seeds = list(range(args.n))
 
         def ode(batch_size: int):
-            return sample_matrices(sampler, solver, prompts=prompts, classes=cls, seeds=seeds, batch_size=batch_size,
-                                   quiet=True)
+            return sampler.sample(sampler.condition(prompts=prompts, classes=cls), seeds, solver,
+                                  batch_size=batch_size, quiet=True)
 
         load_before = os.getloadavg()[0]
         t_batched, _ = median_time(lambda: ode(args.n), args.repeats)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.results_io import write_result  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
-from msdf.flow.checkpoint import load_sampler  # noqa: E402
+from msdf.flow.sampler import FlowSampler  # noqa: E402
 from msdf.flow.config import PRESETS  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
@@ -147,7 +147,7 @@ def main() -> int:
     rows = {}
     for name in names:
         run = Path(args.work) / name
-        sampler = load_sampler(run, "cpu")
+        sampler = FlowSampler.load(run, "cpu")
         report = evaluate_run(sampler, make_solver("midpoint", 32), ref, labels, captions, guidance=2.0,
                               seed=args.seed, resolution=args.resolution, quiet=True)
         rows[name] = {"overrides": VARIANTS[name], "training": progress(run), "wholeness": report["wholeness"],

@@ -70,9 +70,9 @@ def model_problem(run: str, device: str, guidance: float, train_pairs: int, test
                   prompts: list[str] | None = None, tol: float = 1e-6):
     """Pairs of a trained model: conditions drawn at random (class names, or ``prompts`` for a text model)."""
     from msdf.flow.bns import make_pairs
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
 
-    sampler = load_sampler(run, device)
+    sampler = FlowSampler.load(run, device)
     kw = dict(guidance=guidance, prompts=prompts, rtol=tol, atol=tol)
     vf_tr, x0_tr, x1_tr, info_tr = make_pairs(sampler, train_pairs, seed=0, **kw)
     vf_te, x0_te, x1_te, info_te = make_pairs(sampler, test_pairs, seed=1, **kw)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.results_io import write_result  # noqa: E402
-from msdf.flow.checkpoint import load_sampler  # noqa: E402
+from msdf.flow.sampler import FlowSampler  # noqa: E402
 from msdf.flow.config import build_config  # noqa: E402
 from msdf.flow.dataset import ArrayStore  # noqa: E402
 from msdf.flow.solvers import solve  # noqa: E402
@@ -93,7 +93,7 @@ def throughput(presets: list[str], repeats: int, steps: dict[str, int], batch: d
 
 @torch.no_grad()
 def flow_metrics(run: Path, num: int, nfes: list[int], seed: int = 0) -> dict:
-    s = load_sampler(run)
+    s = FlowSampler.load(run)
     classes = s.class_names or [None]
     cond = s.condition(classes=[classes[i % len(classes)] for i in range(num)]) if s.class_names else None
     x0 = torch.randn(num, s.n, s.dim, generator=torch.Generator().manual_seed(seed))

@@ -202,7 +202,7 @@ def punch_holes(mesh: trimesh.Trimesh, holes: int, radius: float, seed: int) -> 
 
 def bench_proxy(args, meshes: list[Path], emit) -> None:
     from msdf.oracle import SDFOracle
-    from viscogrid.pipeline import watertight_proxy
+    from msdf.visco import watertight_proxy
 
     for path in tqdm(meshes[: args.decode_limit], desc="proxy"):
         mesh = load_mesh(path)

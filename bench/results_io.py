@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
 import subprocess
@@ -11,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from msdf.atomic import atomic_write
+from msdf.atomic import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -53,8 +52,7 @@ def write_result(name_or_path: str | Path, result: dict[str, Any], quiet: bool =
     """Write ``result`` plus a ``provenance`` block (:func:`provenance`) as indented JSON to
     ``bench/results/<name>.json`` (or to a path ending in ``.json``); print (unless ``quiet``) and return the path."""
     out = result_path(name_or_path)
-    with atomic_write(out) as tmp:
-        tmp.write_text(json.dumps({**result, "provenance": provenance()}, indent=2, default=str) + "\n")
+    write_json(out, {**result, "provenance": provenance()}, default=str)
     if not quiet:
         print(f"wrote {out}")
     return out

@@ -1,13 +1,17 @@
-"""Crash-safe file writes: write to a temporary file beside the target, then rename over it."""
+"""Crash-safe file writes: write to a temporary file beside the target, then rename over it.
+
+:func:`atomic_write` is the context manager every writer uses; :func:`write_json` is the one JSON writer.
+"""
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import socket
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -41,6 +45,23 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | os.PathLike, data: Any, *, indent: int | None = 2, sort_keys: bool = False,
+               default: Callable[[Any], Any] | None = None) -> Path:
+    """Atomically write ``data`` as JSON (``indent``, ``sort_keys``, ``default`` as in :func:`json.dumps`) plus a
+    final newline to ``path``; returns ``path``.
+
+    >>> import tempfile
+    >>> p = write_json(Path(tempfile.mkdtemp()) / "a.json", {"b": 1}, indent=None)
+    >>> p.read_text()
+    '{"b": 1}\\n'
+    """
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=indent, sort_keys=sort_keys, default=default) + "\n",
+                       encoding="utf-8")
+    return path
 
 
 def _host() -> str:

@@ -1,141 +1,105 @@
-"""Decode a Mosaic-SDF into a triangle mesh (marching cubes), in the user's coordinates.
+"""Decode a Mosaic-SDF (Yariv et al. 2024) into a triangle mesh in the user's coordinates.
 
-Pipeline for ``method="mc"`` (resolution R = nodes along the longest side of the grids' bounding box):
+The method is looked up in :data:`DECODERS` and called with every argument of :func:`decode`::
 
-1. Lattice: :meth:`msdf.field.Lattice.around` (spacing h = extent / (R - 3), one node of margin).
-2. Field: :func:`msdf.field.blend_sdf_lattice` splats every grid onto the lattice nodes its cube contains
-   (separable trilinear interpolation, weights accumulated per node), in x slabs so memory stays bounded at 512^3.
-   The cost follows the covered volume, i.e. the surface area, not R^3.
-3. Uncovered nodes get ``level + sign * s_max`` with the sign from :func:`msdf.coverage.uncovered_sign`
-   (border-reaching components outside, enclosed ones the majority sign of their covered rim), so uncovered space
-   never holds a zero crossing of its own.
-4. ``skimage.measure.marching_cubes`` with ``mask`` = covered nodes dilated by one node (cells with a covered corner),
-   then back to the user frame, vertices merged, degenerate faces dropped; normals point outward (to increasing F).
+    "mc"     msdf.marching.marching_cubes   marching cubes on the splatted blend field (fast, exact to the field)
+    "visco"  msdf.visco.from_msdf           VisCo Grids reconstruction from the field's level set (watertight, clean)
+
+Both take ``(msdf, resolution=, device=, level=, quiet=, source=)`` (``source`` names the shape in errors) once
+:func:`decode` has loaded the file and checked the resolution against the memory limit.
 """
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
-import numpy as np
 import torch
 import trimesh
-from skimage import measure
 from tqdm.auto import tqdm
 
-from msdf.coverage import uncovered_sign
-from msdf.field import Lattice, blend_sdf_lattice
 from msdf.limits import check_resolution
+from msdf.marching import decode_volume, marching_cubes
 from msdf.representation import MosaicSDF
+from msdf.visco import from_msdf
 
-__all__ = ["decode", "decode_volume", "METHODS"]
+__all__ = ["decode", "decode_batch", "decode_volume", "Decoded", "DECODERS", "METHODS"]
 
-METHODS = ("mc", "visco")
-# Lattice nodes per z slab during splatting (bounds the temporary memory at high resolution).
-_SLAB_NODES = 1 << 24
-
-
-def _dilate(mask: np.ndarray) -> np.ndarray:
-    """``mask`` grown by one node in all 26 directions (separable: one max per axis)."""
-    out = mask.copy()
-    for axis in range(3):
-        grown = out.copy()
-        n = out.shape[axis]
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(0, n - 1), slice(1, n)
-        grown[tuple(lo)] |= out[tuple(hi)]
-        grown[tuple(hi)] |= out[tuple(lo)]
-        out = grown
-    return out
-
-
-def _slab_depth(lattice: Lattice) -> int:
-    """x planes per splatting slab (about ``_SLAB_NODES`` nodes each)."""
-    return max(1, _SLAB_NODES // (lattice.dims[1] * lattice.dims[2]))
-
-
-@torch.no_grad()
-def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
-                  bar: tqdm | None = None) -> tuple[np.ndarray, np.ndarray, Lattice]:
-    """The signed field on the decode lattice (unit frame); ``bar`` (optional tqdm) advances once per splatting
-    z slab and once for the coverage labelling.
-
-    Returns:
-        volume: (X, Y, Z) float32, F at covered nodes, ``level + sign * s_max`` at uncovered nodes.
-        covered: (X, Y, Z) bool.
-        lattice: the :class:`~msdf.field.Lattice` (unit frame).
-    """
-    lattice = Lattice.around(msdf.centers, msdf.scales, resolution)
-    X, Y, Z = lattice.dims
-    volume = np.empty((X, Y, Z), dtype=np.float32)
-    covered = np.empty((X, Y, Z), dtype=bool)
-    step = _slab_depth(lattice)
-    on_cpu = msdf.device.type == "cpu"
-    c, s, v = msdf.centers.float(), msdf.scales.float(), msdf.values.float()
-    for x0 in range(0, X, step):
-        x1 = min(X, x0 + step)
-        # On the CPU the splat writes straight into the volume (x slabs are contiguous blocks).
-        out = torch.from_numpy(volume[x0:x1]) if on_cpu else None
-        F, W = blend_sdf_lattice(c, s, v, lattice, (x0, x1), out=out)
-        if not on_cpu:
-            volume[x0:x1] = F.cpu().numpy()
-        covered[x0:x1] = (W > 0).cpu().numpy()
-        if bar is not None:
-            bar.update()
-    labels, signs = uncovered_sign(covered, volume, level)
-    # Uncovered nodes hold F = 0 and covered ones label 0: adding fill[labels] sets exactly the uncovered ones.
-    fill = np.float32(level) + signs.astype(np.float32) * np.float32(float(msdf.scales.max()))
-    fill[0] = 0.0
-    volume += fill[labels]
-    if bar is not None:
-        bar.update()
-    return volume, covered, lattice
+DECODERS: dict[str, Callable[..., trimesh.Trimesh]] = {"mc": marching_cubes, "visco": from_msdf}
+METHODS = tuple(DECODERS)  # == msdf.choices.DECODE_METHODS (the command line's list)
 
 
 def decode(msdf_or_path: MosaicSDF | str | os.PathLike, resolution: int = 256, method: str = "mc",
-           device: str = "cpu", level: float = 0.0, quiet: bool = True) -> trimesh.Trimesh:
+           device: str | torch.device = "cpu", level: float = 0.0, quiet: bool = True) -> trimesh.Trimesh:
     """Extract the surface ``F = level`` of an M-SDF as a mesh in the user's coordinates.
 
     Args:
         msdf_or_path: a :class:`MosaicSDF` or the path of its ``.npz`` file.
         resolution: lattice nodes along the longest side of the grids' bounding box (>= 8; 512 works).
-        method: ``"mc"`` (marching cubes on the splatted field) or ``"visco"`` (``viscogrid.pipeline.from_msdf``).
+        method: ``"mc"`` or ``"visco"`` (module doc).
         device: torch device for the field evaluation (``"auto"``: cuda if available).
         level: iso-level in unit-frame units (0 = the surface).
-        quiet: hide the progress bar.
+        quiet: hide the progress bars.
 
     Returns:
         A watertight-where-possible ``trimesh.Trimesh`` (merged vertices, no degenerate faces, outward normals).
         Raises ``ValueError`` if the level set is empty.
+
+    Example (the sphere of radius 0.5 as 8 grids of 5^3 exact distances, marching cubes on a 32^3 lattice):
+
+    >>> import numpy as np, torch
+    >>> from msdf import MosaicSDF, decode
+    >>> centers = torch.tensor([[x, y, z] for x in (-.4, .4) for y in (-.4, .4) for z in (-.4, .4)])
+    >>> offsets = torch.stack(torch.meshgrid(*[torch.linspace(-1, 1, 5)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    >>> nodes = centers[:, None, :] + 0.45 * offsets                    # (8, 125, 3), half-width 0.45
+    >>> shape = MosaicSDF(centers, torch.full((8,), 0.45), (nodes.norm(dim=-1) - 0.5).reshape(8, 5, 5, 5))
+    >>> mesh = decode(shape, resolution=32)
+    >>> mesh.is_watertight, bool(np.allclose(np.linalg.norm(mesh.vertices, axis=1), 0.5, atol=0.03))
+    (True, True)
     """
     from_file = isinstance(msdf_or_path, (str, os.PathLike, Path))
     msdf = MosaicSDF.load(msdf_or_path) if from_file else msdf_or_path
-    source = str(msdf_or_path) if from_file else "M-SDF"
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if method not in METHODS:
+    if method not in DECODERS:
         raise ValueError(f"decode: unknown method {method!r}; choose one of {METHODS}")
     check_resolution(resolution, method)
-    if method == "visco":
+    return DECODERS[method](msdf, resolution=resolution, device=device, level=level, quiet=quiet,
+                            source=str(msdf_or_path) if from_file else "M-SDF")
+
+
+@dataclass
+class Decoded:
+    """One decoded sample of :func:`decode_batch`: its M-SDF (None when the matrix is not a valid M-SDF), its mesh
+    (None when decoding failed or gave no faces), the ``error`` that says why (else None) and the decode time."""
+
+    shape: MosaicSDF | None
+    mesh: trimesh.Trimesh | None
+    error: str | None
+    seconds: float
+
+
+def decode_batch(matrices, normalization=None, resolution: int = 256, method: str = "mc",
+                 device: str | torch.device = "cpu", level: float = 0.0, quiet: bool = True,
+                 desc: str = "decode") -> Iterator[Decoded]:
+    """Decode raw M-SDF matrices (B, n, 4 + k^3) one by one (with a ``desc`` progress bar), yielding a
+    :class:`Decoded` per sample; a sample that cannot be decoded is reported, never raised.
+
+    ``normalization`` (a :class:`~msdf.normalization.Normalization`, None = unit frame) places every shape in the
+    user's coordinates. Failures: ``"invalid M-SDF: ..."`` (non-finite values, a non-positive half-width),
+    ``"decode failed: ..."`` (no surface at ``level``), ``"decode produced an empty mesh"``.
+    """
+    for matrix in tqdm(matrices, desc=desc, unit="shape", disable=quiet):
+        t0 = time.perf_counter()
         try:
-            from viscogrid.pipeline import from_msdf
-        except ImportError as e:
-            raise ValueError(f"decode: method 'visco' needs viscogrid.pipeline.from_msdf, which is unavailable: {e}")
-        return from_msdf(msdf, resolution, device)
-    msdf = msdf.to(device)
-    lattice = Lattice.around(msdf.centers, msdf.scales, resolution)
-    steps = -(-lattice.dims[2] // _slab_depth(lattice)) + 2  # slabs, coverage, marching cubes
-    with tqdm(total=steps, desc=f"decode {resolution}^3", disable=quiet, unit="step") as bar:
-        volume, covered, lattice = decode_volume(msdf, resolution, level, bar)
-        mask = _dilate(covered)
-        if not (volume[mask] < level).any() or not (volume[mask] > level).any():
-            raise ValueError(f"{source}: the field has no level-{level} surface (all covered values on one side)")
-        verts, faces, _, _ = measure.marching_cubes(volume, level=level, spacing=(lattice.h,) * 3, mask=mask,
-                                                    gradient_direction="descent", allow_degenerate=False)
-        bar.update()
-    verts = msdf.normalization.to_user(verts.astype(np.float64) + lattice.lo)
-    # Lewiner marching cubes already shares vertices between cells and drops degenerate triangles.
-    mesh = trimesh.Trimesh(verts, faces, process=False)
-    mesh.remove_unreferenced_vertices()
-    return mesh
+            shape = MosaicSDF.from_matrix(matrix, normalization=normalization)
+        except ValueError as exc:
+            yield Decoded(None, None, f"invalid M-SDF: {exc}", time.perf_counter() - t0)
+            continue
+        try:
+            mesh, error = decode(shape, resolution=resolution, method=method, device=device, level=level), None
+        except ValueError as exc:  # e.g. the field has no zero level set
+            mesh, error = None, f"decode failed: {exc}"
+        if mesh is not None and len(mesh.faces) == 0:
+            mesh, error = None, "decode produced an empty mesh"
+        yield Decoded(shape, mesh, error, time.perf_counter() - t0)

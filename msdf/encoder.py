@@ -26,6 +26,7 @@ import trimesh
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from msdf.device import torch_device
 from msdf.limits import check_encoding
 from msdf.meshio import load_mesh
 from msdf.normalization import Normalization
@@ -125,9 +126,7 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
     """
     inits = [initialize(_as_mesh(m), n_grids, k, seed)
              for m in tqdm(meshes, desc="initialise", unit="shape", disable=quiet or len(meshes) < 2)]
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = torch_device(device)
     values = torch.tensor(np.stack([i.values for i in inits]), dtype=torch.float32, device=dev)
     t0 = time.perf_counter()
     losses = [(float("nan"), float("nan"))] * len(inits)
@@ -151,5 +150,15 @@ def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 102
 
     ``refine_steps=0`` skips stage 2. The result is in the unit frame with the user transform attached, and is
     deterministic for a given ``seed`` on the CPU. ``info`` holds coverage, timings and the refinement loss.
+
+    Example (a sphere of radius 2 as 64 grids of 3^3 values, without refinement; a mesh file path works too):
+
+    >>> import trimesh
+    >>> from msdf import encode
+    >>> shape = encode(trimesh.creation.icosphere(radius=2.0), n_grids=64, k=3, refine_steps=0)
+    >>> shape.n, shape.k
+    (64, 3)
+    >>> [bool(d < 0) for d in shape.sdf(np.array([[0.0, 0.0, 1.5], [0.0, 0.0, 2.5]]))]   # inside, outside
+    [True, False]
     """
     return encode_mesh_batch([mesh_or_path], n_grids, k, refine_steps, device, seed, quiet)[0]

@@ -19,12 +19,16 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 import trimesh
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from msdf.flow.sampler import FlowSampler
+    from msdf.flow.solvers import Solver
 
 N_POINTS = 2048
 MESH_SUFFIXES = {".obj", ".off", ".ply", ".stl", ".glb", ".gltf"}
@@ -251,7 +255,7 @@ def markdown_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def requested_conditions(sampler, count: int, ref_labels: Sequence[str | None], ref_captions: Sequence[str | None]
+def requested_conditions(sampler: FlowSampler, count: int, ref_labels: Sequence[str | None], ref_captions: Sequence[str | None]
                          ) -> tuple[list[str] | None, list[str] | None, list[str] | None]:
     """(prompts, classes, requested labels) for ``count`` samples that follow the reference set.
 
@@ -278,7 +282,7 @@ def requested_conditions(sampler, count: int, ref_labels: Sequence[str | None], 
     return None, None, None
 
 
-def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence[str | None],
+def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor, ref_labels: Sequence[str | None],
                  ref_captions: Sequence[str | None], *, num_samples: int | None = None, guidance: float = 2.0,
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
                  quiet: bool = False) -> dict:
@@ -292,9 +296,7 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
     """
     import time
 
-    from msdf.decoder import decode
-    from msdf.generate import sample_matrices
-    from msdf.representation import MosaicSDF
+    from msdf.decoder import decode_batch
     from msdf.wholeness import FAILED, summarize, wholeness
 
     count = num_samples or ref_clouds.shape[0]
@@ -303,21 +305,20 @@ def evaluate_run(sampler, solver, ref_clouds: torch.Tensor, ref_labels: Sequence
     if prompts is None and classes is None:
         prompts = [""] * count
     t0 = time.perf_counter()
-    matrices, timing = sample_matrices(sampler, solver, prompts=prompts, classes=classes, seeds=seeds,
-                                       guidance=guidance, batch_size=batch_size, quiet=quiet)
+    matrices, timing = sampler.sample(sampler.condition(prompts=prompts, classes=classes), seeds, solver,
+                                      guidance=guidance, batch_size=batch_size, quiet=quiet)
     t_gen = time.perf_counter() - t0
     t0 = time.perf_counter()
     clouds, whole, failed = [], [], []
-    for j in tqdm(range(count), desc="decode samples", unit="shape", disable=quiet):
-        try:
-            mesh = decode(MosaicSDF.from_matrix(matrices[j]), resolution=resolution, device=sampler.device)
-            clouds.append(mesh_point_cloud(mesh, n_points, seed + j))
-            whole.append(wholeness(mesh))
-            failed.append(False)
-        except ValueError:  # no surface
+    decoded = decode_batch(matrices, resolution=resolution, device=sampler.device, quiet=quiet, desc="decode samples")
+    for j, dec in enumerate(decoded):
+        if dec.mesh is not None:
+            clouds.append(mesh_point_cloud(dec.mesh, n_points, seed + j))
+            whole.append(wholeness(dec.mesh))
+        else:  # no surface
             clouds.append(np.zeros((n_points, 3), dtype=np.float32))
             whole.append(dict(FAILED))
-            failed.append(True)
+        failed.append(dec.mesh is None)
     t_decode = time.perf_counter() - t0
     gen = torch.from_numpy(np.stack(clouds))
     t0 = time.perf_counter()

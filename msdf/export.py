@@ -22,9 +22,9 @@ import numpy as np
 import trimesh
 
 from msdf.atomic import atomic_write
-from msdf.meshio import merged_mesh
+from msdf.meshio import SAVE_FORMATS
+from viscogrid.mesh import merged_mesh
 
-MESH_FORMATS = (".glb", ".obj", ".ply", ".stl")
 
 
 def decimate(mesh: trimesh.Trimesh, max_faces: int) -> trimesh.Trimesh:
@@ -109,9 +109,9 @@ def export(src: str | os.PathLike, out: str | os.PathLike, resolution: int = 256
 
     out = Path(out)
     suffix = out.suffix.lower()
-    if suffix not in MESH_FORMATS + (".html",):
+    if suffix not in SAVE_FORMATS + (".html",):
         raise ValueError(f"{out}: unsupported output format {out.suffix or '(no suffix)'!r}; "
-                         f"use one of {', '.join(MESH_FORMATS + ('.html',))}")
+                         f"use one of {', '.join(SAVE_FORMATS + ('.html',))}")
     mesh = load_for_export(src, resolution=resolution, method=method, device=device)
     written = []
     if suffix != ".html":

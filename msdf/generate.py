@@ -1,11 +1,8 @@
-"""Batched generation: prompts / class names -> source noise -> ODE solve (CFG) -> M-SDF matrices -> meshes -> files.
+"""Batched generation: prompts / class names -> M-SDF matrices -> meshes -> files.
 
-Pipeline for a call with prompts p_1..p_m and K samples each (B = m K samples, sample j gets seed ``seed + j``)::
-
-    x_0[j] ~ N(0, I) (n, D) from a generator seeded with seed + j     (independent of batching)
-    x_1 = solve(u_w(., t | c_j), x_0)                                  (B, n, D), in ``batch_size`` chunks
-    u_w = u(x | null) + w (u(x | c) - u(x | null))                     (classifier-free guidance, w = ``guidance``)
-    M_j = denormalize(x_1[j])  -> MosaicSDF -> decode (mc | visco)      (unit frame of the generated shape)
+A call with prompts p_1..p_m and K samples each makes B = m K samples; sample j gets seed ``seed + j`` and is drawn by
+:meth:`msdf.flow.sampler.FlowSampler.sample` (source noise, CFG-guided ODE solve, denormalised and valid matrices),
+then decoded by :func:`msdf.decoder.decode_batch` (mc | visco) in the unit frame of the generated shape.
 
 Files written to ``out_dir`` (all atomically): ``NNN-<slug>.{glb|obj|ply|stl}``, ``NNN-<slug>.npz`` (M-SDF),
 ``NNN-<slug>.png`` (render), ``contact_sheet.png`` and ``samples.json`` (per sample: prompt/class, seed, solver, NFE,
@@ -18,19 +15,15 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from msdf.atomic import atomic_write
-from msdf.flow.solvers import METHODS, ODESolution, VelocityFn, solve
-
-SOLVERS = (*METHODS, "bns")
-MESH_FORMATS = ("glb", "obj", "ply", "stl")
-Solver = Callable[[VelocityFn, Tensor], ODESolution]
-"""``solver(velocity_fn, x0) -> ODESolution``: a fixed choice of method and budget."""
+from msdf.atomic import write_json
+from msdf.choices import MESH_FORMATS, SOLVERS
+from msdf.flow.sampler import FlowSampler
+from msdf.flow.solvers import METHODS, Solver, solve
 
 
 def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, guidance: float = 1.0,
@@ -61,17 +54,6 @@ def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, gui
     return lambda velocity_fn, x0: solve(velocity_fn, x0, method, nfe)
 
 
-def source_noise(seeds: Sequence[int], shape: tuple[int, ...], device: str | torch.device = "cpu") -> Tensor:
-    """(len(seeds), *shape) standard normal noise; row j drawn from a CPU generator seeded with ``seeds[j]``."""
-    rows = [torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
-    return torch.stack(rows).to(device)
-
-
-def guided_velocity(sampler: Any, cond: Any, guidance: float) -> VelocityFn:
-    """The closure ``(x, t) -> sampler.velocity(x, t, cond, guidance)`` the solvers integrate."""
-    return lambda x, t: sampler.velocity(x, t, cond, guidance)
-
-
 def read_prompts(path: str | Path) -> list[str]:
     """One prompt per line of a text file; blank lines and lines starting with ``#`` are skipped."""
     p = Path(path)
@@ -88,51 +70,6 @@ def read_prompts(path: str | Path) -> list[str]:
 def slug(text: str, limit: int = 40) -> str:
     """File-name-safe short form of a prompt: lower case, runs of other characters -> '-'."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "sample"
-
-
-@torch.no_grad()
-def sample_matrices(sampler: Any, solver: Solver, *, prompts: Sequence[str] | None = None,
-                    classes: Sequence[str] | None = None, seeds: Sequence[int], guidance: float = 2.0,
-                    batch_size: int = 16, quiet: bool = False) -> tuple[Tensor, dict[str, float]]:
-    """Raw M-SDF matrices (B, n, D) for one prompt/class per seed (``len(seeds) == B``); returns (matrices, timings).
-
-    Samples go through the ODE ``batch_size`` at a time. Timings: ``ode_s`` (total solver wall time), ``nfe``
-    (evaluations per batch, as counted by the solver).
-    """
-    items = prompts if prompts is not None else classes
-    if items is None or len(items) != len(seeds):
-        raise ValueError("give one prompt or class per seed")
-    device = sampler.device
-    out, nfe, t_ode = [], 0, 0.0
-    starts = range(0, len(seeds), batch_size)
-    for s in tqdm(starts, desc="ODE", unit="batch", disable=quiet or len(starts) == 1):
-        sl = slice(s, s + batch_size)
-        cond = (sampler.condition(prompts=list(prompts[sl])) if prompts is not None
-                else sampler.condition(classes=list(classes[sl])))
-        x0 = source_noise(seeds[sl], (sampler.n, sampler.dim), device)
-        t0 = time.perf_counter()
-        sol = solver(guided_velocity(sampler, cond, guidance), x0)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t_ode += time.perf_counter() - t0
-        nfe = sol.nfe
-        out.append(valid_half_widths(sampler.denormalize(sol.x).float().cpu()))
-    return torch.cat(out), {"ode_s": t_ode, "nfe": nfe}
-
-
-MIN_HALF_WIDTH = 1e-3  # unit frame (the shape spans [-0.9, 0.9]); far below any encoder's half-width
-
-
-def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
-    """Project generated matrices (B, n, 4 + k^3) onto valid M-SDFs: half-widths (column 3) ``s <- max(s, minimum)``.
-
-    A sampled half-width can land at or below 0 (the model's output is a regression, not a constrained value); such a
-    grid is meaningless, and clamping makes it a cube too small to affect the decoded surface instead of making the
-    whole sample unusable. Non-finite values are left for :meth:`MosaicSDF.from_matrix` to reject.
-    """
-    out = matrices.clone()
-    out[..., 3] = out[..., 3].clamp(min=minimum)
-    return out
 
 
 @dataclass
@@ -157,9 +94,8 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
     A sample whose field has no surface keeps its ``.npz`` and gets an ``error`` entry instead of a mesh; an invalid
     matrix (non-finite values, a non-positive half-width) gets only the ``error`` entry.
     """
-    from msdf.decoder import decode
+    from msdf.decoder import decode_batch
     from msdf.meshio import save_mesh
-    from msdf.representation import MosaicSDF
     from msdf.wholeness import wholeness
 
     if fmt not in MESH_FORMATS:
@@ -168,33 +104,24 @@ def write_samples(matrices: Tensor, records: list[dict], out_dir: str | Path, *,
     out.mkdir(parents=True, exist_ok=True)
     result = GenerationResult()
     meshes, done = [], []
-    for j, rec in enumerate(tqdm(records, desc="decode", unit="shape", disable=quiet)):
+    decoded = decode_batch(matrices, normalization, resolution=resolution, method=method, device=device, quiet=quiet)
+    for j, (rec, dec) in enumerate(zip(records, decoded)):
         name = rec.pop("name")
         label = rec.pop("label")
         rec.update({"resolution": resolution, "method": method})
-        t0 = time.perf_counter()
-        mesh = None
-        try:
-            shape = MosaicSDF.from_matrix(matrices[j], normalization=normalization)
-        except ValueError as exc:  # e.g. a generated grid with a non-positive half-width
-            rec["error"] = f"invalid M-SDF: {exc}"
-        else:
+        rec.setdefault("timings", {})["decode_s"] = dec.seconds
+        if dec.shape is not None:  # a valid M-SDF is kept even when its field has no surface
             rec["msdf"] = f"{name}.npz"
-            shape.save(out / rec["msdf"])
-            try:
-                mesh = decode(shape, resolution=resolution, method=method, device=device)
-            except ValueError as exc:  # e.g. the field has no zero level set: keep the M-SDF, report the sample
-                rec["error"] = f"decode failed: {exc}"
-        rec.setdefault("timings", {})["decode_s"] = time.perf_counter() - t0
-        if mesh is not None and len(mesh.faces) > 0:
+            dec.shape.save(out / rec["msdf"])
+        if dec.error is not None:
+            rec["error"] = dec.error
+        else:
             rec["mesh"] = f"{name}.{fmt}"
-            save_mesh(mesh, out / rec["mesh"])
-            rec["faces"] = int(len(mesh.faces))
-            rec.update(wholeness(mesh))
-            meshes.append(mesh)
+            save_mesh(dec.mesh, out / rec["mesh"])
+            rec["faces"] = int(len(dec.mesh.faces))
+            rec.update(wholeness(dec.mesh))
+            meshes.append(dec.mesh)
             done.append((j, name, label))
-        elif "error" not in rec:
-            rec["error"] = "decode produced an empty mesh"
         result.samples.append(rec)
     result.timings["decode_s"] = sum(r["timings"]["decode_s"] for r in result.samples)
     if render and meshes:
@@ -231,15 +158,7 @@ def remove_listed_outputs(index: str | Path) -> list[Path]:
     return removed
 
 
-def write_json(path: str | Path, data: dict) -> Path:
-    """Atomically write ``data`` as indented JSON to ``path``."""
-    path = Path(path)
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2))
-    return path
-
-
-def generate(sampler: Any, out_dir: str | Path, *, prompts: Sequence[str] | None = None,
+def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str] | None = None,
              classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = 2.0,
              solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
              fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
@@ -261,9 +180,9 @@ def generate(sampler: Any, out_dir: str | Path, *, prompts: Sequence[str] | None
     base = list(classes if classes is not None else prompts if prompts is not None else [""])
     items = [item for item in base for _ in range(num_samples)]
     seeds = [seed + j for j in range(len(items))]
-    matrices, timing = sample_matrices(
-        sampler, solve_fn, prompts=None if classes is not None else items, classes=items if classes is not None
-        else None, seeds=seeds, guidance=guidance, batch_size=batch_size, quiet=quiet)
+    cond = sampler.condition(prompts=None if classes is not None else items,
+                             classes=items if classes is not None else None)
+    matrices, timing = sampler.sample(cond, seeds, solve_fn, guidance=guidance, batch_size=batch_size, quiet=quiet)
     per_sample_ode = timing["ode_s"] / len(items)
     records = [{"index": j, kind: item or None, "seed": s, "solver": solver, "nfe": timing["nfe"],
                 "guidance": guidance, "timings": {"ode_s": per_sample_ode},

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from msdf.atomic import atomic_write
+from msdf.atomic import write_json
 from msdf.boundary import UsageError
 
 MARKER = ".msdf-output.json"
@@ -88,6 +88,5 @@ def claim_output_dir(path: str | os.PathLike, command: str) -> Path:
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
     if read_marker(p) != command:
-        with atomic_write(p / MARKER) as tmp:
-            tmp.write_text(json.dumps({"command": command}) + "\n")
+        write_json(p / MARKER, {"command": command}, indent=None)
     return p

@@ -27,6 +27,7 @@ from msdf.atomic import atomic_write
 from msdf.field import blend_sdf
 from msdf.limits import check_archive
 from msdf.normalization import Normalization
+from msdf.rows import HALF_WIDTH, grid_size, join_rows, split_rows
 
 __all__ = ["MosaicSDF", "MSDFFormatError", "FORMAT_VERSION", "stack"]
 
@@ -52,14 +53,15 @@ def _check_rows(matrix: np.ndarray, where: str) -> int:
     n, D = matrix.shape
     if n < 1:
         raise MSDFFormatError(where, "matrix has no rows (n = 0)")
-    k = round((D - 4) ** (1 / 3)) if D > 4 else 0
-    if k < 2 or 4 + k**3 != D:
-        raise MSDFFormatError(where, f"row length {D} is not 4 + k^3 for an integer k >= 2")
+    try:
+        k = grid_size(D)
+    except ValueError as exc:
+        raise MSDFFormatError(where, str(exc)) from None
     if not np.all(np.isfinite(matrix)):
         bad = int((~np.isfinite(matrix)).any(axis=1).sum())
         raise MSDFFormatError(where, f"matrix has non-finite values (NaN/Inf) in {bad} row(s)")
-    if not np.all(matrix[:, 3] > 0):
-        bad = int((matrix[:, 3] <= 0).sum())
+    if not np.all(matrix[:, HALF_WIDTH] > 0):
+        bad = int((matrix[:, HALF_WIDTH] <= 0).sum())
         raise MSDFFormatError(where, f"{bad} grid(s) have a non-positive half-width (column 3 must be > 0)")
     return k
 
@@ -79,6 +81,24 @@ class MosaicSDF:
     connected component the point lies in (components reaching the border are outside, enclosed ones take the
     majority sign of the covered field around them, see :mod:`msdf.coverage`) and a distance-like positive
     magnitude (distance to the covered region plus one lattice spacing), so no zero level set appears there.
+
+    Example (matrix form and ``.npz`` files of an encoded box):
+
+    >>> import tempfile, trimesh
+    >>> from msdf import MosaicSDF, encode
+    >>> shape = encode(trimesh.creation.box(extents=(1.0, 2.0, 3.0)), n_grids=32, k=3, refine_steps=0)
+    >>> matrix = shape.to_matrix()                      # (n, 4 + k^3) rows [p | s | V]
+    >>> tuple(matrix.shape)
+    (32, 31)
+    >>> path = Path(tempfile.mkdtemp()) / "box.npz"
+    >>> shape.save(path)
+    >>> again = MosaicSDF.load(path)
+    >>> bool(torch.equal(again.to_matrix(), matrix)) and again.normalization == shape.normalization
+    True
+    >>> [bool(d < 0) for d in again.sdf(np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 2.0]]))]   # inside, outside
+    [True, False]
+    >>> MosaicSDF.from_matrix(matrix, shape.normalization).k
+    3
     """
 
     def __init__(self, centers, scales, values, normalization: Normalization | None = None,
@@ -126,7 +146,7 @@ class MosaicSDF:
     # -- matrix form ------------------------------------------------------------------------------------------
     def to_matrix(self) -> torch.Tensor:
         """(n, 4 + k^3) rows ``[p | s | V.flatten()]`` (C order), on this object's device and dtype."""
-        return torch.cat([self.centers, self.scales.unsqueeze(1), self.values.reshape(self.n, -1)], dim=1)
+        return join_rows(self.centers, self.scales, self.values)
 
     @classmethod
     def from_matrix(cls, matrix, normalization: Normalization | None = None) -> "MosaicSDF":
@@ -134,7 +154,7 @@ class MosaicSDF:
         (shape, finiteness, positive half-widths) and raises :class:`MSDFFormatError` otherwise."""
         m = torch.as_tensor(matrix)
         k = _check_rows(m.detach().cpu().numpy(), "<matrix>")
-        return cls(m[:, :3], m[:, 3], m[:, 4:].reshape(-1, k, k, k), normalization)
+        return cls(*split_rows(m, k), normalization)
 
     # -- files ------------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:

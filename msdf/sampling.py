@@ -1,22 +1,13 @@
-"""Point sampling on meshes: area-uniform surface samples and farthest-point subsets."""
+"""Point sampling on meshes: area-uniform surface samples (:func:`viscogrid.pointio.sample_surface`, re-exported)
+and farthest-point subsets."""
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 from scipy.spatial import cKDTree
 
+from viscogrid.pointio import sample_surface
 
-def sample_surface(mesh: trimesh.Trimesh, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` points uniformly distributed over the surface area of ``mesh``, with their face normals.
-
-    A face is picked with probability area_f / total_area, then a uniform barycentric point in it.
-    Returns ``(points (count, 3) float64, normals (count, 3) float64 unit)``; the same seed gives the same points.
-    """
-    if count <= 0:
-        raise ValueError(f"sample_surface: count must be positive, got {count}")
-    points, face_idx = trimesh.sample.sample_surface(mesh, int(count), seed=int(seed))
-    normals = np.asarray(mesh.face_normals, dtype=np.float64)[face_idx]
-    return np.asarray(points, dtype=np.float64), normals
+__all__ = ["farthest_point_sampling", "sample_surface"]
 
 
 def farthest_point_sampling(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

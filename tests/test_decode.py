@@ -183,3 +183,13 @@ def test_iso_level_offsets_the_surface(sphere):
     assert len(mesh.split(only_watertight=False)) == 1
     r = np.linalg.norm(NORM.to_unit(mesh.vertices), axis=1)
     np.testing.assert_allclose(r, 0.84, atol=3e-3)
+
+
+def test_decode_passes_every_argument_to_the_method(monkeypatch, sphere):
+    """``decode`` looks the method up in its table and forwards resolution, device, level and quiet unchanged."""
+    from msdf import decoder
+
+    seen = {}
+    monkeypatch.setitem(decoder.DECODERS, "visco", lambda shape, **kw: seen.update(kw) or "mesh")
+    assert decode(sphere, resolution=40, method="visco", device="cpu", level=0.01, quiet=False) == "mesh"
+    assert seen == {"resolution": 40, "device": "cpu", "level": 0.01, "quiet": False, "source": "M-SDF"}

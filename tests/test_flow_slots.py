@@ -4,7 +4,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from msdf.flow.checkpoint import latest_checkpoint, load_sampler
+from msdf.flow.checkpoint import latest_checkpoint
+from msdf.flow.sampler import FlowSampler
 from msdf.flow.config import build_config
 from msdf.flow.dataset import ArrayStore
 from msdf.flow.model import FlowTransformer
@@ -76,7 +77,7 @@ def test_training_with_slots_saves_the_template_and_orders_rows(tmp_path):
     torch.testing.assert_close(weights["ema.slot_embed.template"], weights["model.slot_embed.template"])
     d = np.linalg.norm(tmpl[:, None] - anchors[None], axis=-1)
     assert d.min(axis=1).max() < 0.05 and len(set(d.argmin(axis=1))) == 8
-    sampler = load_sampler(tmp_path / "run")
+    sampler = FlowSampler.load(tmp_path / "run")
     torch.testing.assert_close(sampler.model.slot_embed.template, weights["ema.slot_embed.template"])
     # resuming reuses the saved template (the data order of a resumed run equals the original one)
     cfg3 = build_config(overrides={**{k: v for k, v in cfg.to_dict().items() if k != "model"},

@@ -53,7 +53,7 @@ def test_corrupt_cache_and_bad_model_errors(tmp_path):
 def test_text_conditional_training_and_sampling(tmp_path, encoder, monkeypatch):
     import numpy as np
 
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
     from msdf.flow.config import build_config
     from msdf.flow.dataset import ArrayStore
     from msdf.flow.trainer import train
@@ -66,7 +66,7 @@ def test_text_conditional_training_and_sampling(tmp_path, encoder, monkeypatch):
                                   "model": {"width": 32, "depth": 1, "heads": 2, "row_hidden": 32}})
     train(store, cfg, tmp_path / "run", quiet=True)
     assert (tmp_path / "run" / "caption-embeddings.all-MiniLM-L6-v2.safetensors").exists()  # no store root
-    s = load_sampler(tmp_path / "run")
+    s = FlowSampler.load(tmp_path / "run")
     cond = s.condition(prompts=["a lamp", ""])
     assert cond.text.shape == (2, 384) and cond.null.tolist() == [False, True]
     assert s.velocity(torch.randn(2, 5, 12), 0.5, cond, guidance=2.0).shape == (2, 5, 12)
@@ -77,12 +77,12 @@ def test_text_conditional_training_and_sampling(tmp_path, encoder, monkeypatch):
         raise AssertionError("the encoder must not load for a cached prompt")
 
     monkeypatch.setattr(text_mod, "TextEncoder", no_encoder)  # "a lamp" is now in RUN's cache
-    torch.testing.assert_close(load_sampler(tmp_path / "run").condition(prompts=["a lamp"]).text, cond.text[:1])
+    torch.testing.assert_close(FlowSampler.load(tmp_path / "run").condition(prompts=["a lamp"]).text, cond.text[:1])
     monkeypatch.setattr(text_mod, "TextEncoder", lambda name, device="cpu": encoder)
     cache_file = tmp_path / "run" / "caption-embeddings.all-MiniLM-L6-v2.safetensors"
     before = cache_file.read_bytes()
     monkeypatch.setattr(text_mod.os, "access", lambda path, mode: False)  # a read-only run folder
-    assert load_sampler(tmp_path / "run").condition(prompts=["a new prompt"]).text.shape == (1, 384)
+    assert FlowSampler.load(tmp_path / "run").condition(prompts=["a new prompt"]).text.shape == (1, 384)
     assert cache_file.read_bytes() == before
     no_caps = ArrayStore(rng.normal(size=(4, 5, 12)).astype(np.float32), 2)
     with pytest.raises(Exception, match="no caption"):

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from scipy.optimize import linear_sum_assignment
 
 from msdf.flow import trainer as trainer_mod
-from msdf.flow.checkpoint import CheckpointError, latest_checkpoint, load_sampler
+from msdf.flow.checkpoint import CheckpointError, latest_checkpoint
+from msdf.flow.sampler import FlowSampler
 from msdf.flow.condition import Condition
 from msdf.flow.config import PRESETS, build_config, load_yaml
 from msdf.flow.dataset import ArrayStore
@@ -96,12 +97,12 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
     raw[len(raw) // 2] ^= 0xFF
     weights.write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match="weights.safetensors: checksum mismatch"):
-        load_sampler(run)
+        FlowSampler.load(run)
     (run / "checkpoints" / "latest.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="latest.json: corrupt"):
         train(_store(), _config(steps=3), run, resume=True, quiet=True)
     with pytest.raises(CheckpointError, match="no checkpoint found"):
-        load_sampler(tmp_path / "nothing")
+        FlowSampler.load(tmp_path / "nothing")
 
 
 def test_nonfinite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch, capsys):
@@ -152,7 +153,7 @@ def test_overfit_two_shapes_and_sampler_contract(tmp_path):
                   val_fraction=0.0, p_uncond=0.1, ema_decay=0.9, log_every=50,
                   model={"width": 64, "depth": 2, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 64})
     train(store, cfg, tmp_path / "r", quiet=True)
-    s = load_sampler(tmp_path / "r", "cpu")
+    s = FlowSampler.load(tmp_path / "r", "cpu")
     assert (s.n, s.k, s.dim, s.class_names) == (4, K, D, ["a", "b"])
     assert s.config["cond"] == "class" and s.run_dir == tmp_path / "r"
     cond = s.condition(classes=["a", "a", "b", "b"])
@@ -241,10 +242,14 @@ def test_ddp_ranks_agree_and_equal_one_process_on_the_concatenated_batch(tmp_pat
         torch.testing.assert_close(ranks[0]["weights"][name], w, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_presets_yaml_files_match_code():
-    root = Path(__file__).resolve().parents[1] / "train" / "configs"
-    for name, preset in PRESETS.items():
-        assert load_yaml(root / f"{name}.yaml") == preset
+def test_printed_preset_config_round_trips(tmp_path, capsys):
+    from msdf.cli import main
+
+    for name in PRESETS:
+        assert main(["train", "--preset", name, "--print-config"]) == 0
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(capsys.readouterr().out)
+        assert build_config(yaml_path=path) == build_config(name)
     with pytest.raises(ValueError, match="unknown training option 'lrr'"):
         build_config(overrides={"lrr": 1})
     with pytest.raises(ValueError, match="unknown preset"):

@@ -8,9 +8,9 @@ import trimesh
 
 from msdf.cli import main
 from msdf.flow.bns import BNSSolver, distill, solver_path
-from msdf.flow.checkpoint import load_sampler
-from msdf.generate import (SOLVERS, generate, guided_velocity, make_solver, read_prompts, sample_matrices, slug,
-                           source_noise)
+from msdf.flow.sampler import FlowSampler
+from msdf.flow.sampler import source_noise
+from msdf.generate import generate, make_solver, read_prompts, slug
 from toy_flows import sphere_matrices
 
 
@@ -34,13 +34,7 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sampler(run_dir):
-    return load_sampler(run_dir, "cpu")
-
-
-def test_cli_solver_choices_match_library():
-    from msdf.commands.generate import SOLVER_CHOICES
-
-    assert SOLVER_CHOICES == SOLVERS
+    return FlowSampler.load(run_dir, "cpu")
 
 
 def test_cfg_combination(sampler):
@@ -50,33 +44,37 @@ def test_cfg_combination(sampler):
     u_c = sampler.model(x, t, cond)
     u_0 = sampler.model(x, t, cond.nulled())
     w = 2.5
-    v = guided_velocity(sampler, cond, w)(x, t)
+    v = sampler.velocity_fn(cond, w)(x, t)
     assert torch.allclose(v, u_0 + w * (u_c - u_0), atol=1e-5)
-    assert torch.allclose(guided_velocity(sampler, cond, 1.0)(x, t), u_c, atol=1e-5)
+    assert torch.allclose(sampler.velocity_fn(cond, 1.0)(x, t), u_c, atol=1e-5)
 
 
 def test_condition_and_guidance_change_the_samples(sampler):
     """Same seed: the same prompt gives the identical sample (so any difference is the condition's), a different
     prompt or guidance weight a different one. The tiny model's conditioning is weak, so differences are small."""
     solver = make_solver("midpoint", 8)
-    mats, _ = sample_matrices(sampler, solver, prompts=["a small shape", "a large shape", "a small shape"],
-                              seeds=[0, 0, 0], quiet=True)
+    mats, _ = sampler.sample(sampler.condition(prompts=["a small shape", "a large shape", "a small shape"]),
+                             [0, 0, 0], solver, quiet=True)
     assert torch.equal(mats[0], mats[2])
     assert (mats[0] - mats[1]).abs().max() > 1e-6
-    g1, _ = sample_matrices(sampler, solver, classes=["small"], seeds=[0], guidance=1.0, quiet=True)
-    g3, _ = sample_matrices(sampler, solver, classes=["small"], seeds=[0], guidance=3.0, quiet=True)
+    g1, _ = sampler.sample(sampler.condition(classes=["small"]), [0], solver, guidance=1.0, quiet=True)
+    g3, _ = sampler.sample(sampler.condition(classes=["small"]), [0], solver, guidance=3.0, quiet=True)
     assert (g1 - g3).abs().max() > 1e-6
 
 
-def test_samples_independent_of_batching(sampler):
+def test_seeding_rule_sample_depends_only_on_its_condition_and_seed(sampler):
+    """The one seeding rule of FlowSampler.sample: sample j is the solve from torch.randn((n, D)) of a CPU generator
+    seeded with seeds[j], whatever else is in the batch and however it is chunked."""
     solver = make_solver("midpoint", 4)
-    seeds = [5, 6, 7]
-    a, timing = sample_matrices(sampler, solver, classes=["small", "large", "large"], seeds=seeds, batch_size=3,
-                                quiet=True)
-    b, _ = sample_matrices(sampler, solver, classes=["small", "large", "large"], seeds=seeds, batch_size=1,
-                           quiet=True)
+    classes, seeds = ["small", "large", "large"], [5, 6, 7]
+    a, timing = sampler.sample(sampler.condition(classes=classes), seeds, solver, batch_size=3, quiet=True)
+    b, _ = sampler.sample(sampler.condition(classes=classes), seeds, solver, batch_size=1, quiet=True)
     assert a.shape == (3, sampler.n, sampler.dim) and timing["nfe"] == 4
-    assert torch.allclose(a, b, atol=1e-4)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    for c, s, row in zip(classes, seeds, b):
+        x0 = torch.randn((sampler.n, sampler.dim), generator=torch.Generator().manual_seed(s))[None]
+        alone = sampler.matrices(solver(sampler.velocity_fn(sampler.condition(classes=[c]), 2.0), x0).x)[0]
+        assert torch.equal(row, alone)
     assert torch.equal(source_noise([6], (2, 2))[0], source_noise([5, 6], (2, 2))[1])
 
 
@@ -194,7 +192,7 @@ def test_evaluate_keeps_failed_decodes_in_every_metric(run_dir, monkeypatch):
         return real(shape, **kw)
 
     monkeypatch.setattr(msdf.decoder, "decode", flaky)
-    sampler = load_sampler(run_dir)
+    sampler = FlowSampler.load(run_dir)
     clouds = torch.randn(4, 128, 3)
     rep = evaluate_run(sampler, make_solver("euler", 2), clouds, ["small", "small", "large", "large"],
                        [None] * 4, resolution=24, n_points=128, quiet=True)
@@ -226,7 +224,7 @@ def test_complete_command(run_dir, tmp_path):
 
 
 def test_valid_half_widths_clamps_only_column_3():
-    from msdf.generate import MIN_HALF_WIDTH, valid_half_widths
+    from msdf.flow.sampler import MIN_HALF_WIDTH, valid_half_widths
 
     m = torch.zeros(2, 3, 4 + 8)
     m[0, 0, 3] = -0.5
@@ -235,3 +233,24 @@ def test_valid_half_widths_clamps_only_column_3():
     out = valid_half_widths(m)
     assert out[0, 0, 3] == MIN_HALF_WIDTH and out[1, 2, 3] == 0.2
     assert out[1, 1, 5] == -7.0 and m[0, 0, 3] == -0.5  # other columns untouched, input not modified
+
+
+def test_completions_get_the_validity_rule_of_generated_samples(sampler, monkeypatch):
+    """A half-width the model puts at or below 0 is clamped the same way in a completion as in a generated sample,
+    so neither is rejected as an invalid M-SDF."""
+    import numpy as np
+
+    from msdf.flow.dflow import complete_shapes
+    from msdf.flow.sampler import MIN_HALF_WIDTH
+
+    denormalize = sampler.denormalize
+    shift = torch.zeros(sampler.dim)
+    shift[3] = -100.0  # every half-width far below 0
+    monkeypatch.setattr(sampler, "denormalize", lambda x: denormalize(x) + shift.to(x))
+    gen, _ = sampler.sample(sampler.condition(classes=["small"]), [3], make_solver("midpoint", 2), quiet=True)
+    points = np.random.default_rng(0).normal(size=(64, 3))
+    done, _, result = complete_shapes(sampler, points, class_name="small", seed=3, steps=0,
+                                      solver=make_solver("midpoint", 2), quiet=True)
+    for m in (gen, done):
+        assert torch.isfinite(m).all() and (m[..., 3] == MIN_HALF_WIDTH).all()
+    torch.testing.assert_close(done, gen)  # steps=0: the completion is the generated sample of the same seed

@@ -17,7 +17,7 @@ from msdf.export import viewer_html
 from msdf.meshio import load_mesh
 from msdf.outpaths import MARKER
 from test_generate import run_dir  # noqa: F401  (the tiny trained run fixture)
-from viscogrid.cli import main as visco_main
+from msdf.visco_cli import main as visco_main
 from viscogrid.pointio import PointLoadError, load_points
 
 

@@ -12,7 +12,7 @@ import trimesh
 
 from msdf.cli import main as msdf_main
 from test_generate import run_dir  # noqa: F401  (the tiny trained run fixture)
-from viscogrid.cli import main as visco_main
+from msdf.visco_cli import main as visco_main
 
 TIME_LIMIT = 20.0
 

@@ -24,7 +24,7 @@ def _example_lines() -> list[str]:
         joined = block.replace("\\\n", " ")
         for line in joined.splitlines():
             line = line.split(" #")[0].strip()
-            if line.startswith(("msdf ", "viscogrid ", "python -m msdf ", "python -m viscogrid ")):
+            if line.startswith(("msdf ", "viscogrid ", "python -m msdf ")):
                 lines.append(line)
     return lines
 
@@ -33,7 +33,7 @@ def _parser(program: str) -> argparse.ArgumentParser:
     if program == "msdf":
         from msdf.cli import build_parser
     else:
-        from viscogrid.cli import build_parser
+        from msdf.visco_cli import build_parser
     return build_parser()
 
 

@@ -11,7 +11,7 @@ import pytest
 import trimesh
 
 from msdf.meshio import load_mesh
-from viscogrid.cli import main
+from msdf.visco_cli import main
 from viscogrid.pointio import PointLoadError, estimate_normals, load_points
 
 from visco_shapes import sphere_points
@@ -133,5 +133,5 @@ def test_cli_errors(tmp_path, capsys):
 
 
 def test_python_dash_m_help():
-    out = subprocess.run([sys.executable, "-m", "viscogrid", "reconstruct", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "msdf.visco_cli", "reconstruct", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--no-normals" in out.stdout

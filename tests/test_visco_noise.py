@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from viscogrid import reconstruct
-from viscogrid.cli import parse_noise
+from msdf.visco_cli import parse_noise
 from viscogrid.noise import estimate_noise
-from viscogrid.reconstruct import effective_point_weight
+from viscogrid.reconstruction import effective_point_weight
 from viscogrid.schedule import Weights, default_schedule
 
 from visco_shapes import sphere_points

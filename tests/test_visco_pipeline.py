@@ -9,7 +9,7 @@ import trimesh
 
 from msdf.meshio import load_mesh
 from msdf.normalization import Normalization
-from viscogrid.pipeline import from_msdf, oriented_samples, watertight_proxy
+from msdf.visco import from_msdf, oriented_samples, watertight_proxy
 
 from analytic_msdf import sphere_msdf
 
@@ -57,10 +57,10 @@ def test_cli_decode_method_visco_and_preprocess_watertight_proxy(tmp_path, monke
 
     root = Path(__file__).resolve().parent / "data"
     msdf.encode(root / "watertight" / "lemon.obj", n_grids=64, k=3, refine_steps=0).save(tmp_path / "lemon.npz")
-    import viscogrid.pipeline as pipeline
+    from msdf.decoder import DECODERS
 
     calls = []
-    monkeypatch.setattr(pipeline, "from_msdf", lambda *a, **kw: calls.append(1) or from_msdf(*a, **kw))
+    monkeypatch.setitem(DECODERS, "visco", lambda *a, **kw: calls.append(1) or from_msdf(*a, **kw))
     assert main(["decode", str(tmp_path / "lemon.npz"), "-o", str(tmp_path / "lemon.ply"), "--method", "visco",
                  "--resolution", "32"]) == 0
     mesh = trimesh.load(tmp_path / "lemon.ply")

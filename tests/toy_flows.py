@@ -28,3 +28,34 @@ def sphere_matrices(radii, n=32, k=3, half_width=0.25, seed=0):
         v = np.linalg.norm(c[:, None] + s[:, None, None] * off[None], axis=2) - r
         out.append(np.concatenate([c, s[:, None], v], 1))
     return torch.from_numpy(np.stack(out).astype(np.float32))
+
+
+def train_tiny_run(run_dir, steps=10, classes=("chair", "table")):
+    """A class-conditional run of a 1-block model on sphere matrices (6 small and 6 large: one class each)."""
+    from msdf.flow.config import TrainConfig
+    from msdf.flow.dataset import ArrayStore
+    from msdf.flow.trainer import train
+
+    store = ArrayStore(sphere_matrices([0.4] * 6 + [0.8] * 6, n=32, k=3, half_width=0.3).numpy(), 3,
+                       labels=[classes[0]] * 6 + [classes[1]] * 6)
+    cfg = TrainConfig.from_dict({"model": {"width": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "row_hidden": 32},
+                                 "steps": steps, "batch_size": 4, "warmup_steps": 2, "val_every": 1000,
+                                 "ckpt_every": 1000, "log_every": 10, "val_fraction": 0.0})
+    train(store, cfg, run_dir, quiet=True)
+    return run_dir
+
+
+def preprocess_two_meshes(root, out):
+    """``msdf preprocess`` of tests/data's cactus.off and lemon.obj (16 grids of 3^3) into ``out``."""
+    import shutil
+    from pathlib import Path
+
+    from msdf.cli import main
+
+    meshes = Path(root) / "meshes"
+    meshes.mkdir()
+    for name in ("cactus.off", "lemon.obj"):
+        shutil.copy(Path(__file__).resolve().parent / "data" / "watertight" / name, meshes / name)
+    assert main(["preprocess", str(meshes), "-o", str(out), "--grids", "16", "--k", "3", "--refine-steps", "0",
+                 "--workers", "1", "--quiet"]) == 0
+    return out

@@ -8,7 +8,7 @@ normal it approaches ``sigma``. The estimate is the median of ``sqrt(lambda_0)``
 so edges and corners (where the plane fit is poor even without noise) do not dominate.
 
 The estimate is biased low when ``sigma`` is comparable to the neighbourhood radius (the neighbourhood then spans
-the noise band); :func:`viscogrid.reconstruct.effective_point_weight` is calibrated on this estimator as it is.
+the noise band); :func:`viscogrid.reconstruction.effective_point_weight` is calibrated on this estimator as it is.
 """
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
-"""Reading point inputs and estimating/orienting normals.
+"""Point inputs: reading point files, area-uniform surface samples of meshes, estimating/orienting normals.
 
 Formats (by suffix): ``.ply`` (a point cloud, with or without ``nx ny nz``; a PLY with faces is read as a mesh),
-``.xyz`` / ``.pwn`` / ``.txt`` (lines ``x y z [nx ny nz]``; a leading count line is skipped), ``.npz`` (arrays
-``points`` and optional ``normals``), ``.npy`` ((N, 3) or (N, 6)), and any mesh format :func:`msdf.meshio.load_mesh`
-reads (its vertices with vertex normals, or ``sample`` area-uniform surface points with face normals).
-Every problem raises :class:`PointLoadError` naming the file and the reason.
+``.xyz`` / ``.pwn`` / ``.pts`` / ``.txt`` (lines ``x y z [nx ny nz]``; a leading count line is skipped), ``.npz``
+(arrays ``points`` and optional ``normals``), ``.npy`` ((N, 3) or (N, 6)), and any mesh format trimesh reads (its
+vertices with vertex normals, or ``sample`` area-uniform surface points with face normals).
+Every problem raises :class:`PointLoadError` naming the file and the reason. The one point loader of the project:
+``msdf complete`` reads its partial point clouds here too. Size limits on archives are the caller's business
+(``msdf`` checks ``.npz`` inputs with :func:`msdf.limits.check_archive` first).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-TEXT_SUFFIXES = {".xyz", ".pwn", ".txt"}
+TEXT_SUFFIXES = {".xyz", ".pwn", ".pts", ".txt"}
 MIN_POINTS = 4
 
 
@@ -27,6 +29,13 @@ def load_points(path: str | os.PathLike, sample: int | None = None, seed: int = 
 
     ``sample``: for mesh inputs, draw this many area-uniform surface points (with face normals) instead of
     taking the vertices; ignored (with an error) for point files.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "four.xyz"
+    >>> _ = p.write_text("0 0 0\\n1 0 0\\n0 1 0\\n0 0 1\\n")
+    >>> points, normals = load_points(p)
+    >>> points.shape, normals
+    ((4, 3), None)
     """
     p = Path(path)
     if not p.is_file():
@@ -52,6 +61,22 @@ def load_points(path: str | os.PathLike, sample: int | None = None, seed: int = 
     if sample is not None:
         raise PointLoadError(f"{p}: --sample applies to mesh inputs only, this is a point file")
     return validate_points(pts, nrm, source=p)
+
+
+def sample_surface(mesh, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` points uniformly distributed over the surface area of ``mesh`` (a ``trimesh.Trimesh``), with their
+    face normals.
+
+    A face is picked with probability area_f / total_area, then a uniform barycentric point in it.
+    Returns ``(points (count, 3) float64, normals (count, 3) float64 unit)``; the same seed gives the same points.
+    """
+    import trimesh
+
+    if count <= 0:
+        raise ValueError(f"sample_surface: count must be positive, got {count}")
+    points, face_idx = trimesh.sample.sample_surface(mesh, int(count), seed=int(seed))
+    normals = np.asarray(mesh.face_normals, dtype=np.float64)[face_idx]
+    return np.asarray(points, dtype=np.float64), normals
 
 
 def validate_points(
@@ -160,9 +185,6 @@ def _read_text(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _read_npz(p: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    from msdf.limits import check_archive
-
-    check_archive(p)
     with np.load(p, allow_pickle=False) as z:
         if "points" not in z:
             raise PointLoadError(f"{p}: .npz needs an array named 'points' (found {sorted(z.files)})")
@@ -176,14 +198,18 @@ def _split_columns(data: np.ndarray, p: Path) -> tuple[np.ndarray, np.ndarray | 
 
 
 def _read_mesh(p: Path, sample: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from msdf.meshio import MeshLoadError, load_mesh
+    """Vertices with vertex normals, or ``sample`` surface points with face normals, of a mesh file (trimesh)."""
+    import trimesh
 
     try:
-        mesh = load_mesh(p)
-    except MeshLoadError as exc:
-        raise PointLoadError(str(exc)) from exc
+        loaded = trimesh.load(p, process=False)
+    except Exception as exc:  # noqa: BLE001 - trimesh raises many types for unreadable files
+        raise PointLoadError(f"{p}: cannot read a mesh ({type(exc).__name__}: {exc})") from exc
+    if isinstance(loaded, trimesh.Scene):
+        parts = [g for g in loaded.dump(concatenate=False) if isinstance(g, trimesh.Trimesh)]
+        loaded = trimesh.util.concatenate(parts) if parts else None
+    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+        raise PointLoadError(f"{p}: no triangle mesh in the file (empty, unparseable or faceless)")
     if sample is None:
-        return np.asarray(mesh.vertices), np.asarray(mesh.vertex_normals)
-    from msdf.sampling import sample_surface
-
-    return sample_surface(mesh, sample, seed)
+        return np.asarray(loaded.vertices), np.asarray(loaded.vertex_normals)
+    return sample_surface(loaded, sample, seed)

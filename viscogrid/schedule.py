@@ -19,7 +19,7 @@ class Weights:
 
     The point term is measured in cells (divided by ``h^2``) so the balance does not change with the resolution, and
     its weight ``w_p = point * h^2 / (h^2 + noise_factor * sigma^2)`` backs off at levels whose cells are finer than
-    the points' noise ``sigma`` (:func:`viscogrid.reconstruct.effective_point_weight`; ``noise_factor`` calibrated
+    the points' noise ``sigma`` (:func:`viscogrid.reconstruction.effective_point_weight`; ``noise_factor`` calibrated
     with ``bench/bench_visco.py --sections noise``).
     """
 

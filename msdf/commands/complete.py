@@ -5,6 +5,8 @@ import argparse
 import time
 from pathlib import Path
 
+from msdf.choices import DECODE_METHODS, FRAMES, MESH_FORMATS, OPTIMIZERS
+
 NAME = "complete"
 HELP = "complete a partial point cloud into full shapes (D-Flow: optimise the source noise through the ODE)"
 
@@ -14,24 +16,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("run", metavar="RUN", help="training run directory")
     parser.add_argument("--points", required=True, metavar="FILE",
-                        help="partial point cloud: .ply/.obj/.off (vertices), .xyz/.pts/.pwn (x y z [...]) or .npy")
+                        help="partial point cloud: .ply/.obj/.off (vertices), .xyz/.pts/.pwn/.txt (x y z [nx ny nz]), .npz or .npy "
+                             "(normals are not used)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--prompt", metavar="TEXT", help="text prompt (class models: a prompt naming one class)")
     group.add_argument("--class", dest="class_name", metavar="NAME", help="class name")
     parser.add_argument("-n", "--num-samples", type=int, default=1, help="completions from different seeds (1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=20, help="optimiser steps (default 20)")
-    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="default lbfgs")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="default lbfgs")
     parser.add_argument("--lr", type=float, default=None, help="step size (default 1 for lbfgs, 0.05 for adam)")
     parser.add_argument("--reg-weight", type=float, default=1e-2, help="weight of the chi-norm regulariser (1e-2)")
-    parser.add_argument("--frame", choices=("fit", "unit"), default="fit",
+    parser.add_argument("--frame", choices=FRAMES, default="fit",
                         help="fit: normalise the points' bounding box to the model's unit frame (default); "
                              "unit: the points are in the unit frame already")
     parser.add_argument("--max-points", type=int, default=2048, help="farthest-point subsample size (2048)")
     add_solver_arguments(parser, default_solver="midpoint", default_nfe=8)
     parser.add_argument("--resolution", type=int, default=256, help="mesh extraction resolution (256)")
-    parser.add_argument("--method", choices=("mc", "visco"), default="mc")
-    parser.add_argument("--format", dest="fmt", choices=("glb", "obj", "ply", "stl"), default="glb")
+    parser.add_argument("--method", choices=DECODE_METHODS, default="mc")
+    parser.add_argument("--format", dest="fmt", choices=MESH_FORMATS, default="glb")
     parser.add_argument("--no-render", action="store_true", help="skip PNG renders")
     parser.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     add_overwrite_argument(parser)
@@ -41,16 +44,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
     from msdf.commands.generate import check_sample_arguments, claim_sample_folder
-    from msdf.flow.checkpoint import load_sampler
-    from msdf.flow.dflow import complete_shapes, load_points
-    from msdf.generate import make_solver, slug, write_json, write_samples
+    from msdf.flow.sampler import FlowSampler
+    from msdf.flow.dflow import complete_shapes
+    from msdf.limits import check_archive
+    from viscogrid.pointio import load_points
+    from msdf.atomic import write_json
+    from msdf.generate import make_solver, slug, write_samples
 
     check_sample_arguments(args, ("num_samples", "steps", "max_points"))
     if args.solver == "dopri5":
         raise UsageError("D-Flow differentiates through a fixed few-step solve: use euler/midpoint/rk4/bns")
     t_start = time.perf_counter()
-    points = load_points(args.points)
-    sampler = load_sampler(args.run, args.device)
+    check_archive(args.points)
+    points, _ = load_points(args.points)
+    sampler = FlowSampler.load(args.run, args.device)
     solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
                          device=sampler.device)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written

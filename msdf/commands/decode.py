@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from msdf.choices import DECODE_METHODS, DEVICES
+
 NAME = "decode"
 HELP = "extract the surface of an M-SDF file (.npz) as a mesh (.ply/.obj/.stl/.glb)"
 
@@ -13,9 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="mesh file: .ply, .obj, .stl or .glb")
     parser.add_argument("--resolution", type=int, default=256,
                         help="lattice nodes along the longest side of the grids' bounding box (default 256)")
-    parser.add_argument("--method", choices=("mc", "visco"), default="mc",
+    parser.add_argument("--method", choices=DECODE_METHODS, default="mc",
                         help="mc: marching cubes on the blended field (default); visco: VisCo grid reconstruction")
-    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="where to evaluate the field (default cpu; auto = cuda if available)")
     parser.add_argument("--level", type=float, default=0.0, help="iso-level in unit-frame units (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")

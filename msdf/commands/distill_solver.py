@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from msdf.choices import BNS_INITS
+
 NAME = "distill-solver"
 # Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
 # 57.0 dB against dopri5 (midpoint at 16 NFE: 54.8 dB); the CPU setting takes ~32 min on 2 cores (55.2 dB vs 54.7).
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="pairs per iteration (default 32 on CUDA, 16 on CPU)")
     parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
-    parser.add_argument("--init", choices=("euler", "midpoint"), default="midpoint",
+    parser.add_argument("--init", choices=BNS_INITS, default="midpoint",
                         help="starting solver (default midpoint; needs an even --nfe)")
     parser.add_argument("--prompts", metavar="FILE", help="prompts to distill on (required for text models)")
     parser.add_argument("--seed", type=int, default=0)
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
     from msdf.flow.bns import distill, solver_path
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
     from msdf.generate import read_prompts
     from msdf.outpaths import check_output_file
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     out = check_output_file(args.out or solver_path(args.run, args.nfe, args.guidance), (".safetensors",))
     prompts = read_prompts(args.prompts) if args.prompts else None
-    sampler = load_sampler(args.run, args.device)
+    sampler = FlowSampler.load(args.run, args.device)
     size = GPU_DEFAULTS if sampler.device.type == "cuda" else CPU_DEFAULTS
     pairs, iters, batch = (size[k] if getattr(args, k) is None else getattr(args, k) for k in size)
     result, summary = distill(sampler, args.nfe, pairs=pairs, iters=iters, guidance=args.guidance, init=args.init,

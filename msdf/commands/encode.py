@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from msdf.choices import DEVICES
+
 NAME = "encode"
 HELP = "encode a mesh (.obj/.off/.ply/.stl/.glb ...) as a Mosaic-SDF file (.npz)"
 
@@ -16,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine-steps", type=int, default=None,
                         help="Adam steps of the refinement stage, 0 = off (default: msdf.refine.DEFAULT_REFINE_STEPS, "
                              "100)")
-    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="device for the refinement (default cpu; auto = cuda if available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (sampling, FPS start; default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")

@@ -32,13 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from msdf.evaluation import evaluate_run, load_reference, markdown_table
-    from msdf.flow.checkpoint import CheckpointError, load_sampler
-    from msdf.generate import make_solver, write_json
-    from msdf.atomic import atomic_write
+    from msdf.flow.checkpoint import CheckpointError
+    from msdf.flow.sampler import FlowSampler
+    from msdf.atomic import atomic_write, write_json
+    from msdf.generate import make_solver
 
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     try:
-        sampler = load_sampler(args.run, args.device)
+        sampler = FlowSampler.load(args.run, args.device)
         solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance,
                              bns_path=args.bns_file, device=sampler.device)
         clouds, labels, captions = load_reference(args.reference, n_points=args.points, limit=args.reference_limit,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from msdf.choices import DECODE_METHODS, DEVICES
+
 NAME = "export"
 HELP = "export an M-SDF .npz (or any mesh) to .glb/.obj/.ply/.stl and/or a self-contained HTML viewer page"
 
@@ -12,22 +14,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", required=True, metavar="OUT",
                         help="output file: .glb (with vertex normals), .obj, .ply, .stl, or .html (viewer only)")
     parser.add_argument("--resolution", type=int, default=256, metavar="R", help="decoding grid resolution (256)")
-    parser.add_argument("--method", default="mc", choices=["mc", "visco"], help="decoder: marching cubes or VisCo")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="decoding device (cpu)")
+    parser.add_argument("--method", default="mc", choices=DECODE_METHODS, help="decoder: marching cubes or VisCo")
+    parser.add_argument("--device", default="cpu", choices=DEVICES, help="decoding device (cpu)")
     parser.add_argument("--html", action="store_true", help="also write OUT with suffix .html: an offline 3D viewer")
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.export import MESH_FORMATS, export
+    from msdf.device import torch_device
+    from msdf.export import export
+    from msdf.meshio import SAVE_FORMATS
     from msdf.limits import check_resolution
     from msdf.outpaths import check_output_file
 
-    device = args.device
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    out = check_output_file(args.out, MESH_FORMATS + (".html",))
+    device = str(torch_device(args.device))
+    out = check_output_file(args.out, SAVE_FORMATS + (".html",))
     if args.html:
         check_output_file(out.with_suffix(".html"))
     check_resolution(args.resolution, args.method)

@@ -5,8 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from msdf.choices import DECODE_METHODS, MESH_FORMATS, SOLVERS
+
 NAME = "generate"
-SOLVER_CHOICES = ("euler", "midpoint", "rk4", "dopri5", "bns")  # == msdf.generate.SOLVERS (kept here: no torch import)
 HELP = "generate 3D shapes from a trained flow model: meshes, M-SDF files, renders, contact sheet, samples.json"
 
 
@@ -15,7 +16,7 @@ def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = 
     parser.add_argument("--guidance", "-w", type=float, default=2.0,
                         help="classifier-free guidance weight w: u_null + w (u_cond - u_null); 1 = plain conditional "
                              "(default 2)")
-    parser.add_argument("--solver", choices=SOLVER_CHOICES, default=default_solver,
+    parser.add_argument("--solver", choices=SOLVERS, default=default_solver,
                         help=f"ODE solver (default {default_solver}); bns = the solver made by `msdf distill-solver`")
     parser.add_argument("--nfe", type=int, default=default_nfe,
                         help=f"velocity evaluations per sample (default {default_nfe}; ignored by dopri5)")
@@ -40,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_solver_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sample; sample j uses seed+j (default 0)")
     parser.add_argument("--resolution", type=int, default=256, help="marching-cubes / VisCo grid resolution (256)")
-    parser.add_argument("--method", choices=("mc", "visco"), default="mc", help="mesh extraction (default mc)")
-    parser.add_argument("--format", dest="fmt", choices=("glb", "obj", "ply", "stl"), default="glb",
+    parser.add_argument("--method", choices=DECODE_METHODS, default="mc", help="mesh extraction (default mc)")
+    parser.add_argument("--format", dest="fmt", choices=MESH_FORMATS, default="glb",
                         help="mesh file format (default glb, with vertex normals)")
     parser.add_argument("--batch-size", type=int, default=16, help="samples per ODE batch (default 16)")
     parser.add_argument("--no-render", action="store_true", help="skip the PNG renders and contact sheet")
@@ -93,12 +94,12 @@ def conditions_from_args(args: argparse.Namespace) -> tuple[list[str] | None, li
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.flow.checkpoint import load_sampler
+    from msdf.flow.sampler import FlowSampler
     from msdf.generate import generate, make_solver
 
     check_sample_arguments(args, ("num_samples", "batch_size"))
     prompts, classes = conditions_from_args(args)
-    sampler = load_sampler(args.run, args.device)
+    sampler = FlowSampler.load(args.run, args.device)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
         sampler.condition(prompts=prompts, classes=classes)

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from msdf.choices import BACKENDS, DATASET_FORMATS, DEVICES
+
 NAME = "preprocess"
 HELP = "convert a mesh dataset (ShapeNet, ModelNet, Objaverse, a folder or a list) into a sharded M-SDF store"
 
@@ -14,18 +16,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR",
                         help="store folder (created; re-run to resume)")
     parser.add_argument("--format", default="auto",
-                        choices=["auto", "shapenet", "modelnet", "objaverse", "folder", "list"],
+                        choices=("auto", *DATASET_FORMATS),
                         help="dataset layout (default: auto-detect)")
     parser.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: all cores)")
     parser.add_argument("--grids", type=int, default=1024, help="grids per shape n (default 1024)")
     parser.add_argument("--k", type=int, default=7, help="grid resolution k (default 7)")
     parser.add_argument("--refine-steps", type=int, default=None, help="refinement steps (default: the encoder's)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+    parser.add_argument("--device", default="cpu", choices=DEVICES,
                         help="encoder device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="encoder seed; same input + seed = identical matrices")
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="convert only shard I of N (by hash of the shape id), e.g. $SLURM_ARRAY_TASK_ID/100")
-    parser.add_argument("--backend", default="local", choices=["local", "ray"],
+    parser.add_argument("--backend", default="local", choices=BACKENDS,
                         help="process pool or Ray (default local)")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     parser.add_argument("--timeout", type=float, default=600.0,
@@ -51,14 +53,11 @@ def run(args: argparse.Namespace) -> int:
     from msdf.data.readers import DatasetError
     from msdf.data.store import StoreError
     from msdf.data.task import EncodeSettings
+    from msdf.device import torch_device
     from msdf.limits import check_encoding
     from msdf.outpaths import check_output_dir, claim_output_dir
 
-    device = args.device
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(torch_device(args.device))
     try:
         shard = parse_shard(args.shard) if args.shard else None
         if args.grids < 1 or args.k < 2 or args.batch_size < 1 or args.workers is not None and args.workers < 1:

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+
+from msdf.choices import CONDITIONS
+from msdf.flow.config import PRESETS
 
 NAME = "train"
 HELP = "train the flow-matching transformer on an M-SDF store (class, text or no conditioning)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="STORE", help="store folder written by `msdf preprocess`")
+    parser.add_argument("--data", metavar="STORE", help="store folder written by `msdf preprocess` (required)")
     parser.add_argument("--config", metavar="FILE.yaml", help="training config (overrides the preset)")
-    parser.add_argument("--preset", choices=["cpu-small", "paper"], help="named config (default: cpu-small)")
-    parser.add_argument("--cond", choices=["class", "text", "none"], help="conditioning (default: from config)")
+    parser.add_argument("--preset", choices=list(PRESETS), help="named config (default: cpu-small)")
+    parser.add_argument("--cond", choices=CONDITIONS, help="conditioning (default: from config)")
     parser.add_argument("--steps", type=int, help="stop after this many optimiser steps")
     parser.add_argument("--minutes", type=float, help="stop after this many minutes (whichever comes first)")
     parser.add_argument("--out", metavar="RUN", help="run folder (default: runs/<store name>-<cond>)")
@@ -27,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty folder that a training run did not create")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the config that --preset/--config/flags give, as YAML (a file to edit for "
+                             "--config), and exit without training")
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -35,13 +42,29 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {k: v for k, v in pairs.items() if v is not None}
 
 
+def _config(args: argparse.Namespace, overrides: dict):
+    """Defaults < ``--preset`` (cpu-small unless ``--config`` is given) < ``--config`` < ``overrides``."""
+    from msdf.flow.config import build_config
+
+    return build_config(args.preset or ("cpu-small" if args.config is None else None), args.config, overrides)
+
+
 def run(args: argparse.Namespace) -> int:
     from msdf.data import MSDFStore, StoreError
     from msdf.flow.checkpoint import CheckpointError, latest_checkpoint
-    from msdf.flow.config import TrainConfig, build_config
+    from msdf.flow.config import TrainConfig
     from msdf.flow.trainer import TrainingError, train
     from msdf.outpaths import check_output_dir, claim_output_dir
 
+    if args.print_config:
+        import yaml
+
+        config = _config(args, _overrides(args))
+        print(yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False), end="")
+        return 0
+    if not args.data:
+        print("msdf train: error: the following arguments are required: --data", file=sys.stderr)
+        return 2
     try:
         if args.batch_size is not None and args.batch_size < 1 or args.steps is not None and args.steps < 0:
             raise ValueError(f"need --batch-size >= 1 and --steps >= 0 (got {args.batch_size}, {args.steps})")
@@ -54,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
             _, state = latest_checkpoint(out)
             config = TrainConfig.from_dict(overrides, TrainConfig.from_dict(state["config"]), source="command line")
         else:
-            config = build_config(args.preset or ("cpu-small" if args.config is None else None), args.config,
-                                  overrides)
+            config = _config(args, overrides)
         check_output_dir(out, NAME, overwrite=args.overwrite, own_files=("checkpoints",))
         claim_output_dir(out, NAME)
         if not args.quiet:

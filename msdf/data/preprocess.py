@@ -17,19 +17,19 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
-from msdf.atomic import atomic_write
+from msdf.atomic import write_json
 from msdf.data.backends import default_workers, run_local, run_ray, start_fork_server
 from msdf.data.layout import summary_path, writer_tag
 from msdf.data.readers import ShapeRecord, read_dataset
 from msdf.data.store import StoreError
 from msdf.data.task import EncodeSettings, convert_batch
 from msdf.data.writer import StoreWriter
+from msdf.rows import row_dim
 
 #: Modules each local worker imports before its first task (so the time limit measures conversion only). The encoder
 #: avoids ``torch.optim`` (:mod:`msdf.adam`), so workers never pay for importing ``torch._dynamo``.
@@ -74,7 +74,7 @@ def largest_first(records: list[ShapeRecord]) -> list[ShapeRecord]:
 
 def shard_rows_for(n: int, k: int, shard_mb: float) -> int:
     """Shapes per shard so that a shard file is about ``shard_mb`` MiB (at least one shape)."""
-    return max(1, int(shard_mb * 2 ** 20 // (n * (4 + k ** 3) * 4)))
+    return max(1, int(shard_mb * 2 ** 20 // (n * row_dim(k) * 4)))
 
 
 def preprocess(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, fmt: str = "auto",
@@ -173,6 +173,5 @@ def preprocess(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, fmt
         "shapes_per_minute": round(60.0 * new_ok / wall, 3),
         "mean_seconds_per_shape": round(encode_seconds / new_ok, 4) if new_ok else None,
     }
-    with atomic_write(summary_path(out, tag)) as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(summary_path(out, tag), summary, sort_keys=True)
     return summary

@@ -26,7 +26,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-FORMATS = ("shapenet", "modelnet", "objaverse", "folder", "list")
+from msdf.choices import DATASET_FORMATS
+
+FORMATS = DATASET_FORMATS
 
 #: ShapeNetCore synset id -> class name for the 55 ShapeNetCore v2 categories.
 SHAPENET_SYNSETS: dict[str, str] = {

@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 
 from msdf.data.layout import FORMAT_VERSION, SHARD_DIR, STORE_FILE, read_jsonl
+from msdf.rows import row_dim
 
 
 #: Manifest fields an :class:`MSDFStore` keeps in memory per shape (the rest, e.g. ``stats``, stays in the file).
@@ -53,6 +54,18 @@ class MSDFStore:
     Args:
         root: the ``OUT_DIR`` of ``msdf preprocess``.
         max_open_shards: how many shard memory maps stay open at once (LRU).
+
+    Example (``store_dir`` written by ``msdf preprocess MESHES -o store_dir --grids 16 --k 3``, two meshes):
+
+    >>> from msdf import MSDFStore
+    >>> store = MSDFStore(store_dir)
+    >>> len(store), store.n, store.k
+    (2, 16, 3)
+    >>> row = store[0]
+    >>> row["msdf"].shape, row["msdf"].dtype.name
+    ((16, 31), 'float32')
+    >>> store.msdf(0).n                                   # as a MosaicSDF in the mesh's own coordinates
+    16
     """
 
     def __init__(self, root: str | os.PathLike, max_open_shards: int = 64):
@@ -61,7 +74,7 @@ class MSDFStore:
         if config is None:
             raise StoreError(f"{self.root}: no {STORE_FILE}; not an M-SDF store written by `msdf preprocess`")
         self.n, self.k = int(config["n"]), int(config["k"])
-        self.dim = 4 + self.k ** 3
+        self.dim = row_dim(self.k)
         self._entries: list[dict] = []
         seen: set[str] = set()
         for manifest in sorted(self.root.glob("manifest*.jsonl")):

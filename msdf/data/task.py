@@ -80,7 +80,7 @@ def _load(source: str, settings: EncodeSettings):
     mesh = load_mesh(source)
     stats = {"vertices": int(len(mesh.vertices)), "faces": int(len(mesh.faces)), "watertight": bool(mesh.is_watertight)}
     if settings.watertight_proxy:
-        from viscogrid.pipeline import watertight_proxy
+        from msdf.visco import watertight_proxy
 
         mesh = watertight_proxy(mesh)
     return mesh, stats

@@ -31,6 +31,7 @@ from msdf.atomic import atomic_write
 from msdf.data.layout import (FORMAT_VERSION, SHARD_DIR, STORE_FILE, append_jsonl, failures_path, lock_path,
                               manifest_path, read_jsonl, shard_prefix)
 from msdf.data.store import StoreError, read_store_config
+from msdf.rows import row_dim
 
 
 def _fsync_dir(path: Path) -> None:
@@ -80,7 +81,7 @@ def ensure_store_config(root: Path, n: int, k: int) -> dict:
     so a later writer can sweep the leftovers of a killed one) and hard-linked into place (``os.link`` fails when
     the file already exists), then read back and compared.
     """
-    config = {"format_version": FORMAT_VERSION, "n": int(n), "k": int(k), "dim": 4 + int(k) ** 3, "dtype": "float32"}
+    config = {"format_version": FORMAT_VERSION, "n": int(n), "k": int(k), "dim": row_dim(int(k)), "dtype": "float32"}
     path = root / STORE_FILE
     if not path.exists():
         fd, tmp_name = tempfile.mkstemp(prefix=f".{STORE_FILE}.{os.getpid()}.", suffix=".tmp", dir=root)

@@ -17,11 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from msdf.atomic import atomic_write
+from msdf.atomic import atomic_write, write_json
 
 PROMPTS_FILE = Path(__file__).with_name("prompts.tsv")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REAL_MESH_DIRS = (REPO_ROOT / "tests" / "data" / "watertight", REPO_ROOT.parent / "shared" / "meshes" / "watertight")
+REAL_MESH_DIR = Path(__file__).with_name("data")  # package data: real meshes for the fidelity stage (SOURCES.md)
 
 
 @dataclass
@@ -110,12 +109,9 @@ class Demo:
                  "--workers", c.workers, log=self.log)
         msdf_cli("synth-dataset", "-o", self.out / "data" / "reference", "--per-class", c.reference_per_class,
                  "--seed", c.seed + 1000, "--workers", c.workers, log=self.log)
-        source = next((d for d in REAL_MESH_DIRS if d.is_dir()), None)
-        if source is None:
-            raise FileNotFoundError(f"no real meshes found in any of {[str(d) for d in REAL_MESH_DIRS]}")
         real = self.out / "data" / "real"
         real.mkdir(parents=True, exist_ok=True)
-        picked = sorted(p for p in source.iterdir() if p.suffix in {".off", ".obj", ".stl", ".ply"})[: c.real_meshes]
+        picked = sorted(p for p in REAL_MESH_DIR.iterdir() if p.suffix in {".off", ".obj"})[: c.real_meshes]
         for p in picked:
             shutil.copy2(p, real / p.name)
         return {"synthetic": str(self.out / "data" / "synth"), "reference": str(self.out / "data" / "reference"),
@@ -185,8 +181,7 @@ class Demo:
             msdf_cli("encode", mesh, "-o", enc, "--seed", self.cfg.seed, log=self.log)
             msdf_cli("decode", enc, "-o", dec, "--resolution", 256, log=self.log)
             rows.append({"mesh": mesh.name, **self._fidelity_of(dec, mesh)})
-        with atomic_write(self.out / "fidelity" / "fidelity.json") as tmp:
-            tmp.write_text(json.dumps(rows, indent=2))
+        write_json(self.out / "fidelity" / "fidelity.json", rows)
         return {"meshes": len(rows)}
 
     @staticmethod
@@ -207,9 +202,7 @@ class Demo:
     def run(self) -> int:
         """Run every stage not yet done; returns 0 when all stages succeeded, 1 otherwise."""
         self.out.mkdir(parents=True, exist_ok=True)
-        with atomic_write(self.out / "demo_config.json") as tmp:
-            tmp.write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.cfg).items()},
-                                      indent=2))
+        write_json(self.out / "demo_config.json", asdict(self.cfg), default=str)
         start = time.perf_counter()
         for name, stage in self.stages:
             marker = self.out / "stages" / f"{name}.json"
@@ -224,8 +217,7 @@ class Demo:
                 print(f"[demo] stage '{name}' FAILED: {exc}", file=sys.stderr, flush=True)
                 return 1
             info = {"seconds": round(time.perf_counter() - t0, 1), **info}
-            with atomic_write(marker) as tmp:
-                tmp.write_text(json.dumps(info, indent=2, default=str))
+            write_json(marker, info, default=str)
             print(f"[demo] {name}: done in {info['seconds']} s", flush=True)
         print(f"[demo] all stages done in {time.perf_counter() - start:.0f} s this run; "
               f"report: {self.out / 'report.html'}", flush=True)

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-from msdf.atomic import atomic_write
+from msdf.atomic import atomic_write, write_json
 
 
 def _read_json(path: Path) -> Any:
@@ -114,8 +114,7 @@ def write_report(out: str | Path) -> Path:
     """Write ``OUT/metrics.json`` and ``OUT/report.html`` (self-contained) from a demo output folder."""
     out = Path(out)
     metrics = collect_metrics(out)
-    with atomic_write(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, default=str))
+    write_json(out / "metrics.json", metrics, default=str)
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Mosaic-SDF demo report</title>"
              f"<style>{CSS}</style></head><body><h1>Mosaic-SDF demo report</h1>",

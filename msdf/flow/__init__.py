@@ -10,7 +10,8 @@ Modules, one concept each:
 - :mod:`msdf.flow.dataset` -- loading a store into memory, train/validation split, the in-memory ``ArrayStore``.
 - :mod:`msdf.flow.normalizer` -- per-column statistics, applied in training and undone at sampling.
 - :mod:`msdf.flow.ema` -- exponential moving average of the weights.
-- :mod:`msdf.flow.checkpoint` -- run directories, exact resume, ``load_sampler(run_dir, device) -> FlowSampler``.
+- :mod:`msdf.flow.checkpoint` -- the run-directory format: checkpoints, checksums, exact resume.
+- :mod:`msdf.flow.sampler` -- ``FlowSampler``: a trained run's velocity field, conditions and the one sampling path.
 - :mod:`msdf.flow.config` -- dataclass config, YAML files and presets.
 - :mod:`msdf.flow.trainer` -- the training loop (single process or torchrun DDP).
 - :mod:`msdf.flow.solvers` -- Euler / midpoint / RK4 / dopri5 ODE solvers over any velocity closure.

@@ -29,18 +29,22 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.atomic import atomic_write
+from msdf.atomic import atomic_write, write_json
+from msdf.choices import BNS_INITS
 from msdf.flow.solvers import CountingVelocity, ODESolution, VelocityFn
 
+if TYPE_CHECKING:
+    from msdf.flow.sampler import FlowSampler
+
 FORMAT_VERSION = 1
-INITS = ("euler", "midpoint")
+INITS = BNS_INITS
 
 
 class BNSFormatError(ValueError):
@@ -135,8 +139,7 @@ class BNSSolver(torch.nn.Module):
             save_file(tensors, str(tmp))
         info = {"format_version": FORMAT_VERSION, "kind": "bns", "nfe": self.nfe, "init": self.init,
                 "num_parameters": self.num_parameters(), **(metadata or {})}
-        with atomic_write(path.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(info, indent=2))
+        write_json(path.with_suffix(".json"), info)
 
     @classmethod
     def load(cls, path: str | Path) -> tuple["BNSSolver", dict]:
@@ -265,18 +268,18 @@ def train_bns(
     return result
 
 
-def make_pairs(sampler, pairs: int, *, guidance: float = 2.0, prompts: list[str] | None = None, seed: int = 0,
-               batch_size: int = 16, rtol: float = 1e-5, atol: float = 1e-5,
+def make_pairs(sampler: FlowSampler, pairs: int, *, guidance: float = 2.0, prompts: list[str] | None = None,
+               seed: int = 0, batch_size: int = 16, rtol: float = 1e-5, atol: float = 1e-5,
                quiet: bool = False) -> tuple[Callable[[Tensor], VelocityFn], Tensor, Tensor, dict]:
-    """(noise, condition) pairs of a :class:`~msdf.flow.checkpoint.FlowSampler` with their dopri5 solutions.
+    """(noise, condition) pairs of a :class:`~msdf.flow.sampler.FlowSampler` with their dopri5 solutions.
 
-    Conditions are drawn at random: class models uniformly over ``sampler.class_names``; text models uniformly over
-    ``prompts`` (then required); unconditional models get the null condition. Returns ``(velocity_for, x0, x1, info)``
-    where ``velocity_for(index)`` is the guided velocity of pairs ``index`` (as :func:`train_bns` expects), x0/x1 are
-    (pairs, n, D) in the model's normalised space and ``info`` records the dopri5 NFE and time.
+    Conditions are drawn at random (a generator seeded with ``seed``): class models uniformly over
+    ``sampler.class_names``; text models uniformly over ``prompts`` (then required); unconditional models get the null
+    condition. Pair j's noise is the sampler's source noise of seed ``seed + j`` (the seeding rule of generation).
+    Returns ``(velocity_for, x0, x1, info)`` where ``velocity_for(index)`` is the guided velocity of pairs ``index``
+    (as :func:`train_bns` expects), x0/x1 are (pairs, n, D) in the model's normalised space and ``info`` records the
+    dopri5 NFE and time.
     """
-    import time
-
     from msdf.flow.solvers import solve
 
     gen = torch.Generator().manual_seed(seed)
@@ -289,28 +292,24 @@ def make_pairs(sampler, pairs: int, *, guidance: float = 2.0, prompts: list[str]
         cond = sampler.condition(prompts=[prompts[i] for i in torch.randint(len(prompts), (pairs,), generator=gen)])
     else:
         cond = sampler.condition().expand(pairs)
-    x0 = torch.randn(pairs, sampler.n, sampler.dim, generator=gen).to(sampler.device)
+    x0 = sampler.noise([seed + j for j in range(pairs)])
 
     def velocity_for(idx: Tensor) -> VelocityFn:
-        c = cond.index(idx.to(cond.null.device))
-        return lambda x, t: sampler.velocity(x, t, c, guidance)
+        return sampler.velocity_fn(cond.index(idx.to(cond.null.device)), guidance)
 
-    t0 = time.perf_counter()
-    targets, ref_nfe = [], []
     with torch.no_grad():
-        for idx in tqdm(torch.arange(pairs).split(batch_size), desc="dopri5 targets", disable=quiet):
-            sol = solve(velocity_for(idx), x0[idx.to(x0.device)], "dopri5", rtol=rtol, atol=atol)
-            targets.append(sol.x)
-            ref_nfe.append(sol.nfe)
-    info = {"dopri5_rtol": rtol, "dopri5_atol": atol, "dopri5_nfe_mean": sum(ref_nfe) / len(ref_nfe),
-            "targets_s": time.perf_counter() - t0}
-    return velocity_for, x0, torch.cat(targets), info
+        x1, timings = sampler.solve(cond, x0, lambda v, x: solve(v, x, "dopri5", rtol=rtol, atol=atol), guidance,
+                                    batch_size, quiet, desc="dopri5 targets")
+    nfes = timings["nfe_per_batch"]
+    info = {"dopri5_rtol": rtol, "dopri5_atol": atol, "dopri5_nfe_mean": sum(nfes) / len(nfes),
+            "targets_s": timings["ode_s"]}
+    return velocity_for, x0, x1, info
 
 
-def distill(sampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: float = 2.0, init: str = "midpoint",
+def distill(sampler: FlowSampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: float = 2.0, init: str = "midpoint",
             prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 1e-2,
             rtol: float = 1e-5, atol: float = 1e-5, quiet: bool = False) -> tuple[BNSTrainResult, dict]:
-    """Distill a BNS solver for a :class:`~msdf.flow.checkpoint.FlowSampler` at guidance ``guidance``.
+    """Distill a BNS solver for a :class:`~msdf.flow.sampler.FlowSampler` at guidance ``guidance``.
 
     :func:`make_pairs` (``pairs`` random conditions, dopri5 targets) followed by :func:`train_bns`. Returns the result
     and a JSON-ready summary; ``val_rmse_*`` are geometric means over the held-out pairs of the per-pair RMSE in the

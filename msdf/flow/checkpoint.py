@@ -1,4 +1,4 @@
-"""Run directories and checkpoints; ``load_sampler(run_dir, device) -> FlowSampler`` for generation.
+"""Run directories and checkpoints: the file format of a training run (inference lives in :mod:`msdf.flow.sampler`).
 
 Layout of a run directory ``RUN``::
 
@@ -28,11 +28,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from msdf.atomic import atomic_write
-from msdf.flow.condition import Condition
+from msdf.atomic import atomic_write, write_json
 from msdf.flow.config import TrainConfig
 from msdf.flow.model import FlowTransformer
-from msdf.flow.normalizer import Normalizer
 
 FORMAT_VERSION = 1
 LATEST = "latest.json"
@@ -54,11 +52,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def write_json(path: Path, data: Any) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
 
 
 def step_dir(run_dir: str | Path, step: int) -> Path:
@@ -188,113 +181,3 @@ def build_model(config: TrainConfig, meta: dict[str, Any]) -> FlowTransformer:
         text_dim=int(meta.get("text_dim") or 384), cond_tokens=m.cond_tokens,
         slots=int(meta["n"]) if m.slots else 0,
     )
-
-
-class FlowSampler:
-    """A trained velocity field ready for ODE solvers (the contract of docs/CONTRACTS.md).
-
-    Works in the *normalised* space: ``x0 ~ N(0, I)`` of shape (B, n, dim) at ``t = 0``, data at ``t = 1``;
-    :meth:`denormalize` maps the result back to raw M-SDF matrices.  Weights are the EMA weights, frozen
-    (``requires_grad=False``), so gradients flow only to ``x`` (D-Flow) when the caller enables them.
-    """
-
-    def __init__(self, model: FlowTransformer, normalizer: Normalizer, config: TrainConfig, meta: dict[str, Any],
-                 run_dir: Path, device: torch.device):
-        self.model = model.to(device).eval().requires_grad_(False)
-        self.normalizer = normalizer
-        self.train_config = config
-        self.config = config.to_dict()
-        self.meta = meta
-        self.run_dir = Path(run_dir)
-        self.device = device
-        self.n, self.k, self.dim = int(meta["n"]), int(meta["k"]), int(meta["dim"])
-        self.class_names: list[str] = list(meta.get("class_names") or [])
-        self.cond_type = config.cond
-        self._text = None
-
-    def velocity(self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None = None,
-                 guidance: float = 1.0) -> torch.Tensor:
-        """Guided velocity (B, n, dim) at ``x`` (B, n, dim), ``t`` (B,) or scalar; ``cond`` batch B or 1.
-
-        ``cond=None`` means unconditional (the learned null condition).
-        """
-        if cond is None:
-            cond = self.condition()
-        return self.model.forward_with_cfg(x, t, cond.to(x.device), guidance)
-
-    def condition(self, prompts: list[str] | None = None, classes: list[str] | None = None) -> Condition:
-        """Build a :class:`Condition` from captions or class names (one row each; ``""`` or ``None`` -> null).
-
-        With neither, a single null (unconditional) row.  Class models accept prompts that name exactly one class.
-        """
-        if prompts is not None and classes is not None:
-            raise ValueError("give prompts or classes, not both")
-        items = prompts if prompts is not None else classes
-        if items is None:
-            items = [None]
-        null = torch.tensor([not s for s in items], dtype=torch.bool, device=self.device)
-        if self.cond_type == "none":
-            return Condition(null=torch.ones_like(null))
-        if self.cond_type == "class":
-            names = classes if classes is not None else [self._class_from_prompt(p) if p else None for p in items]
-            labels = torch.tensor([self._class_index(c) if c else 0 for c in names], device=self.device)
-            return Condition(null=null, labels=labels)
-        if classes is not None:
-            raise ValueError("this model is text-conditional: pass prompts=[...], not classes")
-        emb = torch.zeros(len(items), int(self.meta["text_dim"]))
-        real = [i for i, p in enumerate(items) if p]
-        if real:
-            emb[real] = self._caption_cache().embed([items[i] for i in real])
-        return Condition(null=null, text=emb.to(self.device))
-
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised (B, n, dim) -> raw M-SDF matrices (B, n, dim)."""
-        return self.normalizer.denormalize(x)
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw M-SDF matrices -> the model's normalised space."""
-        return self.normalizer.normalize(x)
-
-    def _class_index(self, name: str) -> int:
-        if name not in self.class_names:
-            raise ValueError(f"unknown class {name!r}; this model knows: {', '.join(self.class_names)}")
-        return self.class_names.index(name)
-
-    def _class_from_prompt(self, prompt: str) -> str:
-        words = set(re.findall(r"[a-z0-9_\-]+", prompt.lower()))
-        hits = [c for c in self.class_names if c.lower() in words or f"{c.lower()}s" in words]
-        if len(hits) != 1:
-            raise ValueError(
-                f"class-conditional model: prompt {prompt!r} must name exactly one of {', '.join(self.class_names)}"
-            )
-        return hits[0]
-
-    def _caption_cache(self):
-        """Prompt embeddings cached in RUN/caption-embeddings.<model>.safetensors: a prompt seen before (by this
-        sampler, an earlier ``msdf generate`` or the bench scripts) needs no text encoder."""
-        if self._text is None:
-            from msdf.flow.text import CaptionCache, cache_path
-
-            model = self.meta.get("text_model")
-            self._text = CaptionCache(cache_path(self.run_dir, model), model)
-        return self._text
-
-
-def load_sampler(run_dir: str | Path, device: str | torch.device = "cpu") -> FlowSampler:
-    """Load the latest checkpoint of a training run as a :class:`FlowSampler` (EMA weights) on ``device``."""
-    device = torch.device("cuda" if str(device) == "auto" and torch.cuda.is_available() else
-                          ("cpu" if str(device) == "auto" else device))
-    folder, state = latest_checkpoint(run_dir)
-    try:
-        config = TrainConfig.from_dict(state["config"], source=str(folder / "state.json"))
-        meta = state["meta"]
-        normalizer = Normalizer.from_stats(state["normalizer"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{folder / 'state.json'}: incomplete checkpoint state ({exc})") from exc
-    _, ema = load_weights(folder)
-    model = build_model(config, meta)
-    try:
-        model.load_state_dict(ema)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{folder / 'weights.safetensors'}: weights do not match the config ({exc})") from exc
-    return FlowSampler(model, normalizer, config, meta, Path(run_dir), device)

@@ -1,8 +1,8 @@
 """Training configuration: a dataclass, YAML files and named presets.
 
 Precedence (lowest to highest): dataclass defaults < preset < YAML file < command-line flags.
-Presets live in ``train/configs/<name>.yaml`` (shipped in the repo) and are mirrored by :data:`PRESETS` so the
-package works when installed without the repo checkout.
+Presets are stored once, in :data:`PRESETS`; ``msdf train --preset NAME --print-config`` writes one out as a YAML
+file to edit and pass back with ``--config``.
 """
 from __future__ import annotations
 

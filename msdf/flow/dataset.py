@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from msdf.rows import row_dim
+
 
 class ArrayStore:
     """In-memory M-SDF dataset: ``matrices`` (N, n, 4 + k^3) float32 with optional labels and captions."""
@@ -19,8 +21,8 @@ class ArrayStore:
     def __init__(self, matrices: np.ndarray | torch.Tensor, k: int, labels: Sequence[str | None] | None = None,
                  captions: Sequence[str | None] | None = None):
         m = torch.as_tensor(matrices, dtype=torch.float32).cpu().numpy()
-        if m.ndim != 3 or m.shape[2] != 4 + k ** 3:
-            raise ValueError(f"matrices must have shape (N, n, {4 + k ** 3}) for k={k}, got {m.shape}")
+        if m.ndim != 3 or m.shape[2] != row_dim(k):
+            raise ValueError(f"matrices must have shape (N, n, {row_dim(k)}) for k={k}, got {m.shape}")
         self._m = m
         self.n, self.k, self.dim = m.shape[1], k, m.shape[2]
         self.labels = list(labels) if labels is not None else [None] * len(m)
@@ -59,7 +61,7 @@ def split_indices(store: Any, val_fraction: float, seed: int) -> tuple[list[int]
 def load_matrices(store: Any, indices: Sequence[int] | None = None, quiet: bool = False) -> torch.Tensor:
     """(len(indices), n, D) float32 tensor of the store's matrices (all shapes by default), with a progress bar."""
     order = range(len(store)) if indices is None else indices
-    out = torch.empty(len(order), store.n, 4 + store.k ** 3)
+    out = torch.empty(len(order), store.n, row_dim(store.k))
     for j, i in enumerate(tqdm(order, desc="loading store", disable=quiet, leave=False)):
         m = np.asarray(store[i]["msdf"], dtype=np.float32)
         if m.shape != tuple(out.shape[1:]):

@@ -18,14 +18,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from msdf.choices import OPTIMIZERS
 from msdf.field import blend_sdf
-from msdf.flow.solvers import ODESolution, VelocityFn
-
-OPTIMIZERS = ("lbfgs", "adam")
+from msdf.flow.sampler import FlowSampler
+from msdf.flow.solvers import Solver, VelocityFn
+from msdf.normalization import Normalization
+from msdf.rows import split_rows
 
 
 def chi_regularizer(x0: Tensor) -> Tensor:
@@ -40,10 +43,7 @@ def chi_regularizer(x0: Tensor) -> Tensor:
 
 def split_matrix(m: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     """Raw M-SDF matrices (B, n, 4 + k^3) -> centers (B, n, 3), half-widths (B, n), grids (B, n, k, k, k)."""
-    b, n, dim = m.shape
-    if dim != 4 + k**3:
-        raise ValueError(f"M-SDF rows have {dim} columns, expected 4 + k^3 = {4 + k**3} for k={k}")
-    return m[..., :3], m[..., 3], m[..., 4:].reshape(b, n, k, k, k)
+    return split_rows(m, k)
 
 
 def observation_loss(matrices: Tensor, points: Tensor, k: int, min_scale: float = 1e-3) -> Tensor:
@@ -68,7 +68,7 @@ class DFlowResult:
 
 def complete(
     velocity_fn: VelocityFn,
-    solver: Callable[[VelocityFn, Tensor], ODESolution],
+    solver: Solver,
     to_matrix: Callable[[Tensor], Tensor],
     x0: Tensor,
     points: Tensor,
@@ -134,58 +134,21 @@ def complete(
     return result
 
 
-def load_points(path) -> "np.ndarray":
-    """(P, 3) float64 points from a point-cloud file: .ply/.obj/.off/.stl/.glb (vertices, via trimesh), .xyz/.pts/.txt
-    (whitespace columns, the first three are x y z; more columns such as normals are ignored) or .npy (P, >=3).
-
-    Raises ``ValueError`` naming the file when it is missing, unreadable, empty or holds non-finite coordinates.
-    """
-    from pathlib import Path
-
-    import numpy as np
-    import trimesh
-
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{p}: point cloud file not found")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".npy":
-            pts = np.load(p, allow_pickle=False)
-        elif suffix in (".xyz", ".pts", ".txt", ".pwn"):
-            pts = np.loadtxt(p, ndmin=2)
-        else:
-            loaded = trimesh.load(p, process=False)
-            if isinstance(loaded, trimesh.Scene):
-                loaded = loaded.to_geometry() if hasattr(loaded, "to_geometry") else loaded.dump(concatenate=True)
-            pts = np.asarray(loaded.vertices)
-    except Exception as exc:  # noqa: BLE001 - report any parser failure against the file
-        raise ValueError(f"{p}: cannot read points ({exc})") from exc
-    pts = np.asarray(pts, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[1] < 3 or len(pts) == 0:
-        raise ValueError(f"{p}: expected a non-empty list of 3D points, got an array of shape {pts.shape}")
-    pts = pts[:, :3]
-    if not np.isfinite(pts).all():
-        raise ValueError(f"{p}: points contain NaN or Inf")
-    return pts
-
-
-def complete_shapes(sampler, points, *, prompt: str | None = None, class_name: str | None = None,
-                    num_samples: int = 1, seed: int = 0, guidance: float = 2.0, solver=None, steps: int = 20,
-                    optimizer: str = "lbfgs", lr: float | None = None, reg_weight: float = 1e-2,
-                    frame: str = "fit", max_points: int = 2048, quiet: bool = False):
+def complete_shapes(sampler: FlowSampler, points: np.ndarray, *, prompt: str | None = None,
+                    class_name: str | None = None, num_samples: int = 1, seed: int = 0, guidance: float = 2.0,
+                    solver: Solver | None = None, steps: int = 20, optimizer: str = "lbfgs", lr: float | None = None,
+                    reg_weight: float = 1e-2, frame: str = "fit", max_points: int = 2048,
+                    quiet: bool = False) -> tuple[Tensor, Normalization, DFlowResult]:
     """Complete a partial point cloud ``points`` (P, 3) in user coordinates with a :class:`FlowSampler`.
 
     ``frame="fit"`` maps the points' bounding box to the unit frame (centred, longest side [-0.9, 0.9]; right when the
     partial view spans the object's longest side), ``"unit"`` takes them as unit-frame coordinates already.
     ``solver`` is the few-step differentiable solver (default: midpoint at 8 NFE). Returns
-    ``(raw matrices (K, n, D), normalization, DFlowResult)``; sample j starts from the noise of seed ``seed + j``.
+    ``(raw matrices (K, n, D), normalization, DFlowResult)``: sample j starts from the sampler's noise of seed
+    ``seed + j`` and its matrix passes the sampler's validity rule (:meth:`FlowSampler.matrices`), as a generated
+    sample does.
     """
-    import numpy as np
-
     from msdf.flow.solvers import solve
-    from msdf.generate import guided_velocity, source_noise
-    from msdf.normalization import Normalization
     from msdf.sampling import farthest_point_sampling
 
     pts = np.asarray(points, dtype=np.float64)
@@ -201,9 +164,9 @@ def complete_shapes(sampler, points, *, prompt: str | None = None, class_name: s
     cond = (sampler.condition(prompts=[prompt]) if prompt is not None else
             sampler.condition(classes=[class_name]) if class_name is not None else sampler.condition())
     cond = cond.expand(num_samples)
-    x0 = source_noise([seed + j for j in range(num_samples)], (sampler.n, sampler.dim), sampler.device)
+    x0 = sampler.noise([seed + j for j in range(num_samples)])
     solver = solver or (lambda v, x: solve(v, x, "midpoint", 8))
-    result = complete(guided_velocity(sampler, cond, guidance), solver, sampler.denormalize, x0,
+    result = complete(sampler.velocity_fn(cond, guidance), solver, sampler.denormalize, x0,
                       unit.expand(num_samples, -1, -1), sampler.k, steps=steps, optimizer=optimizer, lr=lr,
                       reg_weight=reg_weight, quiet=quiet)
-    return sampler.denormalize(result.x1).detach().float().cpu(), norm, result
+    return sampler.matrices(result.x1), norm, result

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from msdf.rows import CENTERS, HALF_WIDTH, VALUES
+
 
 def node_offsets(k: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """(k^3, 3) offsets ``g`` in [-1, 1]^3 of the grid nodes, in the C order of a row's values (index a -> x)."""
@@ -31,9 +33,10 @@ def predicted_field_at_data_nodes(pred: torch.Tensor, data: torch.Tensor, k: int
     """``F`` (B, n, k^3): predicted grid i (raw rows ``pred`` (B, n, 4 + k^3)) read at the nodes of data grid i
     (raw rows ``data``), trilinear, border values outside the predicted cube."""
     b, n, _ = pred.shape
-    q = data[..., None, :3] + data[..., None, 3:4] * node_offsets(k, pred.device).to(pred.dtype)  # (B, n, k^3, 3)
-    local = (q - pred[..., None, :3]) / pred[..., None, 3:4].clamp_min(min_half_width)
-    volume = pred[..., 4:].reshape(b * n, 1, k, k, k)  # (D, H, W) = (a, b, c) = (x, y, z)
+    offsets = node_offsets(k, pred.device).to(pred.dtype)
+    q = data[..., None, CENTERS] + data[..., HALF_WIDTH, None, None] * offsets  # (B, n, k^3, 3)
+    local = (q - pred[..., None, CENTERS]) / pred[..., HALF_WIDTH, None, None].clamp_min(min_half_width)
+    volume = pred[..., VALUES].reshape(b * n, 1, k, k, k)  # (D, H, W) = (a, b, c) = (x, y, z)
     grid = local.reshape(b * n, 1, 1, k ** 3, 3).flip(-1)  # grid_sample's (x, y, z) index (W, H, D)
     out = F.grid_sample(volume, grid, mode="bilinear", padding_mode="border", align_corners=True)
     return out.reshape(b, n, k ** 3)
@@ -43,5 +46,5 @@ def field_loss(pred_raw: torch.Tensor, data_raw: torch.Tensor, t: torch.Tensor, 
                value_std: float) -> torch.Tensor:
     """``L_field`` of the module docstring: raw estimate ``pred_raw`` and data ``data_raw`` (B, n, 4 + k^3), times
     ``t`` (B,). Returns a float32 scalar."""
-    err = (predicted_field_at_data_nodes(pred_raw.float(), data_raw.float(), k) - data_raw[..., 4:].float()).pow(2)
+    err = (predicted_field_at_data_nodes(pred_raw.float(), data_raw.float(), k) - data_raw[..., VALUES].float()).pow(2)
     return (t.float()[:, None, None] * err).mean() / value_std ** 2

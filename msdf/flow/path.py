@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from msdf.rows import GEOMETRY
+
 
 def interpolate(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """``x_t = (1 - t) x0 + t x1``; ``x0, x1``: (B, ...), ``t``: (B,). Returns (B, ...)."""
@@ -42,7 +44,7 @@ def column_weights(dim: int, geometry_weight: float) -> torch.Tensor | None:
     if geometry_weight == 1.0:
         return None
     w = torch.ones(dim)
-    w[:4] = geometry_weight
+    w[GEOMETRY] = geometry_weight
     return w * (dim / w.sum())
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from msdf.rows import CENTERS
 from scipy.optimize import linear_sum_assignment
 
 
@@ -69,5 +71,5 @@ def reorder_rows(matrices: torch.Tensor, template: torch.Tensor) -> torch.Tensor
     """(N, n, D) raw matrices -> the same shapes with rows in slot order (centres are columns 0:3)."""
     out = torch.empty_like(matrices)
     for j in range(matrices.shape[0]):
-        out[j] = matrices[j, torch.from_numpy(slot_order(matrices[j, :, :3], template))]
+        out[j] = matrices[j, torch.from_numpy(slot_order(matrices[j, :, CENTERS], template))]
     return out

@@ -21,11 +21,13 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from msdf.choices import ODE_METHODS
+
 VelocityFn = Callable[[Tensor, Tensor], Tensor]
 """``velocity_fn(x (B, ...), t (B,)) -> v (B, ...)``."""
 
 FIXED_STEP_STAGES = {"euler": 1, "midpoint": 2, "rk4": 4}
-METHODS = (*FIXED_STEP_STAGES, "dopri5")
+METHODS = ODE_METHODS  # the fixed-step methods above and adaptive dopri5
 
 
 @dataclass
@@ -41,6 +43,10 @@ class ODESolution:
     trajectory: Tensor | None
     times: Tensor
     nfe: int
+
+
+Solver = Callable[[VelocityFn, Tensor], ODESolution]
+"""``solver(velocity_fn, x0) -> ODESolution``: a fixed choice of method and budget (``msdf.generate.make_solver``)."""
 
 
 class CountingVelocity:

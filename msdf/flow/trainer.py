@@ -32,6 +32,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from msdf.atomic import atomic_write
+from msdf.device import torch_device
+from msdf.rows import CENTERS, VALUES
 from msdf.flow import checkpoint as ckpt
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
@@ -115,10 +117,7 @@ class _Distributed:
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` -> cuda if available else cpu; under torchrun each rank takes ``cuda:LOCAL_RANK``; a bare ``cuda``
     becomes the current device ``cuda:i`` (DDP and ``torch.cuda.set_device`` need an index)."""
-    name = str(device)
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(name)
+    dev = torch_device(device)
     if dev.type == "cuda" and dev.index is None and "LOCAL_RANK" in os.environ:
         dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     if dev.type == "cuda":
@@ -278,7 +277,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     template = None
     if config.model.slots:
         template = (weights[0]["slot_embed.template"] if weights is not None
-                    else fit_template(raw[train_idx, :, :3], store.n, seed=config.seed))
+                    else fit_template(raw[train_idx, :, CENTERS], store.n, seed=config.seed))
         raw = reorder_rows(raw, template)
     if state is not None:
         normalizer = Normalizer.from_stats(state["normalizer"])
@@ -288,7 +287,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
     # the field loss's scale: the SDF values' overall std over the training shapes (computed only when used)
-    value_std = float(raw[train_idx, :, 4:].std()) if config.field_weight > 0 else 1.0
+    value_std = float(raw[train_idx, :, VALUES].std()) if config.field_weight > 0 else 1.0
     conds = _Conditions(store, config, run_dir, state["meta"]["class_names"] if state else None, quiet)
     meta = {"n": store.n, "k": store.k, "dim": data.shape[2], "cond": config.cond, "class_names": conds.class_names,
             "text_model": config.text_model if config.cond == "text" else None, "text_dim": conds.text_dim,

@@ -1,4 +1,8 @@
-"""The ``viscogrid`` command line (also ``python -m viscogrid``).
+"""The ``viscogrid`` command line (also ``python -m msdf.visco_cli``): VisCo Grids reconstruction of a point file.
+
+It lives on the msdf side of the bridge because it shares msdf's error boundary (:mod:`msdf.boundary`), size
+limits (:mod:`msdf.limits`), output-path checks and atomic mesh writer; the :mod:`viscogrid` library itself imports
+nothing from msdf.
 
     viscogrid reconstruct POINTS -o MESH.{ply,obj,stl,glb} [--resolution R] [--no-normals] [--sample N]
                           [--device cpu|cuda|auto] [--steps-scale S] [--point-weight W] [--noise auto|SIGMA]
@@ -17,7 +21,6 @@ from msdf.boundary import add_common_arguments, run_command
 from viscogrid.pointio import load_points
 from viscogrid.schedule import Weights
 
-MESH_SUFFIXES = (".ply", ".obj", ".stl", ".glb")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,17 +62,16 @@ def parse_noise(text: str) -> float | str:
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    import torch
-
-    from msdf.limits import check_resolution
-    from msdf.meshio import save_mesh
+    from msdf.device import torch_device
+    from msdf.limits import check_archive, check_resolution
+    from msdf.meshio import SAVE_FORMATS, save_mesh
     from msdf.outpaths import check_output_file
-    from viscogrid.reconstruct import reconstruct
+    from viscogrid.reconstruction import reconstruct
     from viscogrid.schedule import default_schedule
 
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = torch_device(args.device)
     try:
-        check_output_file(args.output, MESH_SUFFIXES)
+        check_output_file(args.output, SAVE_FORMATS)
         check_resolution(args.resolution, "visco")
         if not args.steps_scale > 0:
             raise ValueError(f"--steps-scale must be > 0, got {args.steps_scale}")
@@ -78,6 +80,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"viscogrid reconstruct: error: {exc}", file=sys.stderr)
         return 2
+    check_archive(args.points)
     points, normals = load_points(args.points, sample=args.sample, seed=args.seed)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -24,17 +24,17 @@ from scipy.spatial import cKDTree
 from skimage.measure import marching_cubes
 from tqdm.auto import tqdm
 
-from msdf.limits import check_resolution
-from msdf.meshio import merged_mesh
-from msdf.normalization import Normalization
 from viscogrid import grid as G
 from viscogrid import losses as L
+from viscogrid.frame import Normalization
+from viscogrid.mesh import merged_mesh
 from viscogrid.narrowband import Band, band_mask, build_band
 from viscogrid.noise import estimate_noise
 from viscogrid.pointio import estimate_normals, validate_points
 from viscogrid.schedule import Level, Weights, default_schedule
 
 INIT_NEIGHBOURS = 8
+MIN_RESOLUTION = 8
 
 
 @dataclass
@@ -194,10 +194,27 @@ def reconstruct(
             (:func:`viscogrid.noise.estimate_noise`), or 0 for clean points (fixed point weight).
     Returns:
         (GridSDF, mesh) with the mesh in the coordinates of ``points``; ``GridSDF.noise_sigma`` is the noise used.
+
+    Memory grows as R^3 (about 64 bytes per node); the ``msdf`` callers check it against their memory limit first.
+
+    Example (a sphere from 500 oriented points, 16^3 grid, a second on a CPU):
+
+    >>> import numpy as np
+    >>> from viscogrid import reconstruct
+    >>> from viscogrid.schedule import default_schedule
+    >>> n = np.random.default_rng(0).normal(size=(500, 3))
+    >>> n /= np.linalg.norm(n, axis=1, keepdims=True)
+    >>> grid, mesh = reconstruct(2.0 * n, n, resolution=16, schedule=default_schedule(16, 0.2), noise=0)
+    >>> grid.resolution, mesh.is_watertight
+    (16, True)
+    >>> bool(grid.sdf(np.zeros((1, 3)))[0] < 0 < grid.sdf(np.full((1, 3), 3.0))[0])  # negative inside
+    True
     """
     pts, nrm = validate_points(points, normals)
     levels = schedule if schedule is not None else default_schedule(resolution)
-    check_resolution(max(level.resolution for level in levels), "visco")
+    finest = max(level.resolution for level in levels)
+    if finest < MIN_RESOLUTION:
+        raise ValueError(f"resolution must be >= {MIN_RESOLUTION}, got {finest}")
     weights = weights if weights is not None else Weights()
     times = timings if timings is not None else {}
     t0 = time.perf_counter()

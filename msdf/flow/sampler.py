@@ -1,0 +1,223 @@
+"""The inference object of a trained flow model (Lipman et al. 2023, flow matching; Ho & Salimans 2022, CFG).
+
+:class:`FlowSampler` holds the EMA weights of a run (:mod:`msdf.flow.checkpoint` reads them) and turns conditions
+and seeds into raw M-SDF matrices. Sampling has exactly one seeding rule and one validity rule::
+
+    x_0[j] ~ N(0, I) (n, D)  drawn from a CPU generator seeded with seeds[j]      (independent of batching)
+    x_1    = solve(u_w(., t | c_j), x_0)                                           (normalised space, batch_size chunks)
+    u_w    = u(x | null) + w (u(x | c) - u(x | null))                              (classifier-free guidance, w)
+    M_j    = valid(denormalize(x_1[j]))                                            (B, n, 4 + k^3) float32 on the CPU
+
+``valid`` clamps the half-widths (column 3) to ``MIN_HALF_WIDTH``; a non-finite value cannot be repaired, so
+:func:`msdf.decoder.decode_batch` reports such a sample as failed. ``msdf generate``, ``msdf evaluate``,
+``msdf complete`` (D-Flow) and ``msdf distill-solver`` (BNS training pairs) all sample through this class.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from msdf.device import torch_device
+from msdf.flow.checkpoint import CheckpointError, build_model, latest_checkpoint, load_weights
+from msdf.flow.condition import Condition
+from msdf.flow.config import TrainConfig
+from msdf.flow.model import FlowTransformer
+from msdf.flow.normalizer import Normalizer
+from msdf.flow.solvers import Solver, VelocityFn
+from msdf.rows import HALF_WIDTH
+
+MIN_HALF_WIDTH = 1e-3  # unit frame (the shape spans [-0.9, 0.9]); far below any encoder's half-width
+
+
+def source_noise(seeds: Sequence[int], shape: tuple[int, ...], device: str | torch.device = "cpu") -> Tensor:
+    """(len(seeds), *shape) standard normal noise; row j drawn from a CPU generator seeded with ``seeds[j]``."""
+    rows = [torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    return torch.stack(rows).to(device)
+
+
+def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
+    """Project generated matrices (..., n, 4 + k^3) onto valid M-SDFs: half-widths ``s <- max(s, minimum)``.
+
+    A sampled half-width can land at or below 0 (the model's output is a regression, not a constrained value); such a
+    grid is meaningless, and clamping makes it a cube too small to affect the decoded surface instead of making the
+    whole sample unusable. Non-finite values are left for :meth:`MosaicSDF.from_matrix` to reject.
+    """
+    out = matrices.clone()
+    out[..., HALF_WIDTH] = out[..., HALF_WIDTH].clamp(min=minimum)
+    return out
+
+
+class FlowSampler:
+    """A trained velocity field ready for ODE solvers, and the one way to sample M-SDF matrices from it.
+
+    Works in the *normalised* space: ``x0 ~ N(0, I)`` of shape (B, n, dim) at ``t = 0``, data at ``t = 1``;
+    :meth:`denormalize` maps the result back to raw M-SDF matrices.  Weights are the EMA weights, frozen
+    (``requires_grad=False``), so gradients flow only to ``x`` (D-Flow) when the caller enables them.
+
+    Example (a run trained by ``msdf train``; two "chair" samples with seeds 0 and 1, midpoint at 8 NFE):
+
+    >>> from msdf import FlowSampler
+    >>> from msdf.generate import make_solver
+    >>> sampler = FlowSampler.load(run_dir, "cpu")
+    >>> matrices, timings = sampler.sample(sampler.condition(classes=["chair", "chair"]), [0, 1],
+    ...                                    make_solver("midpoint", 8), quiet=True)
+    >>> tuple(matrices.shape) == (2, sampler.n, sampler.dim) and timings["nfe"]
+    8
+    """
+
+    def __init__(self, model: FlowTransformer, normalizer: Normalizer, config: TrainConfig, meta: dict[str, Any],
+                 run_dir: str | Path, device: str | torch.device = "cpu"):
+        self.device: torch.device = torch_device(device)
+        self.model: FlowTransformer = model.to(self.device).eval().requires_grad_(False)
+        self.normalizer: Normalizer = normalizer
+        self.train_config: TrainConfig = config
+        self.config: dict[str, Any] = config.to_dict()
+        self.meta: dict[str, Any] = meta
+        self.run_dir: Path = Path(run_dir)
+        self.n, self.k, self.dim = int(meta["n"]), int(meta["k"]), int(meta["dim"])
+        self.class_names: list[str] = list(meta.get("class_names") or [])
+        self.cond_type: str = config.cond
+        self._text = None
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str | torch.device = "cpu") -> "FlowSampler":
+        """The latest checkpoint of a training run (EMA weights) on ``device`` (``"auto"``: cuda if available)."""
+        folder, state = latest_checkpoint(run_dir)
+        try:
+            config = TrainConfig.from_dict(state["config"], source=str(folder / "state.json"))
+            meta = state["meta"]
+            normalizer = Normalizer.from_stats(state["normalizer"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{folder / 'state.json'}: incomplete checkpoint state ({exc})") from exc
+        _, ema = load_weights(folder)
+        model = build_model(config, meta)
+        try:
+            model.load_state_dict(ema)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{folder / 'weights.safetensors'}: weights do not match the config ({exc})") from exc
+        return cls(model, normalizer, config, meta, run_dir, device)
+
+    # ---- the velocity field ---------------------------------------------------------------------------------------
+    def velocity(self, x: Tensor, t: Tensor | float, cond: Condition | None = None, guidance: float = 1.0) -> Tensor:
+        """Guided velocity (B, n, dim) at ``x`` (B, n, dim), ``t`` (B,) or scalar; ``cond`` batch B or 1.
+
+        ``cond=None`` means unconditional (the learned null condition).
+        """
+        if cond is None:
+            cond = self.condition()
+        return self.model.forward_with_cfg(x, t, cond.to(x.device), guidance)
+
+    def velocity_fn(self, cond: Condition | None, guidance: float) -> VelocityFn:
+        """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate."""
+        return lambda x, t: self.velocity(x, t, cond, guidance)
+
+    def condition(self, prompts: Sequence[str | None] | None = None,
+                  classes: Sequence[str | None] | None = None) -> Condition:
+        """Build a :class:`Condition` from captions or class names (one row each; ``""`` or ``None`` -> null).
+
+        With neither, a single null (unconditional) row.  Class models accept prompts that name exactly one class.
+        """
+        if prompts is not None and classes is not None:
+            raise ValueError("give prompts or classes, not both")
+        items = prompts if prompts is not None else classes
+        if items is None:
+            items = [None]
+        null = torch.tensor([not s for s in items], dtype=torch.bool, device=self.device)
+        if self.cond_type == "none":
+            return Condition(null=torch.ones_like(null))
+        if self.cond_type == "class":
+            names = classes if classes is not None else [self._class_from_prompt(p) if p else None for p in items]
+            labels = torch.tensor([self._class_index(c) if c else 0 for c in names], device=self.device)
+            return Condition(null=null, labels=labels)
+        if classes is not None:
+            raise ValueError("this model is text-conditional: pass prompts=[...], not classes")
+        emb = torch.zeros(len(items), int(self.meta["text_dim"]))
+        real = [i for i, p in enumerate(items) if p]
+        if real:
+            emb[real] = self._caption_cache().embed([items[i] for i in real])
+        return Condition(null=null, text=emb.to(self.device))
+
+    # ---- sampling -------------------------------------------------------------------------------------------------
+    def noise(self, seeds: Sequence[int]) -> Tensor:
+        """Source noise (len(seeds), n, dim) on this sampler's device, row j from seed ``seeds[j]`` (module doc)."""
+        return source_noise(seeds, (self.n, self.dim), self.device)
+
+    def solve(self, cond: Condition, x0: Tensor, solver: Solver, guidance: float = 2.0, batch_size: int = 16,
+              quiet: bool = False, desc: str = "ODE") -> tuple[Tensor, dict[str, Any]]:
+        """Integrate the guided ODE from ``x0`` (B, n, dim) in ``batch_size`` chunks; ``cond`` has batch B or 1.
+
+        Returns ``(x1 (B, n, dim) normalised, timings)`` with ``ode_s`` (solver wall time), ``nfe`` (evaluations of the
+        last chunk) and ``nfe_per_batch``.
+        """
+        if cond.batch_size == 1 and x0.shape[0] != 1:
+            cond = cond.expand(x0.shape[0])
+        if cond.batch_size != x0.shape[0]:
+            raise ValueError(f"{cond.batch_size} conditions for {x0.shape[0]} samples")
+        out, nfes, t_ode = [], [], 0.0
+        starts = range(0, x0.shape[0], batch_size)
+        for s in tqdm(starts, desc=desc, unit="batch", disable=quiet or len(starts) == 1):
+            idx = torch.arange(s, min(s + batch_size, x0.shape[0]))
+            t0 = time.perf_counter()
+            sol = solver(self.velocity_fn(cond.index(idx.to(cond.null.device)), guidance), x0[s:s + len(idx)])
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            t_ode += time.perf_counter() - t0
+            nfes.append(sol.nfe)
+            out.append(sol.x)
+        return torch.cat(out), {"ode_s": t_ode, "nfe": nfes[-1], "nfe_per_batch": nfes}
+
+    def matrices(self, x1: Tensor) -> Tensor:
+        """Normalised samples (B, n, dim) -> valid raw M-SDF matrices (B, n, dim), float32 on the CPU (module doc)."""
+        return valid_half_widths(self.denormalize(x1.detach()).float().cpu())
+
+    @torch.no_grad()
+    def sample(self, cond: Condition, seeds: Sequence[int], solver: Solver, guidance: float = 2.0,
+               batch_size: int = 16, quiet: bool = False) -> tuple[Tensor, dict[str, Any]]:
+        """Raw M-SDF matrices (B, n, dim) for ``cond`` (batch B or 1) and one seed per sample (``len(seeds) == B``).
+
+        The module doc's rule: sample j depends only on its condition and ``seeds[j]``, not on the batching.
+        Returns ``(matrices, timings)`` as :meth:`solve`.
+        """
+        x1, timings = self.solve(cond, self.noise(seeds), solver, guidance, batch_size, quiet)
+        return self.matrices(x1), timings
+
+    # ---- normalisation --------------------------------------------------------------------------------------------
+    def denormalize(self, x: Tensor) -> Tensor:
+        """Normalised (B, n, dim) -> raw M-SDF matrices (B, n, dim) (differentiable; no clamping)."""
+        return self.normalizer.denormalize(x)
+
+    def normalize(self, x: Tensor) -> Tensor:
+        """Raw M-SDF matrices -> the model's normalised space."""
+        return self.normalizer.normalize(x)
+
+    # ---- conditions -----------------------------------------------------------------------------------------------
+    def _class_index(self, name: str) -> int:
+        if name not in self.class_names:
+            raise ValueError(f"unknown class {name!r}; this model knows: {', '.join(self.class_names)}")
+        return self.class_names.index(name)
+
+    def _class_from_prompt(self, prompt: str) -> str:
+        words = set(re.findall(r"[a-z0-9_\-]+", prompt.lower()))
+        hits = [c for c in self.class_names if c.lower() in words or f"{c.lower()}s" in words]
+        if len(hits) != 1:
+            raise ValueError(
+                f"class-conditional model: prompt {prompt!r} must name exactly one of {', '.join(self.class_names)}"
+            )
+        return hits[0]
+
+    def _caption_cache(self):
+        """Prompt embeddings cached in RUN/caption-embeddings.<model>.safetensors: a prompt seen before (by this
+        sampler, an earlier ``msdf generate`` or the bench scripts) needs no text encoder."""
+        if self._text is None:
+            from msdf.flow.text import CaptionCache, cache_path
+
+            model = self.meta.get("text_model")
+            self._text = CaptionCache(cache_path(self.run_dir, model), model)
+        return self._text
+
