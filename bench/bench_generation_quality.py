@@ -54,6 +54,8 @@ VARIANTS: dict[str, dict] = {
     "slotnorm-field3": {"model": {"slots": True}, "normalization": "slot", "field_weight": 3.0},
     "set-field3": {"field_weight": 3.0},
     "set-field1-cosine": {"field_weight": 1.0, "schedule": "cosine"},
+    "set-field1-cosine-floor01": {"field_weight": 1.0, "schedule": "cosine", "min_lr_ratio": 0.01},
+    "set-field1-cosine-logitnormal": {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal"},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
