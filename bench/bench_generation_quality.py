@@ -1,7 +1,7 @@
 """Generation quality ablation: which training design makes generated shapes whole, judged on held-out references.
 
-Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss: rows as a set,
-column statistics) plus a few overrides, trained on the same M-SDF store with the same
+Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss and the cosine LR:
+rows as a set, column statistics, constant LR) plus a few overrides, trained on the same M-SDF store with the same
 conditioning, seed and budget (``--steps``, or ``--minutes``); trainings run ``--parallel`` at a time with
 ``--threads`` torch threads each (a fixed step budget makes the comparison independent of how busy the machine is;
 the samples/s column says what each step costs). Each run is then judged by :func:`msdf.evaluation.evaluate_run`
@@ -10,7 +10,7 @@ reference caption (16 per class with ``msdf synth-dataset --per-class 16``), mid
 cubes at 128^3 on the raw field. Reported per variant: median wholeness, share of samples with wholeness >= 0.9,
 median connected components (:mod:`msdf.wholeness`), held-out class accuracy (nearest reference by Chamfer, failed
 decodes count as misses), COV / MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline row is ``set``;
-``set-field1`` is the ``cpu-small`` preset as it is now.
+``set-field1-cosine`` is the ``cpu-small`` preset as it is now.
 
     python bench/bench_generation_quality.py --store data/store --reference data/reference --work bench_runs \\
         --steps 6000 --variant set --variant slots
@@ -40,9 +40,11 @@ from msdf.flow.sampler import FlowSampler  # noqa: E402
 from msdf.flow.config import PRESETS  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
-# The baseline: the cpu-small preset as it was before the field loss (rows as a set, column statistics).
-BASE: dict = {**PRESETS["cpu-small"], "field_weight": 0.0}
-# name -> overrides of BASE (nested "model" keys merge into its model section); "set-field1" is today's cpu-small.
+# The baseline: the cpu-small preset as it was before the field loss and the cosine LR (rows as a set, column
+# statistics, constant LR).
+BASE: dict = {**PRESETS["cpu-small"], "field_weight": 0.0, "schedule": "constant"}
+# name -> overrides of BASE (nested "model" keys merge into its model section); "set-field1-cosine" is today's
+# cpu-small.
 VARIANTS: dict[str, dict] = {
     "set": {"model": {"slots": False}},
     "slots": {"model": {"slots": True}},

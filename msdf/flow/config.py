@@ -117,11 +117,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Learns class-specific shapes in ~15 CPU minutes on a --grids 256 --k 5 store (rows of 4 + 125 = 129):
     # a small, fast model (many optimiser steps beat width on 2 cores), the condition added to every row token,
     # the loss weighted towards the centre/half-width columns that carry the shape's layout, and the field-space
-    # loss (the most whole shapes in the ablation of bench/bench_generation_quality.py).
+    # loss and a cosine LR that reaches its floor at the --minutes deadline (the most whole shapes in the ablation of
+    # bench/bench_generation_quality.py).
     "cpu-small": {
         "model": {"width": 128, "depth": 3, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 128, "cond_tokens": True},
         "field_weight": 1.0,
-        "batch_size": 8, "lr": 2e-3, "warmup_steps": 50, "schedule": "constant", "ema_decay": 0.995,
+        "batch_size": 8, "lr": 2e-3, "warmup_steps": 50, "schedule": "cosine", "ema_decay": 0.995,
         "p_uncond": 0.1, "geometry_weight": 10.0, "val_every": 200, "ckpt_every": 500, "log_every": 10,
         "steps": 100_000,
     },
