@@ -58,6 +58,8 @@ VARIANTS: dict[str, dict] = {
     "set-field1-cosine": {"field_weight": 1.0, "schedule": "cosine"},
     "set-field1-cosine-floor01": {"field_weight": 1.0, "schedule": "cosine", "min_lr_ratio": 0.01},
     "set-field1-cosine-logitnormal": {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal"},
+    "slots-field1-cosine": {"model": {"slots": True}, "field_weight": 1.0, "schedule": "cosine"},
+    "set-field1-cosine-ema999": {"field_weight": 1.0, "schedule": "cosine", "ema_decay": 0.999},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
