@@ -36,7 +36,7 @@ from msdf.evaluation import chamfer_matrix, load_reference, mesh_point_cloud, no
 from msdf.flow.dflow import complete, observation_loss  # noqa: E402
 from msdf.flow.solvers import solve  # noqa: E402
 from msdf.normalization import Normalization  # noqa: E402
-from msdf.wholeness import FAILED, wholeness  # noqa: E402
+from msdf.wholeness import wholeness  # noqa: E402
 
 
 def fallback(root: Path, steps: int):
@@ -62,14 +62,11 @@ def fallback(root: Path, steps: int):
 
 def decoded_cloud(raw: torch.Tensor, resolution: int, seed: int) -> tuple[torch.Tensor | None, dict]:
     """(2048-point cloud or None, wholeness) of the raw decoded mesh of one matrix."""
-    from msdf.decoder import decode
-    from msdf.representation import MosaicSDF
+    from msdf.decoder import decode_batch
 
-    try:
-        mesh = decode(MosaicSDF.from_matrix(raw), resolution=resolution)
-    except ValueError:
-        return None, dict(FAILED)
-    return torch.from_numpy(mesh_point_cloud(mesh, 2048, seed)), wholeness(mesh)
+    mesh = next(decode_batch(raw[None], resolution=resolution)).mesh
+    cloud = None if mesh is None else torch.from_numpy(mesh_point_cloud(mesh, 2048, seed))
+    return cloud, wholeness(mesh)
 
 
 def main() -> None:

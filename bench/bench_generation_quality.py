@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -81,14 +80,6 @@ def variant_config(name: str) -> dict:
         else:
             cfg[key] = value
     return cfg
-
-
-def git_revision() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def launch(name: str, args: argparse.Namespace) -> subprocess.Popen | None:
@@ -170,8 +161,6 @@ def main() -> int:
               f"components {r['wholeness']['median_components']:>5g}  acc {100 * r['accuracy']:5.1f}%  "
               f"1-NNA {100 * r['1nna_cd']:5.1f}%  COV {100 * r['cov']:5.1f}%  failed {r['num_failed']}", flush=True)
     write_result(args.name, {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.platform()}, {os.cpu_count()} cores",
-        "git_revision": git_revision(),
         "settings": {"store": args.store, "reference": args.reference, "references": len(labels),
                      "steps": args.steps, "minutes": None if args.steps else args.minutes, "cond": args.cond,
                      "parallel": args.parallel, "threads": args.threads, "seed": args.seed,

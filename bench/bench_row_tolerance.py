@@ -31,12 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.results_io import write_result  # noqa: E402
-from msdf.decoder import decode  # noqa: E402
+from msdf.decoder import decode_batch  # noqa: E402
 from msdf.encoder import encode  # noqa: E402
-from msdf.representation import MosaicSDF  # noqa: E402
 from msdf.rows import CENTERS, VALUES  # noqa: E402
 from msdf.synth import CLASSES, generate as synth_shape  # noqa: E402
-from msdf.wholeness import FAILED, wholeness  # noqa: E402
+from msdf.wholeness import wholeness  # noqa: E402
 
 
 def perturb(matrix: np.ndarray, kind: str, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -56,10 +55,7 @@ def perturb(matrix: np.ndarray, kind: str, sigma: float, rng: np.random.Generato
 
 def judged(matrix: np.ndarray, resolution: int) -> dict:
     """Wholeness of the raw decoded mesh (a failed decode is :data:`msdf.wholeness.FAILED`)."""
-    try:
-        return wholeness(decode(MosaicSDF.from_matrix(matrix.astype(np.float32)), resolution=resolution))
-    except ValueError:
-        return dict(FAILED)
+    return wholeness(next(decode_batch(matrix[None].astype(np.float32), resolution=resolution)).mesh)
 
 
 def main() -> int:

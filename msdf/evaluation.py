@@ -297,7 +297,7 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     import time
 
     from msdf.decoder import decode_batch
-    from msdf.wholeness import FAILED, summarize, wholeness
+    from msdf.wholeness import summarize, wholeness
 
     count = num_samples or ref_clouds.shape[0]
     prompts, classes, requested_labels = requested_conditions(sampler, count, ref_labels, ref_captions)
@@ -314,10 +314,9 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     for j, dec in enumerate(decoded):
         if dec.mesh is not None:
             clouds.append(mesh_point_cloud(dec.mesh, n_points, seed + j))
-            whole.append(wholeness(dec.mesh))
         else:  # no surface
             clouds.append(np.zeros((n_points, 3), dtype=np.float32))
-            whole.append(dict(FAILED))
+        whole.append(wholeness(dec.mesh))
         failed.append(dec.mesh is None)
     t_decode = time.perf_counter() - t0
     gen = torch.from_numpy(np.stack(clouds))

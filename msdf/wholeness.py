@@ -16,9 +16,10 @@ import trimesh
 FAILED = {"wholeness": 0.0, "components": 0}
 
 
-def wholeness(mesh: trimesh.Trimesh) -> dict[str, float | int]:
-    """``{"wholeness": float in [0, 1], "components": int}`` of ``mesh`` (see the module docstring)."""
-    if len(mesh.faces) == 0:
+def wholeness(mesh: trimesh.Trimesh | None) -> dict[str, float | int]:
+    """``{"wholeness": float in [0, 1], "components": int}`` of ``mesh`` (see the module docstring); a failed decode
+    (``None``) or an empty mesh is :data:`FAILED`."""
+    if mesh is None or len(mesh.faces) == 0:
         return dict(FAILED)
     labels = trimesh.graph.connected_component_labels(mesh.face_adjacency, node_count=len(mesh.faces))
     area = np.bincount(labels, weights=mesh.area_faces)

@@ -22,6 +22,7 @@ def test_two_spheres_share_by_area():
 def test_empty_mesh_counts_as_failed_and_summary_includes_failures():
     empty = trimesh.Trimesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64))
     assert wholeness(empty) == FAILED
+    assert wholeness(None) == FAILED  # a failed decode
     s = summarize([{"wholeness": 1.0, "components": 1}, {"wholeness": 0.5, "components": 7}, dict(FAILED)])
     assert s["median_wholeness"] == 0.5 and s["median_components"] == 1
     assert s["share_whole"] == pytest.approx(1 / 3) and s["count"] == 3
