@@ -1,7 +1,7 @@
 """Generation quality ablation: which training design makes generated shapes whole, judged on held-out references.
 
-Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss and the cosine LR:
-rows as a set, column statistics, constant LR) plus a few overrides, trained on the same M-SDF store with the same
+Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss, the cosine LR and the
+late time sampler: rows as a set, column statistics, constant LR, uniform t) plus a few overrides, trained on the same M-SDF store with the same
 conditioning, seed and budget (``--steps``, or ``--minutes``); trainings run ``--parallel`` at a time with
 ``--threads`` torch threads each (a fixed step budget makes the comparison independent of how busy the machine is;
 the samples/s column says what each step costs). Each run is then judged by :func:`msdf.evaluation.evaluate_run`
@@ -10,7 +10,8 @@ reference caption (16 per class with ``msdf synth-dataset --per-class 16``), mid
 cubes at 128^3 on the raw field. Reported per variant: median wholeness, share of samples with wholeness >= 0.9,
 median connected components (:mod:`msdf.wholeness`), held-out class accuracy (nearest reference by Chamfer, failed
 decodes count as misses), COV / MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline row is ``set``;
-``set-field1-cosine`` is the ``cpu-small`` preset as it is now.
+``set-field1-cosine-late`` is the ``cpu-small`` preset as it is now. ``--judge-data`` adds the training store's own
+encodings judged the same way (the ceiling of every column); ``--tag`` names a store with another representation.
 
     python bench/bench_generation_quality.py --store data/store --reference data/reference --work bench_runs \\
         --steps 6000 --variant set --variant slots
@@ -27,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 
@@ -34,15 +36,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.results_io import write_result  # noqa: E402
-from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
+from msdf.data.store import MSDFStore  # noqa: E402
+from msdf.evaluation import evaluate_run, judge_matrices, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler  # noqa: E402
 from msdf.flow.config import PRESETS  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
-# The baseline: the cpu-small preset as it was before the field loss and the cosine LR (rows as a set, column
-# statistics, constant LR).
-BASE: dict = {**PRESETS["cpu-small"], "field_weight": 0.0, "schedule": "constant"}
-# name -> overrides of BASE (nested "model" keys merge into its model section); "set-field1-cosine" is today's
+# The baseline: the cpu-small preset as it was before the field loss, the cosine LR and the late time sampler (rows
+# as a set, column statistics, constant LR, uniform t).
+BASE: dict = {**PRESETS["cpu-small"], "field_weight": 0.0, "schedule": "constant", "time_sampler": "uniform",
+              "logit_normal_loc": 0.0}
+# name -> overrides of BASE (nested "model" keys merge into its model section); "set-field1-cosine-late" is today's
 # cpu-small.
 VARIANTS: dict[str, dict] = {
     "set": {"model": {"slots": False}},
@@ -59,6 +63,10 @@ VARIANTS: dict[str, dict] = {
     "set-field1-cosine-logitnormal": {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal"},
     "slots-field1-cosine": {"model": {"slots": True}, "field_weight": 1.0, "schedule": "cosine"},
     "set-field1-cosine-ema999": {"field_weight": 1.0, "schedule": "cosine", "ema_decay": 0.999},
+    "set-field1-cosine-center1": {"field_weight": 1.0, "schedule": "cosine", "center_weight": 1.0},
+    "set-field1-cosine-center10": {"field_weight": 1.0, "schedule": "cosine", "center_weight": 10.0},
+    "set-field1-cosine-late": {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal",
+                               "logit_normal_loc": 1.0},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
@@ -69,6 +77,9 @@ VARIANTS: dict[str, dict] = {
     "slots-lr1e-3": {"model": {"slots": True}, "lr": 1e-3},
     "slots-ema999": {"model": {"slots": True}, "ema_decay": 0.999},
 }
+
+
+DEFAULT_GUIDANCE = 2.0  # as msdf generate / evaluate
 
 
 def variant_config(name: str) -> dict:
@@ -115,6 +126,50 @@ def train_all(names: list[str], args: argparse.Namespace) -> None:
         time.sleep(2)
 
 
+def row_name(variant: str, guidance: float, tag: str | None = None) -> str:
+    """A variant judged at the default guidance keeps its name; other weights are ``"variant w=W"``; a ``tag`` (the
+    store's representation, when it is not the demo's) goes in front: ``"tag: variant"``."""
+    name = variant if guidance == DEFAULT_GUIDANCE else f"{variant} w={guidance:g}"
+    return f"{tag}: {name}" if tag else name
+
+
+def judged(report: dict) -> dict:
+    """The columns of a row from a :func:`msdf.evaluation.judge_matrices` / ``evaluate_run`` report."""
+    return {"wholeness": report["wholeness"], "accuracy": report["conditional"]["accuracy"],
+            "per_class_accuracy": report["conditional"]["per_class"],
+            "per_class_wholeness": {c: m["wholeness"]["median_wholeness"] for c, m in report["per_class"].items()},
+            "cov": report["overall"]["cov"], "mmd_cd": report["overall"]["mmd_cd"],
+            "1nna_cd": report["overall"]["1nna_cd"], "num_failed": report["num_failed"],
+            "samples": report["overall"]["num_generated"]}
+
+
+def print_row(name: str, r: dict) -> None:
+    w, t = r["wholeness"], r.get("training")
+    steps = f"steps {t['steps']:>6} ({t['samples_per_s']:6.1f} samples/s)" if t else " " * 32
+    print(f"{name:<34} {steps}  wholeness {w['median_wholeness']:.3f}  >=0.9 {100 * w['share_whole']:3.0f}%  "
+          f"components {w['median_components']:>5g}  stray rows {w['median_stray_rows']:>5g}  "
+          f"acc {100 * r['accuracy']:5.1f}%  1-NNA {100 * r['1nna_cd']:5.1f}%  COV {100 * r['cov']:5.1f}%  "
+          f"failed {r['num_failed']}", flush=True)
+
+
+def data_like_reference(store_dir: str, ref_labels: list[str]) -> tuple[torch.Tensor, list[str]]:
+    """Training encodings (B, n, 4 + k^3) with the class make-up of the references: for each reference of class c,
+    the next stored shape of class c (store order). Returns the matrices and their labels."""
+    store = MSDFStore(store_dir)
+    by_class: dict[str, list[int]] = {}
+    for i in range(len(store)):
+        by_class.setdefault(store[i]["label"], []).append(i)
+    taken: dict[str, int] = {}
+    picked = []
+    for c in ref_labels:
+        j = taken.get(c, 0)
+        if j >= len(by_class.get(c, [])):
+            raise ValueError(f"{store_dir}: fewer stored shapes of class {c!r} than references")
+        picked.append(by_class[c][j])
+        taken[c] = j + 1
+    return torch.from_numpy(np.stack([store[i]["msdf"] for i in picked])).float(), list(ref_labels)
+
+
 def progress(run: Path) -> dict:
     latest = json.loads((run / "checkpoints" / "latest.json").read_text())
     p = json.loads((run / "checkpoints" / latest["dir"] / "state.json").read_text())["progress"]
@@ -134,6 +189,12 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1)), help="torch threads per training")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resolution", type=int, default=128)
+    ap.add_argument("--guidance", action="append", type=float, metavar="W",
+                    help=f"classifier-free guidance weight (default {DEFAULT_GUIDANCE:g}); repeat to judge every run "
+                         "at several")
+    ap.add_argument("--judge-data", action="store_true",
+                    help="also judge the training store's own encodings the same way (the ceiling of every column)")
+    ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")
     ap.add_argument("--name", default="generation_quality", help="results file name")
     args = ap.parse_args()
     names = args.variant or ["set", "slots"]
@@ -142,31 +203,28 @@ def main() -> int:
     torch.set_num_threads(os.cpu_count() or 1)
     ref, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     rows = {}
-    for name in names:
-        run = Path(args.work) / name
-        sampler = FlowSampler.load(run, "cpu")
-        report = evaluate_run(sampler, make_solver("midpoint", 32), ref, labels, captions, guidance=2.0,
-                              seed=args.seed, resolution=args.resolution, quiet=True)
-        rows[name] = {"overrides": VARIANTS[name], "training": progress(run), "wholeness": report["wholeness"],
-                      "accuracy": report["conditional"]["accuracy"],
-                      "per_class_accuracy": report["conditional"]["per_class"],
-                      "per_class_wholeness": {c: m["wholeness"]["median_wholeness"]
-                                              for c, m in report["per_class"].items()},
-                      "cov": report["overall"]["cov"], "mmd_cd": report["overall"]["mmd_cd"],
-                      "1nna_cd": report["overall"]["1nna_cd"], "num_failed": report["num_failed"],
-                      "samples": report["overall"]["num_generated"]}
-        r = rows[name]
-        print(f"{name:<20} steps {r['training']['steps']:>6} ({r['training']['samples_per_s']:6.1f} samples/s)  "
-              f"wholeness {r['wholeness']['median_wholeness']:.3f}  >=0.9 {100 * r['wholeness']['share_whole']:3.0f}%  "
-              f"components {r['wholeness']['median_components']:>5g}  acc {100 * r['accuracy']:5.1f}%  "
-              f"1-NNA {100 * r['1nna_cd']:5.1f}%  COV {100 * r['cov']:5.1f}%  failed {r['num_failed']}", flush=True)
+    for variant, guidance in ((v, w) for v in names for w in args.guidance or [DEFAULT_GUIDANCE]):
+        run = Path(args.work) / variant
+        report = evaluate_run(FlowSampler.load(run, "cpu"), make_solver("midpoint", 32), ref, labels, captions,
+                              guidance=guidance, seed=args.seed, resolution=args.resolution, quiet=True)
+        name = row_name(variant, guidance, args.tag)
+        rows[name] = {"overrides": VARIANTS[variant], "guidance": guidance, "training": progress(run),
+                      **judged(report)}
+        print_row(name, rows[name])
+    data = None
+    if args.judge_data:
+        matrices, data_labels = data_like_reference(args.store, labels)
+        data = judged(judge_matrices(matrices, data_labels, ref, labels, seed=args.seed,
+                                     resolution=args.resolution, quiet=True))
+        print_row(row_name("data (training encodings)", DEFAULT_GUIDANCE, args.tag), data)
     write_result(args.name, {
         "settings": {"store": args.store, "reference": args.reference, "references": len(labels),
                      "steps": args.steps, "minutes": None if args.steps else args.minutes, "cond": args.cond,
-                     "parallel": args.parallel, "threads": args.threads, "seed": args.seed,
-                     "solver": "midpoint", "nfe": 32, "guidance": 2.0, "resolution": args.resolution,
+                     "parallel": args.parallel, "threads": args.threads, "seed": args.seed, "tag": args.tag,
+                     "solver": "midpoint", "nfe": 32, "guidance": args.guidance or [DEFAULT_GUIDANCE],
+                     "resolution": args.resolution,
                      "base_config": BASE},
-        "rows": rows, "seconds": time.perf_counter() - t0})
+        "rows": rows, "data": data, "seconds": time.perf_counter() - t0})
     return 0
 
 

@@ -3,7 +3,7 @@
 A generated M-SDF is a matrix of n rows ``(p, s, V)``; the debris of a weak generator is a set of grids whose surface
 disagrees with their neighbours'. This benchmark measures how large such a disagreement may be before a shape tears:
 each synthetic shape (2 per class, drawn with seeds 10000 + j, the demo's classes) is encoded exactly (``--grids``,
-``--k``, 25 refinement steps, as the demo's store), then perturbed with one draw of
+``--k``, ``--refine-steps``: 25 as the demo's store; 0 keeps the oracle's SDF at the nodes), then perturbed with one draw of
 
 - ``node``: i.i.d. noise on every SDF value, ``V_ia += e_ia``, ``e ~ N(0, sigma^2)`` (noise *within* a row);
 - ``offset``: one offset per row, ``V_i += e_i`` (a row's whole surface moved along its normal);
@@ -66,6 +66,8 @@ def main() -> int:
     ap.add_argument("--sigmas", type=float, nargs="+", default=[0.005, 0.01, 0.02])
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--refine-steps", type=int, default=25, help="encoder refinement steps (the demo's store: 25)")
+    ap.add_argument("--name", default="row_tolerance", help="results file name")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
@@ -75,7 +77,7 @@ def main() -> int:
     shapes = [(c, j) for c in CLASSES for j in range(args.per_class)]
     for c, j in tqdm(shapes, desc="shapes", unit="shape"):
         mesh = synth_shape(c, 10_000 + j).mesh
-        matrix = encode(mesh, n_grids=args.grids, k=args.k, refine_steps=25, seed=args.seed).to_matrix().numpy()
+        matrix = encode(mesh, n_grids=args.grids, k=args.k, refine_steps=args.refine_steps, seed=args.seed).to_matrix().numpy()
         for kind, s in cases:
             m = matrix if kind == "baseline" else perturb(matrix, kind, s, rng)
             scores[f"{kind}@{s:g}"].setdefault(c, []).append(judged(m, args.resolution)["wholeness"])
@@ -87,9 +89,9 @@ def main() -> int:
                       "per_class": {c: float(np.median(ws)) for c, ws in per_class.items()}}
         print(f"{name:<16} {rows[name]['median_wholeness']:>16.3f}  "
               + " ".join(f"{c}:{v:.2f}" for c, v in rows[name]["per_class"].items()), flush=True)
-    write_result("row_tolerance", {
+    write_result(args.name, {
         "settings": {"per_class": args.per_class, "grids": args.grids, "k": args.k, "sigmas": args.sigmas,
-                     "resolution": args.resolution, "seed": args.seed, "refine_steps": 25, "shape_seeds": "10000+j"},
+                     "resolution": args.resolution, "seed": args.seed, "refine_steps": args.refine_steps, "shape_seeds": "10000+j"},
         "rows": rows, "seconds": time.perf_counter() - t0})
     return 0
 

@@ -238,13 +238,13 @@ def load_reference(path: str | os.PathLike, n_points: int = N_POINTS, limit: int
 def markdown_table(report: dict) -> str:
     """The metrics of an evaluation report as a markdown table (overall row, then one row per class)."""
     lines = ["| set | #gen | #ref | COV (%) | MMD-CD (x1e3) | 1-NNA-CD (%) | cond. acc. (%) | wholeness (median) "
-             "| whole >= 0.9 (%) | components (median) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| whole >= 0.9 (%) | components (median) | stray rows (median) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def row(name: str, m: dict, acc: float | None, w: dict | None) -> str:
         acc_s = f"{100 * acc:.1f}" if acc is not None else "-"
-        w_s = (f"{w['median_wholeness']:.3f} | {100 * w['share_whole']:.0f} | {w['median_components']:g}" if w
-               else "- | - | -")
+        w_s = (f"{w['median_wholeness']:.3f} | {100 * w['share_whole']:.0f} | {w['median_components']:g} | "
+               f"{w['median_stray_rows']:g}" if w else "- | - | - | -")
         return (f"| {name} | {m['num_generated']} | {m['num_reference']} | {100 * m['cov']:.1f} | "
                 f"{1e3 * m['mmd_cd']:.3f} | {100 * m['1nna_cd']:.1f} | {acc_s} | {w_s} |")
 
@@ -286,9 +286,32 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
                  ref_captions: Sequence[str | None], *, num_samples: int | None = None, guidance: float = 2.0,
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
                  quiet: bool = False) -> dict:
-    """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions, decode
-    them and compute COV/MMD/1-NNA overall and per class, conditional accuracy (class models, and text models
-    whose references have labels) and :mod:`msdf.wholeness` of the raw decoded meshes. Returns the JSON-ready report
+    """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions and judge
+    them with :func:`judge_matrices`. Returns its report plus the sampling settings and timings."""
+    import time
+
+    count = num_samples or ref_clouds.shape[0]
+    prompts, classes, requested_labels = requested_conditions(sampler, count, ref_labels, ref_captions)
+    if prompts is None and classes is None:
+        prompts = [""] * count
+    t0 = time.perf_counter()
+    matrices, timing = sampler.sample(sampler.condition(prompts=prompts, classes=classes),
+                                      [seed + j for j in range(count)], solver, guidance=guidance,
+                                      batch_size=batch_size, quiet=quiet)
+    t_gen = time.perf_counter() - t0
+    report = judge_matrices(matrices, requested_labels, ref_clouds, ref_labels, seed=seed, resolution=resolution,
+                            n_points=n_points, device=sampler.device, quiet=quiet)
+    report.update({"guidance": guidance, "nfe": timing["nfe"]})
+    report["timings"].update({"generate_s": t_gen, "ode_s": timing["ode_s"]})
+    return report
+
+
+def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clouds: torch.Tensor,
+                   ref_labels: Sequence[str | None], *, seed: int = 0, resolution: int = 128,
+                   n_points: int = N_POINTS, device: str | torch.device = "cpu", quiet: bool = False) -> dict:
+    """Decode raw M-SDF matrices (B, n, 4 + k^3) in the unit frame and judge them against the reference clouds:
+    COV/MMD/1-NNA overall and per class, conditional accuracy when ``labels`` (the class each sample should be) are
+    given, and :mod:`msdf.wholeness` of the raw decoded meshes (stray rows included). Returns the JSON-ready report
     (metrics as fractions, timings in seconds).
 
     A sample that fails to decode stays in every metric as a failure: its cloud is a single point (the origin),
@@ -299,44 +322,35 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     from msdf.decoder import decode_batch
     from msdf.wholeness import summarize, wholeness
 
-    count = num_samples or ref_clouds.shape[0]
-    prompts, classes, requested_labels = requested_conditions(sampler, count, ref_labels, ref_captions)
-    seeds = [seed + j for j in range(count)]
-    if prompts is None and classes is None:
-        prompts = [""] * count
-    t0 = time.perf_counter()
-    matrices, timing = sampler.sample(sampler.condition(prompts=prompts, classes=classes), seeds, solver,
-                                      guidance=guidance, batch_size=batch_size, quiet=quiet)
-    t_gen = time.perf_counter() - t0
+    count = matrices.shape[0]
     t0 = time.perf_counter()
     clouds, whole, failed = [], [], []
-    decoded = decode_batch(matrices, resolution=resolution, device=sampler.device, quiet=quiet, desc="decode samples")
+    decoded = decode_batch(matrices, resolution=resolution, device=device, quiet=quiet, desc="decode samples")
     for j, dec in enumerate(decoded):
         if dec.mesh is not None:
             clouds.append(mesh_point_cloud(dec.mesh, n_points, seed + j))
         else:  # no surface
             clouds.append(np.zeros((n_points, 3), dtype=np.float32))
-        whole.append(wholeness(dec.mesh))
+        whole.append(wholeness(dec.mesh, matrices[j].numpy()))
         failed.append(dec.mesh is None)
     t_decode = time.perf_counter() - t0
     gen = torch.from_numpy(np.stack(clouds))
     t0 = time.perf_counter()
     report: dict = {"overall": generation_metrics(gen, ref_clouds, quiet=quiet), "wholeness": summarize(whole),
-                    "samples": [{"label": None if requested_labels is None else requested_labels[j],
-                                 "failed": failed[j], **whole[j]} for j in range(count)]}
-    if requested_labels is not None:
+                    "samples": [{"label": None if labels is None else labels[j], "failed": failed[j], **whole[j]}
+                                for j in range(count)]}
+    if labels is not None:
         d = chamfer_matrix(normalize_bbox(gen), normalize_bbox(ref_clouds), quiet=True)
-        report["conditional"] = conditional_accuracy(d, requested_labels, list(ref_labels), failed)
+        report["conditional"] = conditional_accuracy(d, labels, list(ref_labels), failed)
         per_class = {}
-        for c in sorted(set(requested_labels)):
-            gi = [i for i, r in enumerate(requested_labels) if r == c]
+        for c in sorted(set(labels)):
+            gi = [i for i, r in enumerate(labels) if r == c]
             ri = [i for i, lab in enumerate(ref_labels) if lab == c]
             if len(gi) >= 1 and len(ri) >= 1:
                 per_class[c] = {**generation_metrics(gen[gi], ref_clouds[ri]),
                                 "wholeness": summarize([whole[i] for i in gi])}
         report["per_class"] = per_class
-    report.update({"num_requested": count, "num_failed": sum(failed), "guidance": guidance, "nfe": timing["nfe"],
-                   "resolution": resolution, "n_points": n_points, "seed": seed,
-                   "timings": {"generate_s": t_gen, "ode_s": timing["ode_s"], "decode_s": t_decode,
-                               "metrics_s": time.perf_counter() - t0}})
+    report.update({"num_requested": count, "num_failed": sum(failed), "resolution": resolution,
+                   "n_points": n_points, "seed": seed,
+                   "timings": {"decode_s": t_decode, "metrics_s": time.perf_counter() - t0}})
     return report

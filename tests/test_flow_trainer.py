@@ -130,7 +130,19 @@ def test_minutes_budget_stops_and_saves(tmp_path):
     assert latest_checkpoint(tmp_path / "r")[1]["progress"]["step"] == result.step
 
 
-def test_cosine_schedule_follows_the_minutes_budget(tmp_path):
+class _StepClock:
+    """A stand-in for the trainer's ``time`` module whose clock advances a fixed amount per reading, so a ``--minutes``
+    budget ends after a known number of steps however busy the machine is."""
+
+    def __init__(self, tick: float):
+        self.now, self.tick = 0.0, tick
+
+    def monotonic(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_cosine_schedule_follows_the_minutes_budget(tmp_path, monkeypatch):
     """With a clock budget the cosine reaches its floor at the deadline, not at ``steps`` (which is never reached)."""
     cfg = _config(steps=10_000, schedule="cosine", min_lr_ratio=0.1, warmup_steps=1)
     assert trainer_mod.learning_rate(cfg, 5, budget_used=1.0) == pytest.approx(1e-4)
@@ -139,9 +151,10 @@ def test_cosine_schedule_follows_the_minutes_budget(tmp_path):
     assert trainer_mod.learning_rate(_config(steps=10_000, schedule="constant"), 5, budget_used=0.9) == 1e-3
     timed = _config(steps=100_000, schedule="cosine", min_lr_ratio=0.1, warmup_steps=1, minutes=0.05,
                     val_every=10_000, ckpt_every=10_000)
+    monkeypatch.setattr(trainer_mod, "time", _StepClock(tick=0.02))  # 3 s budget: about 75 steps
     train(_store(), timed, tmp_path / "r", quiet=True)
     lrs = [h["lr"] for h in latest_checkpoint(tmp_path / "r")[1]["progress"]["history"] if "lr" in h]
-    assert lrs[0] > 0.9e-3 and lrs[-1] < 0.2e-3 and lrs == sorted(lrs, reverse=True)
+    assert len(lrs) > 20 and lrs[0] > 0.9e-3 and lrs[-1] < 0.2e-3 and lrs == sorted(lrs, reverse=True)
 
 
 def test_overfit_two_shapes_and_sampler_contract(tmp_path):

@@ -55,7 +55,8 @@ def test_condition_and_guidance_change_the_samples(sampler):
     solver = make_solver("midpoint", 8)
     mats, _ = sampler.sample(sampler.condition(prompts=["a small shape", "a large shape", "a small shape"]),
                              [0, 0, 0], solver, quiet=True)
-    assert torch.equal(mats[0], mats[2])
+    # identical up to float32 rounding (multi-threaded kernels may split a batch differently under load)
+    assert (mats[0] - mats[2]).abs().max() < 1e-7
     assert (mats[0] - mats[1]).abs().max() > 1e-6
     g1, _ = sampler.sample(sampler.condition(classes=["small"]), [0], solver, guidance=1.0, quiet=True)
     g3, _ = sampler.sample(sampler.condition(classes=["small"]), [0], solver, guidance=3.0, quiet=True)
@@ -197,7 +198,8 @@ def test_evaluate_keeps_failed_decodes_in_every_metric(run_dir, monkeypatch):
     rep = evaluate_run(sampler, make_solver("euler", 2), clouds, ["small", "small", "large", "large"],
                        [None] * 4, resolution=24, n_points=128, quiet=True)
     assert rep["num_failed"] == 1 and rep["overall"]["num_generated"] == 4
-    assert rep["samples"][1] == {"label": "small", "failed": True, "wholeness": 0.0, "components": 0}
+    assert rep["samples"][1] == {"label": "small", "failed": True, "wholeness": 0.0, "components": 0,
+                                 "stray_rows": sampler.n}
     assert rep["conditional"]["predicted"][1] is None
 
 

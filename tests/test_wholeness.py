@@ -26,3 +26,23 @@ def test_empty_mesh_counts_as_failed_and_summary_includes_failures():
     s = summarize([{"wholeness": 1.0, "components": 1}, {"wholeness": 0.5, "components": 7}, dict(FAILED)])
     assert s["median_wholeness"] == 0.5 and s["median_components"] == 1
     assert s["share_whole"] == pytest.approx(1 / 3) and s["count"] == 3
+
+
+def test_stray_rows_are_the_grids_off_the_main_component():
+    """Rows centred on the big sphere's surface are not stray; a row centred on the small far sphere (debris) or in
+    empty space farther than its half-width is; a failed decode makes every row stray."""
+    big = trimesh.creation.icosphere(3, radius=1.0)
+    small = trimesh.creation.icosphere(2, radius=0.1).apply_translation([3, 0, 0])
+    mesh = trimesh.util.concatenate([big, small])
+    k3 = 8
+    rows = np.zeros((4, 4 + k3))
+    rows[:, 3] = 0.2
+    rows[0, :3] = [1.0, 0.0, 0.0]  # on the big sphere
+    rows[1, :3] = [0.0, 1.1, 0.0]  # 0.1 off it: within its half-width
+    rows[2, :3] = [3.0, 0.1, 0.0]  # on the debris
+    rows[3, :3] = [0.0, 0.0, 1.5]  # in empty space, 0.5 from the surface
+    assert wholeness(mesh, rows)["stray_rows"] == 2
+    assert "stray_rows" not in wholeness(mesh)
+    assert wholeness(None, rows) == {**FAILED, "stray_rows": 4}
+    s = summarize([wholeness(mesh, rows), wholeness(None, rows), wholeness(big, rows)])
+    assert s["median_stray_rows"] == 2  # of (2, 4, 2)

@@ -9,6 +9,7 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
     t      ~ U(0, 1) or logit-normal
     x_t    =  (1 - t) x0 + t x1
     loss   =  mean || u_theta(x_t, t | c) - (x1 - x0) ||^2  (+ field_weight * L_field, msdf.flow.field_loss)
+                                                             (+ center_weight * L_center, msdf.flow.center_loss)
     AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
 
 A non-finite loss or gradient norm stops training before the optimiser step, with a message; the last committed
@@ -35,6 +36,7 @@ from msdf.atomic import atomic_write
 from msdf.device import torch_device
 from msdf.rows import CENTERS, VALUES
 from msdf.flow import checkpoint as ckpt
+from msdf.flow.center_loss import center_loss
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
 from msdf.flow.coupling import ot_permutation
@@ -371,10 +373,13 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         with autocast:
             pred = fwd(xt, t, cond)
         loss = flow_matching_loss(pred, x0, x1, weight)
-        if config.field_weight > 0:
-            x1_hat = xt + (1.0 - t)[:, None, None] * pred.float()
-            loss = loss + config.field_weight * field_loss(normalizer.denormalize(x1_hat), normalizer.denormalize(x1),
-                                                           t, store.k, value_std)
+        if config.field_weight > 0 or config.center_weight > 0:
+            x1_hat_raw = normalizer.denormalize(xt + (1.0 - t)[:, None, None] * pred.float())
+            x1_raw = normalizer.denormalize(x1)
+            if config.field_weight > 0:
+                loss = loss + config.field_weight * field_loss(x1_hat_raw, x1_raw, t, store.k, value_std)
+            if config.center_weight > 0:
+                loss = loss + config.center_weight * center_loss(x1_hat_raw, x1_raw, t)
         opt.zero_grad(set_to_none=True)
         if ddp.any(not bool(torch.isfinite(loss))):
             status = "nonfinite"
