@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from bench.results_io import write_result  # noqa: E402
 from msdf.data.store import MSDFStore  # noqa: E402
 from msdf.evaluation import evaluate_run, judge_matrices, load_reference  # noqa: E402
-from msdf.flow.sampler import FlowSampler  # noqa: E402
+from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
 from msdf.flow.config import PRESETS  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
@@ -192,6 +193,8 @@ def main() -> int:
     ap.add_argument("--guidance", action="append", type=float, metavar="W",
                     help=f"classifier-free guidance weight (default {DEFAULT_GUIDANCE:g}); repeat to judge every run "
                          "at several")
+    ap.add_argument("--restarts", type=int, default=0, help="restart passes after each solve (msdf.flow.sampler.Restart)")
+    ap.add_argument("--restart-t", type=float, default=0.6, help="time the restart passes re-noise to")
     ap.add_argument("--judge-data", action="store_true",
                     help="also judge the training store's own encodings the same way (the ceiling of every column)")
     ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")
@@ -203,12 +206,16 @@ def main() -> int:
     torch.set_num_threads(os.cpu_count() or 1)
     ref, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     rows = {}
+    restart = Restart(args.restarts, args.restart_t)
     for variant, guidance in ((v, w) for v in names for w in args.guidance or [DEFAULT_GUIDANCE]):
         run = Path(args.work) / variant
         report = evaluate_run(FlowSampler.load(run, "cpu"), make_solver("midpoint", 32), ref, labels, captions,
-                              guidance=guidance, seed=args.seed, resolution=args.resolution, quiet=True)
-        name = row_name(variant, guidance, args.tag)
-        rows[name] = {"overrides": VARIANTS[variant], "guidance": guidance, "training": progress(run),
+                              guidance=guidance, seed=args.seed, resolution=args.resolution, quiet=True,
+                              restart=restart)
+        name = row_name(variant, guidance, args.tag) + (f" + {restart.count} restarts to t={restart.t:g}"
+                                                        if restart.count else "")
+        rows[name] = {"overrides": VARIANTS[variant], "guidance": guidance, "restart": asdict(restart),
+                      "training": progress(run),
                       **judged(report)}
         print_row(name, rows[name])
     data = None

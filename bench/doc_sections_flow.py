@@ -239,6 +239,8 @@ def generation_quality(*files: Data) -> str:
             "them); failed decodes count as failures. The `data` rows judge the training store's own encodings the "
             "same way: the ceiling of every column. `set-field1-cosine` appears twice: the same config trained "
             "twice (rounds 4 and 7), so the gap between its two rows is the run-to-run spread of this table. "
+            "Rows named `+ R restarts to t=T` sample the same trained run with restart passes "
+            "(`msdf generate --restarts R --restart-t T`: re-noise to T, integrate to 1 again, 8 NFE each). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison.\n\n"
             + table(["variant", "overrides", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
@@ -258,7 +260,8 @@ SECTIONS = [
     Section("generation-quality", "Whole shapes: the training-design ablation",
             "bench/bench_generation_quality.py",
             ("gq_set_vs_slots_6k", "gq_round2_6k", "gq_round3_6k", "gq_round4_6k", "gq_round5_6k",
-             "gq_round6_6k", "gq_round7_6k", "gq_round8_6k", "gq_n128k7_6k"),
+             "gq_round6_6k", "gq_round7_6k", "gq_round8_6k", "gq_n128k7_6k", "gq_restart_6k", "gq_restart04_6k",
+             "gq_restart02_6k"),
             generation_quality),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),

@@ -27,7 +27,7 @@ import trimesh
 from tqdm.auto import tqdm
 
 if TYPE_CHECKING:
-    from msdf.flow.sampler import FlowSampler
+    from msdf.flow.sampler import FlowSampler, Restart
     from msdf.flow.solvers import Solver
 
 N_POINTS = 2048
@@ -285,10 +285,13 @@ def requested_conditions(sampler: FlowSampler, count: int, ref_labels: Sequence[
 def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor, ref_labels: Sequence[str | None],
                  ref_captions: Sequence[str | None], *, num_samples: int | None = None, guidance: float = 2.0,
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
-                 quiet: bool = False) -> dict:
-    """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions and judge
-    them with :func:`judge_matrices`. Returns its report plus the sampling settings and timings."""
+                 quiet: bool = False, restart: Restart | None = None) -> dict:
+    """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions
+    (optionally with :class:`~msdf.flow.sampler.Restart` passes) and judge them with :func:`judge_matrices`.
+    Returns its report plus the sampling settings and timings."""
     import time
+
+    from msdf.flow.sampler import Restart
 
     count = num_samples or ref_clouds.shape[0]
     prompts, classes, requested_labels = requested_conditions(sampler, count, ref_labels, ref_captions)
@@ -297,7 +300,7 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     t0 = time.perf_counter()
     matrices, timing = sampler.sample(sampler.condition(prompts=prompts, classes=classes),
                                       [seed + j for j in range(count)], solver, guidance=guidance,
-                                      batch_size=batch_size, quiet=quiet)
+                                      batch_size=batch_size, quiet=quiet, restart=restart or Restart())
     t_gen = time.perf_counter() - t0
     report = judge_matrices(matrices, requested_labels, ref_clouds, ref_labels, seed=seed, resolution=resolution,
                             n_points=n_points, device=sampler.device, quiet=quiet)

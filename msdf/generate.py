@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +22,7 @@ from torch import Tensor
 
 from msdf.atomic import write_json
 from msdf.choices import MESH_FORMATS, SOLVERS
-from msdf.flow.sampler import FlowSampler
+from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.solvers import METHODS, Solver, solve
 
 
@@ -162,8 +162,9 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
              classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = 2.0,
              solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
              fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
-             quiet: bool = False) -> GenerationResult:
-    """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` and write all files.
+             quiet: bool = False, restart: Restart = Restart()) -> GenerationResult:
+    """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` (plus ``restart``
+    passes, :class:`~msdf.flow.sampler.Restart`) and write all files.
 
     At most one of ``prompts`` / ``classes`` (neither = unconditional). Writes ``samples.json`` last.
     """
@@ -182,7 +183,8 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
     seeds = [seed + j for j in range(len(items))]
     cond = sampler.condition(prompts=None if classes is not None else items,
                              classes=items if classes is not None else None)
-    matrices, timing = sampler.sample(cond, seeds, solve_fn, guidance=guidance, batch_size=batch_size, quiet=quiet)
+    matrices, timing = sampler.sample(cond, seeds, solve_fn, guidance=guidance, batch_size=batch_size, quiet=quiet,
+                                      restart=restart)
     per_sample_ode = timing["ode_s"] / len(items)
     records = [{"index": j, kind: item or None, "seed": s, "solver": solver, "nfe": timing["nfe"],
                 "guidance": guidance, "timings": {"ode_s": per_sample_ode},
@@ -192,7 +194,8 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
                            device=sampler.device, quiet=quiet)
     result.timings.update({"ode_s": timing["ode_s"], "total_s": time.perf_counter() - t_start})
     result.samples_json = write_json(Path(out_dir) / "samples.json", {
-        "run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance, "seed": seed,
+        "run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance,
+        "restart": asdict(restart), "seed": seed,
         "num_samples_per_item": num_samples, "resolution": resolution, "method": method, "format": fmt,
         "device": str(sampler.device), "timings": result.timings,
         "contact_sheet": result.contact_sheet.name if result.contact_sheet else None, "samples": result.samples})

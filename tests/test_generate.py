@@ -9,7 +9,8 @@ import trimesh
 from msdf.cli import main
 from msdf.flow.bns import BNSSolver, distill, solver_path
 from msdf.flow.sampler import FlowSampler
-from msdf.flow.sampler import source_noise
+from msdf.flow.sampler import Restart, source_noise
+from msdf.flow.solvers import solve
 from msdf.generate import generate, make_solver, read_prompts, slug
 from toy_flows import sphere_matrices
 
@@ -77,6 +78,31 @@ def test_seeding_rule_sample_depends_only_on_its_condition_and_seed(sampler):
         alone = sampler.matrices(solver(sampler.velocity_fn(sampler.condition(classes=[c]), 2.0), x0).x)[0]
         assert torch.equal(row, alone)
     assert torch.equal(source_noise([6], (2, 2))[0], source_noise([5, 6], (2, 2))[1])
+
+
+def test_restart_passes_keep_the_seeding_rule(sampler):
+    """Restart sampling: x_t = t x1 + (1 - t) eps_r with eps_r the next draw of sample j's own generator, then the
+    ODE from t to 1; samples still depend only on their condition and seed, and count 0 is plain sampling."""
+    solver = make_solver("midpoint", 4)
+    cond = sampler.condition(classes=["small", "large", "large"])
+    seeds = [5, 6, 7]
+    plain, t_plain = sampler.sample(cond, seeds, solver, quiet=True)
+    same, _ = sampler.sample(cond, seeds, solver, quiet=True, restart=Restart(0))
+    assert torch.equal(plain, same)
+    restarted, timing = sampler.sample(cond, seeds, solver, batch_size=3, quiet=True, restart=Restart(2, 0.5, 4))
+    assert timing["nfe"] == t_plain["nfe"] + 2 * 4 and (restarted - plain).abs().max() > 1e-6
+    chunked, _ = sampler.sample(cond, seeds, solver, batch_size=1, quiet=True, restart=Restart(2, 0.5, 4))
+    torch.testing.assert_close(restarted, chunked, atol=1e-5, rtol=0)
+    # by hand for sample 1: its generator's draws 0 (x_0), 1 and 2 (the restarts' noise)
+    gen = torch.Generator().manual_seed(6)
+    draws = [torch.randn((sampler.n, sampler.dim), generator=gen)[None] for _ in range(3)]
+    one = sampler.condition(classes=["large"])
+    x = solver(sampler.velocity_fn(one, 2.0), draws[0]).x
+    for eps in draws[1:]:
+        x = solve(sampler.velocity_fn(one, 2.0), 0.5 * x + 0.5 * eps, "midpoint", 4, t0=0.5).x
+    torch.testing.assert_close(sampler.matrices(x)[0], restarted[1], atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="restart needs"):
+        Restart(1, t=1.0)
 
 
 def test_generate_writes_all_files(sampler, tmp_path):
@@ -147,6 +173,18 @@ def test_cli_errors(run_dir, tmp_path, capsys):
     assert main(["generate", str(run_dir), "--class", "small", "--solver", "rk4", "--nfe", "6", "-o",
                  str(tmp_path)]) == 1
     assert "multiple of 4" in capsys.readouterr().err
+    assert main(["generate", str(run_dir), "--class", "small", "--restarts", "1", "--restart-t", "1.5", "-o",
+                 str(tmp_path / "r")]) == 2
+    assert "--restart-t" in capsys.readouterr().err
+
+
+def test_cli_restarts_reach_the_sampler(run_dir, tmp_path):
+    out = tmp_path / "r"
+    assert main(["generate", str(run_dir), "--class", "small", "-n", "1", "--nfe", "4", "--restarts", "2",
+                 "--restart-t", "0.5", "--restart-nfe", "2", "--resolution", "24", "--no-render", "--quiet",
+                 "-o", str(out)]) in (0, 3)
+    meta = json.loads((out / "samples.json").read_text())
+    assert meta["restart"] == {"count": 2, "t": 0.5, "nfe": 2} and meta["nfe"] == 4 + 2 * 2
 
 
 def test_read_prompts_and_slug(tmp_path):

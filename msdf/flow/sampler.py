@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,16 +30,44 @@ from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
 from msdf.flow.model import FlowTransformer
 from msdf.flow.normalizer import Normalizer
-from msdf.flow.solvers import Solver, VelocityFn
+from msdf.flow.solvers import Solver, VelocityFn, solve
 from msdf.rows import HALF_WIDTH
 
 MIN_HALF_WIDTH = 1e-3  # unit frame (the shape spans [-0.9, 0.9]); far below any encoder's half-width
 
 
-def source_noise(seeds: Sequence[int], shape: tuple[int, ...], device: str | torch.device = "cpu") -> Tensor:
-    """(len(seeds), *shape) standard normal noise; row j drawn from a CPU generator seeded with ``seeds[j]``."""
-    rows = [torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+def source_noise(seeds: Sequence[int], shape: tuple[int, ...], device: str | torch.device = "cpu",
+                 draw: int = 0) -> Tensor:
+    """(len(seeds), *shape) standard normal noise; row j is draw number ``draw`` (0 = the first, x_0) of a CPU
+    generator seeded with ``seeds[j]``."""
+    rows = []
+    for s in seeds:
+        gen = torch.Generator().manual_seed(int(s))
+        for _ in range(draw):
+            torch.randn(shape, generator=gen)
+        rows.append(torch.randn(shape, generator=gen))
     return torch.stack(rows).to(device)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Restart sampling (Xu et al., NeurIPS 2023): after the solve, ``count`` times, re-noise the sample back to time
+    ``t`` and integrate to 1 again with ``nfe`` midpoint evaluations::
+
+        x_t = t x_1 + (1 - t) eps_r,    x_1 <- ODE(x_t; t -> 1)
+
+    ``eps_r`` of sample j is draw r + 1 of the generator seeded with ``seeds[j]`` (draw 0 is its x_0), so the seeding
+    rule holds. The fresh noise lets the late part of the flow, where rows settle onto the surface, run again from a
+    better start; ``count = 0`` is plain sampling.
+    """
+
+    count: int = 0
+    t: float = 0.6
+    nfe: int = 8
+
+    def __post_init__(self) -> None:
+        if self.count < 0 or not 0.0 <= self.t < 1.0 or self.nfe < 1:
+            raise ValueError(f"restart needs count >= 0, 0 <= t < 1 and nfe >= 1 (got {self})")
 
 
 def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
@@ -178,13 +207,22 @@ class FlowSampler:
 
     @torch.no_grad()
     def sample(self, cond: Condition, seeds: Sequence[int], solver: Solver, guidance: float = 2.0,
-               batch_size: int = 16, quiet: bool = False) -> tuple[Tensor, dict[str, Any]]:
+               batch_size: int = 16, quiet: bool = False,
+               restart: Restart = Restart()) -> tuple[Tensor, dict[str, Any]]:
         """Raw M-SDF matrices (B, n, dim) for ``cond`` (batch B or 1) and one seed per sample (``len(seeds) == B``).
 
         The module doc's rule: sample j depends only on its condition and ``seeds[j]``, not on the batching.
-        Returns ``(matrices, timings)`` as :meth:`solve`.
+        ``restart`` adds :class:`Restart` passes after the solve. Returns ``(matrices, timings)`` as :meth:`solve`
+        (``nfe`` counts the restarts' evaluations too).
         """
         x1, timings = self.solve(cond, self.noise(seeds), solver, guidance, batch_size, quiet)
+        for r in range(restart.count):
+            eps = source_noise(seeds, (self.n, self.dim), self.device, draw=r + 1)
+            x1, again = self.solve(cond, restart.t * x1 + (1.0 - restart.t) * eps,
+                                   lambda v, x: solve(v, x, "midpoint", restart.nfe, t0=restart.t), guidance,
+                                   batch_size, quiet=True)
+            timings["ode_s"] += again["ode_s"]
+            timings["nfe"] += again["nfe"]
         return self.matrices(x1), timings
 
     # ---- normalisation --------------------------------------------------------------------------------------------
