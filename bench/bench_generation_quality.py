@@ -194,7 +194,7 @@ def main() -> int:
                     help=f"classifier-free guidance weight (default {DEFAULT_GUIDANCE:g}); repeat to judge every run "
                          "at several")
     ap.add_argument("--restarts", type=int, default=0, help="restart passes after each solve (msdf.flow.sampler.Restart)")
-    ap.add_argument("--restart-t", type=float, default=0.6, help="time the restart passes re-noise to")
+    ap.add_argument("--restart-t", type=float, default=0.4, help="time the restart passes re-noise to")
     ap.add_argument("--judge-data", action="store_true",
                     help="also judge the training store's own encodings the same way (the ceiling of every column)")
     ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")

@@ -1,4 +1,5 @@
-"""The closed sets of names the command line offers (``choices=``) and the library checks against.
+"""The closed sets of names the command line offers (``choices=``) and the library checks against, and the defaults
+the command line and the library share.
 
 Torch-free on purpose: the ``msdf`` sub-commands build their parsers from these tuples without importing the modules
 that implement them, and those modules import the same tuples, so the two cannot drift apart.
@@ -16,3 +17,7 @@ FRAMES = ("fit", "unit")  # how msdf complete maps the observed points to the un
 CONDITIONS = ("class", "text", "none")  # flow-model conditioning
 DATASET_FORMATS = ("shapenet", "modelnet", "objaverse", "folder", "list")  # msdf.data.readers
 BACKENDS = ("local", "ray")  # msdf.data.backends
+# Restart sampling of msdf generate / evaluate (msdf.flow.sampler.Restart): passes (0 = off), re-noise time, NFE per
+# pass. 3 passes to t = 0.4 were the best setting of bench/bench_generation_quality.py (opt-in: they cost class
+# accuracy, and the recorded demo run samples without them).
+RESTART_DEFAULTS = (0, 0.4, 8)

@@ -110,6 +110,7 @@ def test_generate_writes_all_files(sampler, tmp_path):
                    seed=3, resolution=32, fmt="glb", quiet=True)
     meta = json.loads((tmp_path / "samples.json").read_text())
     assert meta["nfe"] == 4 and meta["guidance"] == 1.5 and meta["solver"] == "midpoint"
+    assert meta["restart"] == {"count": 0, "t": 0.4, "nfe": 8}  # restart sampling is opt-in
     assert [s["seed"] for s in meta["samples"]] == [3, 4]
     assert all(s["class"] == "large" for s in meta["samples"])
     ok = [s for s in meta["samples"] if "error" not in s]

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from msdf.choices import RESTART_DEFAULTS
 from msdf.device import torch_device
 from msdf.flow.checkpoint import CheckpointError, build_model, latest_checkpoint, load_weights
 from msdf.flow.condition import Condition
@@ -62,12 +63,16 @@ class Restart:
     """
 
     count: int = 0
-    t: float = 0.6
+    t: float = 0.4
     nfe: int = 8
 
     def __post_init__(self) -> None:
         if self.count < 0 or not 0.0 <= self.t < 1.0 or self.nfe < 1:
             raise ValueError(f"restart needs count >= 0, 0 <= t < 1 and nfe >= 1 (got {self})")
+
+
+# What msdf generate / evaluate and their Python entry points use unless told otherwise (no restart passes).
+DEFAULT_RESTART = Restart(*RESTART_DEFAULTS)
 
 
 def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
