@@ -1,9 +1,9 @@
 """Generation quality ablation: which training design makes generated shapes whole, judged on held-out references.
 
-Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss, the cosine LR and the
-late time sampler: rows as a set, column statistics, constant LR, uniform t) plus a few overrides, trained on the same M-SDF store with the same
-conditioning, seed and budget (``--steps``, or ``--minutes``); trainings run ``--parallel`` at a time with
-``--threads`` torch threads each (a fixed step budget makes the comparison independent of how busy the machine is;
+Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss, the cosine LR and
+the late time sampler: rows as a set, column statistics, constant LR, uniform t) plus a few overrides, trained on the
+same M-SDF store with the same conditioning, seed and budget (``--steps``, or ``--minutes``); trainings run
+``--parallel`` at a time with ``--threads`` torch threads each (a fixed step budget makes the comparison independent of how busy the machine is;
 the samples/s column says what each step costs). Each run is then judged by :func:`msdf.evaluation.evaluate_run`
 against a held-out reference set (a synthetic set drawn with a seed the training set never used): one sample per
 reference caption (16 per class with ``msdf synth-dataset --per-class 16``), midpoint 32 NFE, guidance 2, marching
@@ -193,8 +193,9 @@ def main() -> int:
     ap.add_argument("--guidance", action="append", type=float, metavar="W",
                     help=f"classifier-free guidance weight (default {DEFAULT_GUIDANCE:g}); repeat to judge every run "
                          "at several")
-    ap.add_argument("--restarts", type=int, default=0, help="restart passes after each solve (msdf.flow.sampler.Restart)")
-    ap.add_argument("--restart-t", type=float, default=0.4, help="time the restart passes re-noise to")
+    ap.add_argument("--restarts", type=int, default=0,
+                    help="restart passes after each solve (msdf.flow.sampler.Restart)")
+    ap.add_argument("--restart-t", type=float, default=Restart().t, help="time the restart passes re-noise to")
     ap.add_argument("--judge-data", action="store_true",
                     help="also judge the training store's own encodings the same way (the ceiling of every column)")
     ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")
@@ -215,8 +216,7 @@ def main() -> int:
         name = row_name(variant, guidance, args.tag) + (f" + {restart.count} restarts to t={restart.t:g}"
                                                         if restart.count else "")
         rows[name] = {"overrides": VARIANTS[variant], "guidance": guidance, "restart": asdict(restart),
-                      "training": progress(run),
-                      **judged(report)}
+                      "training": progress(run), **judged(report)}
         print_row(name, rows[name])
     data = None
     if args.judge_data:

@@ -3,7 +3,8 @@
 A generated M-SDF is a matrix of n rows ``(p, s, V)``; the debris of a weak generator is a set of grids whose surface
 disagrees with their neighbours'. This benchmark measures how large such a disagreement may be before a shape tears:
 each synthetic shape (2 per class, drawn with seeds 10000 + j, the demo's classes) is encoded exactly (``--grids``,
-``--k``, ``--refine-steps``: 25 as the demo's store; 0 keeps the oracle's SDF at the nodes), then perturbed with one draw of
+``--k``, ``--refine-steps``: 25 as the demo's store; 0 keeps the oracle's SDF at the nodes), then perturbed with one
+draw of
 
 - ``node``: i.i.d. noise on every SDF value, ``V_ia += e_ia``, ``e ~ N(0, sigma^2)`` (noise *within* a row);
 - ``offset``: one offset per row, ``V_i += e_i`` (a row's whole surface moved along its normal);
@@ -77,7 +78,8 @@ def main() -> int:
     shapes = [(c, j) for c in CLASSES for j in range(args.per_class)]
     for c, j in tqdm(shapes, desc="shapes", unit="shape"):
         mesh = synth_shape(c, 10_000 + j).mesh
-        matrix = encode(mesh, n_grids=args.grids, k=args.k, refine_steps=args.refine_steps, seed=args.seed).to_matrix().numpy()
+        matrix = encode(mesh, n_grids=args.grids, k=args.k, refine_steps=args.refine_steps,
+                        seed=args.seed).to_matrix().numpy()
         for kind, s in cases:
             m = matrix if kind == "baseline" else perturb(matrix, kind, s, rng)
             scores[f"{kind}@{s:g}"].setdefault(c, []).append(judged(m, args.resolution)["wholeness"])
@@ -91,7 +93,8 @@ def main() -> int:
               + " ".join(f"{c}:{v:.2f}" for c, v in rows[name]["per_class"].items()), flush=True)
     write_result(args.name, {
         "settings": {"per_class": args.per_class, "grids": args.grids, "k": args.k, "sigmas": args.sigmas,
-                     "resolution": args.resolution, "seed": args.seed, "refine_steps": args.refine_steps, "shape_seeds": "10000+j"},
+                     "resolution": args.resolution, "seed": args.seed, "refine_steps": args.refine_steps,
+                     "shape_seeds": "10000+j"},
         "rows": rows, "seconds": time.perf_counter() - t0})
     return 0
 

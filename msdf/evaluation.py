@@ -286,12 +286,12 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
                  ref_captions: Sequence[str | None], *, num_samples: int | None = None, guidance: float = 2.0,
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
                  quiet: bool = False, restart: Restart | None = None) -> dict:
-    """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions
-    (with ``restart`` passes, :class:`~msdf.flow.sampler.Restart`; default ``DEFAULT_RESTART``) and judge them with :func:`judge_matrices`.
-    Returns its report plus the sampling settings and timings."""
+    """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions (with
+    ``restart`` passes, :class:`~msdf.flow.sampler.Restart`; None = its defaults) and judge them with
+    :func:`judge_matrices`. Returns its report plus the sampling settings and timings."""
     import time
 
-    from msdf.flow.sampler import DEFAULT_RESTART
+    from msdf.flow.sampler import Restart
 
     count = num_samples or ref_clouds.shape[0]
     prompts, classes, requested_labels = requested_conditions(sampler, count, ref_labels, ref_captions)
@@ -301,7 +301,7 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     matrices, timing = sampler.sample(sampler.condition(prompts=prompts, classes=classes),
                                       [seed + j for j in range(count)], solver, guidance=guidance,
                                       batch_size=batch_size, quiet=quiet,
-                                      restart=DEFAULT_RESTART if restart is None else restart)
+                                      restart=Restart() if restart is None else restart)
     t_gen = time.perf_counter() - t0
     report = judge_matrices(matrices, requested_labels, ref_clouds, ref_labels, seed=seed, resolution=resolution,
                             n_points=n_points, device=sampler.device, quiet=quiet)

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from msdf.atomic import write_json
 from msdf.choices import MESH_FORMATS, SOLVERS
-from msdf.flow.sampler import DEFAULT_RESTART, FlowSampler, Restart
+from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.solvers import METHODS, Solver, solve
 
 
@@ -162,7 +162,7 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
              classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = 2.0,
              solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
              fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
-             quiet: bool = False, restart: Restart = DEFAULT_RESTART) -> GenerationResult:
+             quiet: bool = False, restart: Restart = Restart()) -> GenerationResult:
     """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` (plus ``restart``
     passes, :class:`~msdf.flow.sampler.Restart`) and write all files.
 

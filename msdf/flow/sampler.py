@@ -59,20 +59,18 @@ class Restart:
 
     ``eps_r`` of sample j is draw r + 1 of the generator seeded with ``seeds[j]`` (draw 0 is its x_0), so the seeding
     rule holds. The fresh noise lets the late part of the flow, where rows settle onto the surface, run again from a
-    better start; ``count = 0`` is plain sampling.
+    better start; ``count = 0`` is plain sampling. The defaults (``msdf.choices.RESTART_DEFAULTS``, no passes) are
+    the command line's too.
     """
 
-    count: int = 0
-    t: float = 0.4
-    nfe: int = 8
+    count: int = RESTART_DEFAULTS[0]
+    t: float = RESTART_DEFAULTS[1]
+    nfe: int = RESTART_DEFAULTS[2]
 
     def __post_init__(self) -> None:
         if self.count < 0 or not 0.0 <= self.t < 1.0 or self.nfe < 1:
             raise ValueError(f"restart needs count >= 0, 0 <= t < 1 and nfe >= 1 (got {self})")
 
-
-# What msdf generate / evaluate and their Python entry points use unless told otherwise (no restart passes).
-DEFAULT_RESTART = Restart(*RESTART_DEFAULTS)
 
 
 def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
