@@ -21,3 +21,6 @@ BACKENDS = ("local", "ray")  # msdf.data.backends
 # pass. 3 passes to t = 0.4 were the best setting of bench/bench_generation_quality.py (opt-in: they cost class
 # accuracy, and the recorded demo run samples without them).
 RESTART_DEFAULTS = (0, 0.4, 8)
+# Sampling temperature of msdf generate / evaluate (msdf.flow.sampler.FlowSampler.sample): the source noise is
+# x_0 = tau * eps; 1 samples the distribution the model was trained from.
+TEMPERATURE_DEFAULT = 1.0

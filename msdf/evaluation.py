@@ -26,6 +26,8 @@ import torch
 import trimesh
 from tqdm.auto import tqdm
 
+from msdf.choices import TEMPERATURE_DEFAULT
+
 if TYPE_CHECKING:
     from msdf.flow.sampler import FlowSampler, Restart
     from msdf.flow.solvers import Solver
@@ -285,9 +287,11 @@ def requested_conditions(sampler: FlowSampler, count: int, ref_labels: Sequence[
 def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor, ref_labels: Sequence[str | None],
                  ref_captions: Sequence[str | None], *, num_samples: int | None = None, guidance: float = 2.0,
                  seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
-                 quiet: bool = False, restart: Restart | None = None) -> dict:
+                 quiet: bool = False, restart: Restart | None = None, temperature: float = TEMPERATURE_DEFAULT
+                 ) -> dict:
     """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions (with
-    ``restart`` passes, :class:`~msdf.flow.sampler.Restart`; None = its defaults) and judge them with
+    ``restart`` passes, :class:`~msdf.flow.sampler.Restart`, None = its defaults, at sampling ``temperature``,
+    :meth:`~msdf.flow.sampler.FlowSampler.sample`) and judge them with
     :func:`judge_matrices`. Returns its report plus the sampling settings and timings."""
     import time
 
@@ -301,11 +305,11 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     matrices, timing = sampler.sample(sampler.condition(prompts=prompts, classes=classes),
                                       [seed + j for j in range(count)], solver, guidance=guidance,
                                       batch_size=batch_size, quiet=quiet,
-                                      restart=Restart() if restart is None else restart)
+                                      restart=Restart() if restart is None else restart, temperature=temperature)
     t_gen = time.perf_counter() - t0
     report = judge_matrices(matrices, requested_labels, ref_clouds, ref_labels, seed=seed, resolution=resolution,
                             n_points=n_points, device=sampler.device, quiet=quiet)
-    report.update({"guidance": guidance, "nfe": timing["nfe"]})
+    report.update({"guidance": guidance, "nfe": timing["nfe"], "temperature": temperature})
     report["timings"].update({"generate_s": t_gen, "ode_s": timing["ode_s"]})
     return report
 

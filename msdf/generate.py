@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from msdf.atomic import write_json
-from msdf.choices import MESH_FORMATS, SOLVERS
+from msdf.choices import MESH_FORMATS, SOLVERS, TEMPERATURE_DEFAULT
 from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.solvers import METHODS, Solver, solve
 
@@ -162,9 +162,10 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
              classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = 2.0,
              solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
              fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
-             quiet: bool = False, restart: Restart = Restart()) -> GenerationResult:
-    """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` (plus ``restart``
-    passes, :class:`~msdf.flow.sampler.Restart`) and write all files.
+             quiet: bool = False, restart: Restart = Restart(),
+             temperature: float = TEMPERATURE_DEFAULT) -> GenerationResult:
+    """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` (at sampling
+    ``temperature``, plus ``restart`` passes: :meth:`~msdf.flow.sampler.FlowSampler.sample`) and write all files.
 
     At most one of ``prompts`` / ``classes`` (neither = unconditional). Writes ``samples.json`` last.
     """
@@ -184,7 +185,7 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
     cond = sampler.condition(prompts=None if classes is not None else items,
                              classes=items if classes is not None else None)
     matrices, timing = sampler.sample(cond, seeds, solve_fn, guidance=guidance, batch_size=batch_size, quiet=quiet,
-                                      restart=restart)
+                                      restart=restart, temperature=temperature)
     per_sample_ode = timing["ode_s"] / len(items)
     records = [{"index": j, kind: item or None, "seed": s, "solver": solver, "nfe": timing["nfe"],
                 "guidance": guidance, "timings": {"ode_s": per_sample_ode},
@@ -195,7 +196,7 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
     result.timings.update({"ode_s": timing["ode_s"], "total_s": time.perf_counter() - t_start})
     result.samples_json = write_json(Path(out_dir) / "samples.json", {
         "run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance,
-        "restart": asdict(restart), "seed": seed,
+        "restart": asdict(restart), "temperature": temperature, "seed": seed,
         "num_samples_per_item": num_samples, "resolution": resolution, "method": method, "format": fmt,
         "device": str(sampler.device), "timings": result.timings,
         "contact_sheet": result.contact_sheet.name if result.contact_sheet else None, "samples": result.samples})

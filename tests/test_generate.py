@@ -7,6 +7,7 @@ import torch
 import trimesh
 
 from msdf.cli import main
+from msdf.choices import TEMPERATURE_DEFAULT
 from msdf.flow.bns import BNSSolver, distill, solver_path
 from msdf.flow.sampler import FlowSampler
 from msdf.flow.sampler import Restart, source_noise
@@ -105,12 +106,32 @@ def test_restart_passes_keep_the_seeding_rule(sampler):
         Restart(1, t=1.0)
 
 
+def test_temperature_scales_the_source_noise(sampler):
+    """x_0 = tau eps (and the restarts' fresh noise tau eps_r): by hand for one sample; tau = 1 is plain sampling,
+    tau <= 0 is refused."""
+    solver = make_solver("midpoint", 4)
+    cond = sampler.condition(classes=["small", "large"])
+    plain, _ = sampler.sample(cond, [5, 6], solver, quiet=True)
+    same, _ = sampler.sample(cond, [5, 6], solver, quiet=True, temperature=1.0)
+    assert torch.equal(plain, same)
+    cool, _ = sampler.sample(cond, [5, 6], solver, quiet=True, temperature=0.5, restart=Restart(1, 0.5, 4))
+    gen = torch.Generator().manual_seed(6)
+    draws = [torch.randn((sampler.n, sampler.dim), generator=gen)[None] for _ in range(2)]
+    one = sampler.condition(classes=["large"])
+    x = solver(sampler.velocity_fn(one, 2.0), 0.5 * draws[0]).x
+    x = solve(sampler.velocity_fn(one, 2.0), 0.5 * x + 0.5 * (0.5 * draws[1]), "midpoint", 4, t0=0.5).x
+    torch.testing.assert_close(sampler.matrices(x)[0], cool[1], atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="temperature"):
+        sampler.sample(cond, [5, 6], solver, quiet=True, temperature=0.0)
+
+
 def test_generate_writes_all_files(sampler, tmp_path):
     res = generate(sampler, tmp_path, classes=["large"], num_samples=2, guidance=1.5, solver="midpoint", nfe=4,
                    seed=3, resolution=32, fmt="glb", quiet=True)
     meta = json.loads((tmp_path / "samples.json").read_text())
     assert meta["nfe"] == 4 and meta["guidance"] == 1.5 and meta["solver"] == "midpoint"
     assert meta["restart"] == {"count": 0, "t": 0.4, "nfe": 8}  # restart sampling is opt-in
+    assert meta["temperature"] == TEMPERATURE_DEFAULT
     assert [s["seed"] for s in meta["samples"]] == [3, 4]
     assert all(s["class"] == "large" for s in meta["samples"])
     ok = [s for s in meta["samples"] if "error" not in s]
@@ -177,15 +198,18 @@ def test_cli_errors(run_dir, tmp_path, capsys):
     assert main(["generate", str(run_dir), "--class", "small", "--restarts", "1", "--restart-t", "1.5", "-o",
                  str(tmp_path / "r")]) == 2
     assert "--restart-t" in capsys.readouterr().err
+    assert main(["generate", str(run_dir), "--class", "small", "--temperature", "0", "-o", str(tmp_path / "t")]) == 2
+    assert "--temperature" in capsys.readouterr().err
 
 
-def test_cli_restarts_reach_the_sampler(run_dir, tmp_path):
+def test_cli_sampling_flags_reach_the_sampler(run_dir, tmp_path):
     out = tmp_path / "r"
     assert main(["generate", str(run_dir), "--class", "small", "-n", "1", "--nfe", "4", "--restarts", "2",
-                 "--restart-t", "0.5", "--restart-nfe", "2", "--resolution", "24", "--no-render", "--quiet",
-                 "-o", str(out)]) in (0, 3)
+                 "--restart-t", "0.5", "--restart-nfe", "2", "--temperature", "0.7", "--resolution", "24",
+                 "--no-render", "--quiet", "-o", str(out)]) in (0, 3)
     meta = json.loads((out / "samples.json").read_text())
     assert meta["restart"] == {"count": 2, "t": 0.5, "nfe": 2} and meta["nfe"] == 4 + 2 * 2
+    assert meta["temperature"] == 0.7
 
 
 def test_read_prompts_and_slug(tmp_path):

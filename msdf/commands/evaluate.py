@@ -10,7 +10,7 @@ HELP = "evaluate a trained flow model against reference shapes: COV, MMD, 1-NNA,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from msdf.commands.generate import add_restart_arguments, add_solver_arguments
+    from msdf.commands.generate import add_sampling_arguments, add_solver_arguments
 
     parser.add_argument("run", metavar="RUN", help="training run directory")
     parser.add_argument("--reference", required=True, metavar="STORE_OR_DIR",
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--num-samples", type=int, default=None,
                         help="generated samples (default: one per reference, with the reference's class/caption)")
     add_solver_arguments(parser)
-    add_restart_arguments(parser)
+    add_sampling_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resolution", type=int, default=128, help="marching cubes resolution for decoding (128)")
     parser.add_argument("--points", type=int, default=2048, help="points per cloud (default 2048)")
@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
 
     from dataclasses import asdict
 
-    from msdf.commands.generate import restart_from_args
+    from msdf.commands.generate import sampling_from_args
 
-    restart = restart_from_args(args)
+    restart, temperature = sampling_from_args(args)
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     try:
         sampler = FlowSampler.load(args.run, args.device)
@@ -53,12 +53,14 @@ def run(args: argparse.Namespace) -> int:
                                                   quiet=args.quiet)
         report = evaluate_run(sampler, solver, clouds, labels, captions, num_samples=args.num_samples,
                               guidance=args.guidance, seed=args.seed, resolution=args.resolution,
-                              n_points=args.points, batch_size=args.batch_size, quiet=args.quiet, restart=restart)
+                              n_points=args.points, batch_size=args.batch_size, quiet=args.quiet, restart=restart,
+                              temperature=temperature)
     except (CheckpointError, ValueError, FileNotFoundError) as exc:
         print(f"msdf evaluate: error: {exc}", file=sys.stderr)
         return 1
     report.update({"run": str(args.run), "reference": str(args.reference), "split": args.split,
-                   "solver": args.solver, "restart": asdict(restart)})
+                   "solver": args.solver, "restart": asdict(restart),
+                   "temperature": temperature})
     write_json(out / "evaluation.json", report)
     table = markdown_table(report)
     with atomic_write(out / "evaluation.md") as tmp:

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from msdf.choices import DECODE_METHODS, MESH_FORMATS, RESTART_DEFAULTS, SOLVERS
+from msdf.choices import DECODE_METHODS, MESH_FORMATS, RESTART_DEFAULTS, SOLVERS, TEMPERATURE_DEFAULT
 
 NAME = "generate"
 HELP = "generate 3D shapes from a trained flow model: meshes, M-SDF files, renders, contact sheet, samples.json"
@@ -25,9 +25,13 @@ def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = 
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
 
 
-def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--restarts/--restart-t/--restart-nfe`` (restart sampling, :class:`msdf.flow.sampler.Restart`) shared by
-    generate and evaluate."""
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--temperature`` and ``--restarts/--restart-t/--restart-nfe`` (restart sampling,
+    :class:`msdf.flow.sampler.Restart`) shared by generate and evaluate."""
+    parser.add_argument("--temperature", type=float, default=TEMPERATURE_DEFAULT,
+                        help=f"sampling temperature tau: the source noise is tau * N(0, I) (default "
+                             f"{TEMPERATURE_DEFAULT:g}; lower trades diversity for fewer stray grids, see "
+                             f"docs/benchmarks.md#generation-quality)")
     count, t, nfe = RESTART_DEFAULTS
     parser.add_argument("--restarts", type=int, default=count,
                         help=f"restart passes after the solve: re-noise each sample to --restart-t and integrate "
@@ -38,13 +42,15 @@ def add_restart_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"midpoint evaluations per restart pass (default {nfe})")
 
 
-def restart_from_args(args: argparse.Namespace):
-    """The :class:`msdf.flow.sampler.Restart` of ``--restarts/--restart-t/--restart-nfe`` (a usage error if invalid)."""
+def sampling_from_args(args: argparse.Namespace):
+    """``(Restart, temperature)`` of :func:`add_sampling_arguments`'s flags (a usage error if invalid)."""
     from msdf.boundary import UsageError
     from msdf.flow.sampler import Restart
 
+    if not args.temperature > 0:
+        raise UsageError(f"--temperature must be > 0 (got {args.temperature:g})")
     try:
-        return Restart(args.restarts, args.restart_t, args.restart_nfe)
+        return Restart(args.restarts, args.restart_t, args.restart_nfe), args.temperature
     except ValueError as exc:
         raise UsageError(f"--restarts/--restart-t/--restart-nfe: {exc}") from exc
 
@@ -63,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_condition_arguments(parser, required=False)
     parser.add_argument("-n", "--num-samples", type=int, default=4, help="samples per prompt/class (default 4)")
     add_solver_arguments(parser)
-    add_restart_arguments(parser)
+    add_sampling_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first sample; sample j uses seed+j (default 0)")
     parser.add_argument("--resolution", type=int, default=256, help="marching-cubes / VisCo grid resolution (256)")
     parser.add_argument("--method", choices=DECODE_METHODS, default="mc", help="mesh extraction (default mc)")
@@ -123,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from msdf.generate import generate, make_solver
 
     check_sample_arguments(args, ("num_samples", "batch_size"))
-    restart = restart_from_args(args)
+    restart, temperature = sampling_from_args(args)
     prompts, classes = conditions_from_args(args)
     sampler = FlowSampler.load(args.run, args.device)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file)
@@ -133,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     result = generate(sampler, args.out, prompts=prompts, classes=classes, num_samples=args.num_samples,
                       guidance=args.guidance, solver=args.solver, nfe=args.nfe, seed=args.seed,
                       resolution=args.resolution, method=args.method, fmt=args.fmt, batch_size=args.batch_size,
-                      render=not args.no_render, bns_path=args.bns_file, quiet=args.quiet, restart=restart)
+                      render=not args.no_render, bns_path=args.bns_file, quiet=args.quiet, restart=restart,
+                      temperature=temperature)
     failed = [r for r in result.samples if "error" in r]
     t = result.timings
     print(f"wrote {len(result.samples) - len(failed)} meshes to {args.out} (ODE {t['ode_s']:.1f} s, decode "
