@@ -240,11 +240,34 @@ def generation_quality(*files: Data) -> str:
             "same way: the ceiling of every column. `set-field1-cosine` appears twice: the same config trained "
             "twice (rounds 4 and 7), so the gap between its two rows is the run-to-run spread of this table. "
             "Rows named `+ R restarts to t=T` sample the same trained run with restart passes "
-            "(`msdf generate --restarts R --restart-t T`: re-noise to T, integrate to 1 again, 8 NFE each). "
+            "(`msdf generate --restarts R --restart-t T`: re-noise to T, integrate to 1 again, 8 NFE each); rows "
+            "named `tau=T` sample it at temperature T (`msdf generate --temperature T`: source noise T·N(0, I)). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison.\n\n"
             + table(["variant", "overrides", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
                      "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "failed"], rows))
+
+
+def sampling(d: Data) -> str:
+    """Sampling settings on one trained model (``bench/bench_sampling.py``)."""
+    st = d["settings"]
+    rows = []
+    for name, r in d["rows"].items():
+        w = r["wholeness"]
+        rows.append([name, fixed(r["temperature"], 2), num(r["restart"]["count"]) + (
+            f" to t={r['restart']['t']:g}" if r["restart"]["count"] else ""), fixed(w["median_wholeness"], 3),
+                     pct(w["share_whole"], 0), num(w["median_components"]), num(w["median_stray_rows"]),
+                     pct(r["accuracy"]), pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"]),
+                     fixed(r["generate_s"], 0)])
+    return (f"One trained model (`{st['run']}`), so every difference comes from sampling; the first row is plain "
+            f"sampling, the baseline. Judged like `msdf evaluate`: one sample per held-out reference caption "
+            f"({st['references']} references drawn with a seed the training set never used), {st['solver']} "
+            f"{st['nfe']} NFE, guidance {num(st['guidance'])}, raw marching cubes at {st['resolution']}³, failed "
+            "decodes count as failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: "
+            "re-noise to t and integrate to 1 again, 8 NFE each (`--restarts`).\n\n"
+            + table(["setting", "temperature", "restarts", "median wholeness", "wholeness ≥ 0.9",
+                     "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "failed",
+                     "sampling s"], rows))
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
@@ -261,8 +284,10 @@ SECTIONS = [
             "bench/bench_generation_quality.py",
             ("gq_set_vs_slots_6k", "gq_round2_6k", "gq_round3_6k", "gq_round4_6k", "gq_round5_6k",
              "gq_round6_6k", "gq_round7_6k", "gq_round8_6k", "gq_n128k7_6k", "gq_restart_6k", "gq_restart04_6k",
-             "gq_restart02_6k"),
+             "gq_restart02_6k", "gq_temperature_6k", "gq_temperature2_6k", "gq_temperature_restart_6k"),
             generation_quality),
+    Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py", ("sampling_demo",),
+            sampling),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on the demo's model (CPU)", "bench/bench_solvers.py --run",
