@@ -37,7 +37,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.results_io import write_result  # noqa: E402
-from msdf.choices import TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.data.store import MSDFStore  # noqa: E402
 from msdf.evaluation import evaluate_run, judge_matrices, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
@@ -86,6 +85,7 @@ VARIANTS: dict[str, dict] = {
 
 
 DEFAULT_GUIDANCE = 2.0  # as msdf generate / evaluate
+PLAIN_TEMPERATURE = 1.0  # the ablation judges training designs by plain sampling (no restarts, tau 1)
 
 
 def variant_config(name: str) -> dict:
@@ -202,7 +202,7 @@ def main() -> int:
                     help="restart passes after each solve (msdf.flow.sampler.Restart)")
     ap.add_argument("--restart-t", type=float, default=Restart().t, help="time the restart passes re-noise to")
     ap.add_argument("--temperature", action="append", type=float, metavar="TAU",
-                    help="sampling temperature (x_0 = tau eps; default 1); repeat to judge every run at several")
+                    help="sampling temperature (x_0 = tau eps; default 1, plain sampling); repeat to judge every run at several")
     ap.add_argument("--judge-data", action="store_true",
                     help="also judge the training store's own encodings the same way (the ceiling of every column)")
     ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")
@@ -216,13 +216,13 @@ def main() -> int:
     rows = {}
     restart = Restart(args.restarts, args.restart_t)
     settings = ((v, w, tau) for v in names for w in args.guidance or [DEFAULT_GUIDANCE]
-                for tau in args.temperature or [TEMPERATURE_DEFAULT])
+                for tau in args.temperature or [PLAIN_TEMPERATURE])
     for variant, guidance, tau in settings:
         run = Path(args.work) / variant
         report = evaluate_run(FlowSampler.load(run, "cpu"), make_solver("midpoint", 32), ref, labels, captions,
                               guidance=guidance, seed=args.seed, resolution=args.resolution, quiet=True,
                               restart=restart, temperature=tau)
-        name = (row_name(variant, guidance, args.tag) + (f" tau={tau:g}" if tau != TEMPERATURE_DEFAULT else "")
+        name = (row_name(variant, guidance, args.tag) + (f" tau={tau:g}" if tau != PLAIN_TEMPERATURE else "")
                 + (f" + {restart.count} restarts to t={restart.t:g}" if restart.count else ""))
         rows[name] = {"overrides": VARIANTS[variant], "guidance": guidance, "temperature": tau,
                       "restart": asdict(restart), "training": progress(run), **judged(report)}
@@ -238,7 +238,7 @@ def main() -> int:
                      "steps": args.steps, "minutes": None if args.steps else args.minutes, "cond": args.cond,
                      "parallel": args.parallel, "threads": args.threads, "seed": args.seed, "tag": args.tag,
                      "solver": "midpoint", "nfe": 32, "guidance": args.guidance or [DEFAULT_GUIDANCE],
-                     "temperature": args.temperature or [TEMPERATURE_DEFAULT],
+                     "temperature": args.temperature or [PLAIN_TEMPERATURE],
                      "resolution": args.resolution,
                      "base_config": BASE},
         "rows": rows, "data": data, "seconds": time.perf_counter() - t0})

@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
+from msdf.choices import TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
@@ -37,7 +38,7 @@ from msdf.generate import make_solver  # noqa: E402
 
 def parse_setting(text: str) -> tuple[float, Restart]:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | comma-joined -> ``(temperature, Restart)``."""
-    tau, restart = 1.0, Restart()
+    tau, restart = 1.0, Restart(0)
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -46,7 +47,7 @@ def parse_setting(text: str) -> tuple[float, Restart]:
             tau = float(value)
         elif key == "restarts":
             count, _, t = value.partition("@")
-            restart = Restart(int(count), float(t) if t else restart.t)
+            restart = Restart(int(count), float(t) if t else Restart().t)
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t])")
     if not tau > 0:
@@ -58,13 +59,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="trained run folder (msdf train / msdf demo's run/)")
     ap.add_argument("--reference", required=True, help="held-out reference meshes (msdf synth-dataset, other seed)")
-    ap.add_argument("--setting", action="append", help="sampling setting (module doc); default: plain, tau=0.7")
+    ap.add_argument("--setting", action="append", help="sampling setting (module doc); default: plain and the command line's default")
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--name", default="sampling", help="results file name")
     args = ap.parse_args()
-    settings = args.setting or ["plain", "tau=0.7"]
+    default = Restart()
+    settings = args.setting or ["plain", f"tau={TEMPERATURE_DEFAULT:g},restarts={default.count}@{default.t:g}"]
     parsed = [parse_setting(s) for s in settings]  # every setting is checked before the first sample
     torch.set_num_threads(os.cpu_count() or 1)
     sampler = FlowSampler.load(args.run, "cpu")

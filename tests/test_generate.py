@@ -7,13 +7,15 @@ import torch
 import trimesh
 
 from msdf.cli import main
-from msdf.choices import TEMPERATURE_DEFAULT
+from msdf.choices import RESTART_DEFAULTS, TEMPERATURE_DEFAULT
 from msdf.flow.bns import BNSSolver, distill, solver_path
 from msdf.flow.sampler import FlowSampler
 from msdf.flow.sampler import Restart, source_noise
 from msdf.flow.solvers import solve
 from msdf.generate import generate, make_solver, read_prompts, slug
 from toy_flows import sphere_matrices
+
+PLAIN = Restart(0)  # no restart passes
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,10 @@ def test_seeding_rule_sample_depends_only_on_its_condition_and_seed(sampler):
     seeded with seeds[j], whatever else is in the batch and however it is chunked."""
     solver = make_solver("midpoint", 4)
     classes, seeds = ["small", "large", "large"], [5, 6, 7]
-    a, timing = sampler.sample(sampler.condition(classes=classes), seeds, solver, batch_size=3, quiet=True)
-    b, _ = sampler.sample(sampler.condition(classes=classes), seeds, solver, batch_size=1, quiet=True)
+    a, timing = sampler.sample(sampler.condition(classes=classes), seeds, solver, batch_size=3, quiet=True,
+                               restart=PLAIN, temperature=1.0)
+    b, _ = sampler.sample(sampler.condition(classes=classes), seeds, solver, batch_size=1, quiet=True,
+                          restart=PLAIN, temperature=1.0)
     assert a.shape == (3, sampler.n, sampler.dim) and timing["nfe"] == 4
     torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
     for c, s, row in zip(classes, seeds, b):
@@ -87,12 +91,12 @@ def test_restart_passes_keep_the_seeding_rule(sampler):
     solver = make_solver("midpoint", 4)
     cond = sampler.condition(classes=["small", "large", "large"])
     seeds = [5, 6, 7]
-    plain, t_plain = sampler.sample(cond, seeds, solver, quiet=True)
-    same, _ = sampler.sample(cond, seeds, solver, quiet=True, restart=Restart(0))
-    assert torch.equal(plain, same)
-    restarted, timing = sampler.sample(cond, seeds, solver, batch_size=3, quiet=True, restart=Restart(2, 0.5, 4))
+    plain, t_plain = sampler.sample(cond, seeds, solver, quiet=True, restart=PLAIN, temperature=1.0)
+    restarted, timing = sampler.sample(cond, seeds, solver, batch_size=3, quiet=True, restart=Restart(2, 0.5, 4),
+                                       temperature=1.0)
     assert timing["nfe"] == t_plain["nfe"] + 2 * 4 and (restarted - plain).abs().max() > 1e-6
-    chunked, _ = sampler.sample(cond, seeds, solver, batch_size=1, quiet=True, restart=Restart(2, 0.5, 4))
+    chunked, _ = sampler.sample(cond, seeds, solver, batch_size=1, quiet=True, restart=Restart(2, 0.5, 4),
+                                temperature=1.0)
     torch.testing.assert_close(restarted, chunked, atol=1e-5, rtol=0)
     # by hand for sample 1: its generator's draws 0 (x_0), 1 and 2 (the restarts' noise)
     gen = torch.Generator().manual_seed(6)
@@ -107,13 +111,15 @@ def test_restart_passes_keep_the_seeding_rule(sampler):
 
 
 def test_temperature_scales_the_source_noise(sampler):
-    """x_0 = tau eps (and the restarts' fresh noise tau eps_r): by hand for one sample; tau = 1 is plain sampling,
-    tau <= 0 is refused."""
+    """x_0 = tau eps (and the restarts' fresh noise tau eps_r): by hand for one sample; the defaults are those of
+    msdf.choices (shared with the command line) and differ from plain sampling; tau <= 0 is refused."""
     solver = make_solver("midpoint", 4)
     cond = sampler.condition(classes=["small", "large"])
-    plain, _ = sampler.sample(cond, [5, 6], solver, quiet=True)
-    same, _ = sampler.sample(cond, [5, 6], solver, quiet=True, temperature=1.0)
-    assert torch.equal(plain, same)
+    default, _ = sampler.sample(cond, [5, 6], solver, quiet=True)
+    explicit, _ = sampler.sample(cond, [5, 6], solver, quiet=True, restart=Restart(*RESTART_DEFAULTS),
+                                 temperature=TEMPERATURE_DEFAULT)
+    plain, _ = sampler.sample(cond, [5, 6], solver, quiet=True, restart=PLAIN, temperature=1.0)
+    assert torch.equal(default, explicit) and (default - plain).abs().max() > 1e-6
     cool, _ = sampler.sample(cond, [5, 6], solver, quiet=True, temperature=0.5, restart=Restart(1, 0.5, 4))
     gen = torch.Generator().manual_seed(6)
     draws = [torch.randn((sampler.n, sampler.dim), generator=gen)[None] for _ in range(2)]
@@ -129,9 +135,9 @@ def test_generate_writes_all_files(sampler, tmp_path):
     res = generate(sampler, tmp_path, classes=["large"], num_samples=2, guidance=1.5, solver="midpoint", nfe=4,
                    seed=3, resolution=32, fmt="glb", quiet=True)
     meta = json.loads((tmp_path / "samples.json").read_text())
-    assert meta["nfe"] == 4 and meta["guidance"] == 1.5 and meta["solver"] == "midpoint"
-    assert meta["restart"] == {"count": 0, "t": 0.4, "nfe": 8}  # restart sampling is opt-in
-    assert meta["temperature"] == TEMPERATURE_DEFAULT
+    count, t, nfe = RESTART_DEFAULTS
+    assert meta["nfe"] == 4 + count * nfe and meta["guidance"] == 1.5 and meta["solver"] == "midpoint"
+    assert meta["restart"] == {"count": count, "t": t, "nfe": nfe} and meta["temperature"] == TEMPERATURE_DEFAULT
     assert [s["seed"] for s in meta["samples"]] == [3, 4]
     assert all(s["class"] == "large" for s in meta["samples"])
     ok = [s for s in meta["samples"] if "error" not in s]
@@ -312,10 +318,11 @@ def test_completions_get_the_validity_rule_of_generated_samples(sampler, monkeyp
     shift = torch.zeros(sampler.dim)
     shift[3] = -100.0  # every half-width far below 0
     monkeypatch.setattr(sampler, "denormalize", lambda x: denormalize(x) + shift.to(x))
-    gen, _ = sampler.sample(sampler.condition(classes=["small"]), [3], make_solver("midpoint", 2), quiet=True)
+    gen, _ = sampler.sample(sampler.condition(classes=["small"]), [3], make_solver("midpoint", 2), quiet=True,
+                            restart=PLAIN, temperature=1.0)
     points = np.random.default_rng(0).normal(size=(64, 3))
     done, _, result = complete_shapes(sampler, points, class_name="small", seed=3, steps=0,
                                       solver=make_solver("midpoint", 2), quiet=True)
     for m in (gen, done):
         assert torch.isfinite(m).all() and (m[..., 3] == MIN_HALF_WIDTH).all()
-    torch.testing.assert_close(done, gen)  # steps=0: the completion is the generated sample of the same seed
+    torch.testing.assert_close(done, gen)  # steps=0: the completion is the plain ODE sample of the same seed

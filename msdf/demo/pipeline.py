@@ -136,7 +136,8 @@ class Demo:
         return {"run": str(run)}
 
     def generate(self) -> dict:
-        """Samples for the fixed prompt list: CFG, midpoint solver at 32 NFE, marching cubes."""
+        """Samples for the fixed prompt list: CFG, midpoint solver at 32 NFE (plus the default restart passes and
+        temperature of `msdf generate`), marching cubes."""
         prompts = self.out / "prompts.txt"
         with atomic_write(prompts) as tmp:
             tmp.write_text("\n".join(p for _, p in read_prompts()) + "\n")
