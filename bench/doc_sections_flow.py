@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.doc_format import Section, fixed, median, num, pct, table
+from msdf.choices import RESTART_DEFAULTS, TEMPERATURE_DEFAULT
 
 Data = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
@@ -188,7 +189,16 @@ def demo(d: Data) -> str:
         lines.append("Generation metrics against the held-out reference set: "
                      + ", ".join(f"{k} {num(v)}" for k, v in ev.items() if isinstance(v, (int, float))) + ".")
     if cond.get("accuracy") is not None:
-        lines.append(f"Conditional accuracy: {pct(cond['accuracy'])}.")
+        per_class = cond.get("per_class") or {}
+        lines.append(f"Conditional accuracy: {pct(cond['accuracy'])}"
+                     + (" (" + ", ".join(f"{c} {pct(a)}" for c, a in per_class.items()) + ")" if per_class else "")
+                     + ".")
+    gen = d.get("generation") or {}
+    if gen.get("restart") is not None:
+        r = gen["restart"]
+        lines.append(f"Sampling: {gen['solver']}, guidance {num(gen['guidance'])}, temperature "
+                     f"{num(gen['temperature'])}, {r['count']} restart passes to t = {r['t']:g} ({num(gen['nfe'])} "
+                     "NFE per sample in all).")
     for what, w in (("the prompts' samples", d.get("generation_wholeness")),
                     ("the evaluation's samples", (d.get("evaluation") or {}).get("wholeness"))):
         if w:
@@ -223,6 +233,11 @@ def generation_quality(*files: Data) -> str:
                              pct(data["1nna_cd"]), pct(data["cov"]), num(data["num_failed"])])
     rows = ceilings + rows
     budget = f"{settings['steps']} steps" if settings.get("steps") else f"{settings['minutes']} min"
+    timed = [(", ".join(f"`{n}`" for n in d["rows"]), d["settings"]["minutes"]) for d in files
+             if not d["settings"].get("steps")]
+    equal_time = "".join(f" {names}: trained for {minutes:g} minutes instead (equal wall time with the step budget "
+                         "of today's preset, same parallelism), so they show what model size buys at equal cost."
+                         for names, minutes in timed)
     return ("Each variant is the baseline (the `cpu-small` preset before the field loss, the cosine LR and the late "
             "time sampler: rows as a set, column statistics, constant LR, uniform t) plus the overrides shown; "
             "today's `cpu-small` is `set-field1-cosine-late`. Trained "
@@ -243,31 +258,39 @@ def generation_quality(*files: Data) -> str:
             "(`msdf generate --restarts R --restart-t T`: re-noise to T, integrate to 1 again, 8 NFE each); rows "
             "named `tau=T` sample it at temperature T (`msdf generate --temperature T`: source noise T·N(0, I)). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
-            "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison.\n\n"
+            "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
+            + equal_time + "\n\n"
             + table(["variant", "overrides", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
                      "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "failed"], rows))
 
 
-def sampling(d: Data) -> str:
-    """Sampling settings on one trained model (``bench/bench_sampling.py``)."""
-    st = d["settings"]
+def sampling(*files: Data) -> str:
+    """Sampling settings on one trained model (``bench/bench_sampling.py``; files of the same run, one table)."""
+    st = files[0]["settings"]
+    if any(d["settings"]["run"] != st["run"] for d in files):
+        raise ValueError("sampling: the files judge different runs")
     rows = []
-    for name, r in d["rows"].items():
-        w = r["wholeness"]
-        rows.append([name, fixed(r["temperature"], 2), num(r["restart"]["count"]) + (
-            f" to t={r['restart']['t']:g}" if r["restart"]["count"] else ""), fixed(w["median_wholeness"], 3),
+    for name, r in ((n, r) for d in files for n, r in d["rows"].items()):
+        w, restart = r["wholeness"], r["restart"]
+        missed = ", ".join(f"{c} {pct(a)}" for c, a in r["per_class_accuracy"].items() if a < 1.0) or "–"
+        default = (r["temperature"] == TEMPERATURE_DEFAULT
+                   and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS)
+        rows.append([f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
+                     num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
+                     num(st["nfe"] + restart["count"] * restart["nfe"]), fixed(w["median_wholeness"], 3),
                      pct(w["share_whole"], 0), num(w["median_components"]), num(w["median_stray_rows"]),
-                     pct(r["accuracy"]), pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"]),
-                     fixed(r["generate_s"], 0)])
-    return (f"One trained model (`{st['run']}`), so every difference comes from sampling; the first row is plain "
-            f"sampling, the baseline. Judged like `msdf evaluate`: one sample per held-out reference caption "
-            f"({st['references']} references drawn with a seed the training set never used), {st['solver']} "
-            f"{st['nfe']} NFE, guidance {num(st['guidance'])}, raw marching cubes at {st['resolution']}³, failed "
-            "decodes count as failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: "
-            "re-noise to t and integrate to 1 again, 8 NFE each (`--restarts`).\n\n"
-            + table(["setting", "temperature", "restarts", "median wholeness", "wholeness ≥ 0.9",
-                     "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "failed",
-                     "sampling s"], rows))
+                     pct(r["accuracy"]), missed, pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])])
+    run = "/".join(Path(st["run"]).parts[-2:])
+    return (f"One trained model (`{run}`: the `run/` folder of the recorded `msdf demo` run), so every difference "
+            "comes from sampling; the first row is plain sampling, the baseline. Judged like `msdf evaluate`: one "
+            f"sample per held-out reference caption ({st['references']} references drawn with a seed the training "
+            f"set never used, 8 per class), {st['solver']} {st['nfe']} NFE, guidance {num(st['guidance'])}, raw "
+            f"marching cubes at {st['resolution']}³, failed decodes count as failures. Temperature T: source noise "
+            "T·N(0, I) (`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each "
+            "(`--restarts`). One sample is 12.5% of a class's accuracy.\n\n"
+            + table(["setting", "temperature", "restarts", "NFE per sample", "median wholeness", "wholeness ≥ 0.9",
+                     "median components", "median stray rows", "held-out accuracy", "classes below 100%", "1-NNA",
+                     "COV", "failed"], rows))
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
@@ -284,10 +307,11 @@ SECTIONS = [
             "bench/bench_generation_quality.py",
             ("gq_set_vs_slots_6k", "gq_round2_6k", "gq_round3_6k", "gq_round4_6k", "gq_round5_6k",
              "gq_round6_6k", "gq_round7_6k", "gq_round8_6k", "gq_n128k7_6k", "gq_restart_6k", "gq_restart04_6k",
-             "gq_restart02_6k", "gq_temperature_6k", "gq_temperature2_6k", "gq_temperature_restart_6k"),
+             "gq_restart02_6k", "gq_temperature_6k", "gq_temperature2_6k", "gq_temperature_restart_6k",
+             "gq_temperature_restart06_6k", "gq_capacity_16min"),
             generation_quality),
-    Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py", ("sampling_demo",),
-            sampling),
+    Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py",
+            ("sampling_demo", "sampling_demo_more"), sampling),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on the demo's model (CPU)", "bench/bench_solvers.py --run",
