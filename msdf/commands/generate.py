@@ -30,13 +30,12 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     :class:`msdf.flow.sampler.Restart`) shared by generate and evaluate."""
     parser.add_argument("--temperature", type=float, default=TEMPERATURE_DEFAULT,
                         help=f"sampling temperature tau: the source noise is tau * N(0, I) (default "
-                             f"{TEMPERATURE_DEFAULT:g}; lower trades diversity for fewer stray grids, see "
-                             f"docs/benchmarks.md#generation-quality)")
+                             f"{TEMPERATURE_DEFAULT:g}; 1 = the distribution the model was trained from; see "
+                             f"docs/benchmarks.md#sampling)")
     count, t, nfe = RESTART_DEFAULTS
     parser.add_argument("--restarts", type=int, default=count,
                         help=f"restart passes after the solve: re-noise each sample to --restart-t and integrate "
-                             f"to 1 again (default {count} = plain sampling; 3 to t = 0.4 halved the debris "
-                             f"components in the ablation of docs/benchmarks.md)")
+                             f"to 1 again (default {count}; 0 = plain sampling; see docs/benchmarks.md#sampling)")
     parser.add_argument("--restart-t", type=float, default=t, help=f"time the restarts re-noise to (default {t:g})")
     parser.add_argument("--restart-nfe", type=int, default=nfe,
                         help=f"midpoint evaluations per restart pass (default {nfe})")
