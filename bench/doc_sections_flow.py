@@ -213,6 +213,8 @@ def generation_quality(*files: Data) -> str:
     for d in files:
         for name, r in d["rows"].items():
             w, t = r["wholeness"], r["training"]
+            if d["settings"]["seed"] != settings["seed"]:
+                name = f"{name} (seed {d['settings']['seed']})"
             key = (name, t["steps"], t["seconds"], w["median_wholeness"])
             if key in seen:  # the same run listed again in a later round (same weights: the same figures)
                 continue
@@ -256,7 +258,9 @@ def generation_quality(*files: Data) -> str:
             "twice (rounds 4 and 7), so the gap between its two rows is the run-to-run spread of this table. "
             "Rows named `+ R restarts to t=T` sample the same trained run with restart passes "
             "(`msdf generate --restarts R --restart-t T`: re-noise to T, integrate to 1 again, 8 NFE each); rows "
-            "named `tau=T` sample it at temperature T (`msdf generate --temperature T`: source noise T·N(0, I)). "
+            "named `tau=T` sample it at temperature T (`msdf generate --temperature T`: source noise T·N(0, I)); "
+            "rows marked `(seed S)` judge the same trained run again with sample seeds S + j and reference clouds "
+            "drawn with seed S, a second look at the sampling noise of a row. "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + equal_time + "\n\n"
@@ -308,7 +312,8 @@ SECTIONS = [
             ("gq_set_vs_slots_6k", "gq_round2_6k", "gq_round3_6k", "gq_round4_6k", "gq_round5_6k",
              "gq_round6_6k", "gq_round7_6k", "gq_round8_6k", "gq_n128k7_6k", "gq_restart_6k", "gq_restart04_6k",
              "gq_restart02_6k", "gq_temperature_6k", "gq_temperature2_6k", "gq_temperature_restart_6k",
-             "gq_temperature_restart06_6k", "gq_capacity_16min"),
+             "gq_temperature_restart06_6k", "gq_temperature_restart1_6k", "gq_capacity_16min", "gq_seed1_plain_6k",
+             "gq_seed1_default_6k"),
             generation_quality),
     Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
