@@ -12,6 +12,8 @@ median connected components (:mod:`msdf.wholeness`), held-out class accuracy (ne
 decodes count as misses), COV / MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline row is ``set``;
 ``set-field1-cosine-late`` is the ``cpu-small`` preset as it is now. ``--judge-data`` adds the training store's own
 encodings judged the same way (the ceiling of every column); ``--tag`` names a store with another representation.
+Runs are judged by plain sampling (temperature 1, no restarts) unless ``--temperature`` (repeatable) or ``--restarts``
+ask for other settings; ``bench/bench_sampling.py`` compares sampling settings on any one run.
 
     python bench/bench_generation_quality.py --store data/store --reference data/reference --work bench_runs \\
         --steps 6000 --variant set --variant slots
