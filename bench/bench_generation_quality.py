@@ -3,17 +3,17 @@
 Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss, the cosine LR and
 the late time sampler: rows as a set, column statistics, constant LR, uniform t) plus a few overrides, trained on the
 same M-SDF store with the same conditioning, seed and budget (``--steps``, or ``--minutes``); trainings run
-``--parallel`` at a time with ``--threads`` torch threads each (a fixed step budget makes the comparison independent of how busy the machine is;
-the samples/s column says what each step costs). Each run is then judged by :func:`msdf.evaluation.evaluate_run`
-against a held-out reference set (a synthetic set drawn with a seed the training set never used): one sample per
-reference caption (16 per class with ``msdf synth-dataset --per-class 16``), midpoint 32 NFE, guidance 2, marching
-cubes at 128^3 on the raw field. Reported per variant: median wholeness, share of samples with wholeness >= 0.9,
-median connected components (:mod:`msdf.wholeness`), held-out class accuracy (nearest reference by Chamfer, failed
-decodes count as misses), COV / MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline row is ``set``;
-``set-field1-cosine-late`` is the ``cpu-small`` preset as it is now. ``--judge-data`` adds the training store's own
-encodings judged the same way (the ceiling of every column); ``--tag`` names a store with another representation.
-Runs are judged by plain sampling (temperature 1, no restarts) unless ``--temperature`` (repeatable) or ``--restarts``
-ask for other settings; ``bench/bench_sampling.py`` compares sampling settings on any one run.
+``--parallel`` at a time with ``--threads`` torch threads each (a fixed step budget makes the comparison independent
+of how busy the machine is; the samples/s column says what each step costs). Each run is then judged by
+:func:`msdf.evaluation.evaluate_run` against a held-out reference set (a synthetic set drawn with a seed the training
+set never used): one sample per reference caption (16 per class with ``msdf synth-dataset --per-class 16``), midpoint
+32 NFE, guidance 2, marching cubes at 128^3 on the raw field. Reported per variant: median wholeness, share of samples
+with wholeness >= 0.9, median connected components (:mod:`msdf.wholeness`), held-out class accuracy (nearest reference
+by Chamfer, failed decodes count as misses), COV / MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline
+row is ``set``; ``set-field1-cosine-late`` is the ``cpu-small`` preset as it is now. ``--judge-data`` adds the
+training store's own encodings judged the same way (the ceiling of every column); ``--tag`` names a store with another
+representation. Runs are judged by plain sampling (temperature 1, no restarts) unless ``--temperature`` (repeatable)
+or ``--restarts`` ask for other settings; ``bench/bench_sampling.py`` compares sampling settings on any one run.
 
     python bench/bench_generation_quality.py --store data/store --reference data/reference --work bench_runs \\
         --steps 6000 --variant set --variant slots
@@ -49,8 +49,9 @@ from msdf.generate import make_solver  # noqa: E402
 # as a set, column statistics, constant LR, uniform t).
 BASE: dict = {**PRESETS["cpu-small"], "field_weight": 0.0, "schedule": "constant", "time_sampler": "uniform",
               "logit_normal_loc": 0.0}
-# name -> overrides of BASE (nested "model" keys merge into its model section); "set-field1-cosine-late" is today's
-# cpu-small.
+# The overrides that make BASE today's cpu-small (variant "set-field1-cosine-late").
+LATE: dict = {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal", "logit_normal_loc": 1.0}
+# name -> overrides of BASE (nested "model" keys merge into its model section).
 VARIANTS: dict[str, dict] = {
     "set": {"model": {"slots": False}},
     "slots": {"model": {"slots": True}},
@@ -68,12 +69,9 @@ VARIANTS: dict[str, dict] = {
     "set-field1-cosine-ema999": {"field_weight": 1.0, "schedule": "cosine", "ema_decay": 0.999},
     "set-field1-cosine-center1": {"field_weight": 1.0, "schedule": "cosine", "center_weight": 1.0},
     "set-field1-cosine-center10": {"field_weight": 1.0, "schedule": "cosine", "center_weight": 10.0},
-    "set-field1-cosine-late": {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal",
-                               "logit_normal_loc": 1.0},
-    "late-deep6": {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal", "logit_normal_loc": 1.0,
-                   "model": {"depth": 6}},
-    "late-wide192": {"field_weight": 1.0, "schedule": "cosine", "time_sampler": "logit_normal",
-                     "logit_normal_loc": 1.0, "model": {"width": 192, "heads": 6, "row_hidden": 192}},
+    "set-field1-cosine-late": LATE,
+    "late-deep6": {**LATE, "model": {"depth": 6}},
+    "late-wide192": {**LATE, "model": {"width": 192, "heads": 6, "row_hidden": 192}},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
@@ -181,7 +179,8 @@ def data_like_reference(store_dir: str, ref_labels: list[str]) -> tuple[torch.Te
 def progress(run: Path) -> dict:
     latest = json.loads((run / "checkpoints" / "latest.json").read_text())
     p = json.loads((run / "checkpoints" / latest["dir"] / "state.json").read_text())["progress"]
-    return {"steps": p["step"], "seconds": p["elapsed_s"], "samples_per_s": p["samples_seen"] / max(p["elapsed_s"], 1e-9)}
+    return {"steps": p["step"], "seconds": p["elapsed_s"],
+            "samples_per_s": p["samples_seen"] / max(p["elapsed_s"], 1e-9)}
 
 
 def main() -> int:
@@ -204,7 +203,8 @@ def main() -> int:
                     help="restart passes after each solve (msdf.flow.sampler.Restart)")
     ap.add_argument("--restart-t", type=float, default=Restart().t, help="time the restart passes re-noise to")
     ap.add_argument("--temperature", action="append", type=float, metavar="TAU",
-                    help="sampling temperature (x_0 = tau eps; default 1, plain sampling); repeat to judge every run at several")
+                    help="sampling temperature (x_0 = tau eps; default 1, plain sampling); repeat to judge every "
+                         "run at several")
     ap.add_argument("--judge-data", action="store_true",
                     help="also judge the training store's own encodings the same way (the ceiling of every column)")
     ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")

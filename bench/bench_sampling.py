@@ -37,7 +37,8 @@ from msdf.generate import make_solver  # noqa: E402
 
 
 def parse_setting(text: str) -> tuple[float, Restart]:
-    """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | comma-joined -> ``(temperature, Restart)``."""
+    """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | comma-joined
+    -> ``(temperature, Restart)``."""
     tau, restart = 1.0, Restart(0)
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
@@ -59,7 +60,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="trained run folder (msdf train / msdf demo's run/)")
     ap.add_argument("--reference", required=True, help="held-out reference meshes (msdf synth-dataset, other seed)")
-    ap.add_argument("--setting", action="append", help="sampling setting (module doc); default: plain and the command line's default")
+    ap.add_argument("--setting", action="append",
+                    help="sampling setting (module doc); default: plain and the command line's default")
     ap.add_argument("--guidance", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resolution", type=int, default=128)
