@@ -72,6 +72,8 @@ VARIANTS: dict[str, dict] = {
     "set-field1-cosine-late": LATE,
     "late-deep6": {**LATE, "model": {"depth": 6}},
     "late-wide192": {**LATE, "model": {"width": 192, "heads": 6, "row_hidden": 192}},
+    "late-space1": {**LATE, "space_weight": 1.0},
+    "late-space3": {**LATE, "space_weight": 3.0},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
@@ -178,8 +180,9 @@ def data_like_reference(store_dir: str, ref_labels: list[str]) -> tuple[torch.Te
 
 def progress(run: Path) -> dict:
     latest = json.loads((run / "checkpoints" / "latest.json").read_text())
-    p = json.loads((run / "checkpoints" / latest["dir"] / "state.json").read_text())["progress"]
-    return {"steps": p["step"], "seconds": p["elapsed_s"],
+    state = json.loads((run / "checkpoints" / latest["dir"] / "state.json").read_text())
+    p = state["progress"]
+    return {"steps": p["step"], "seconds": p["elapsed_s"], "seed": state["config"]["seed"],
             "samples_per_s": p["samples_seen"] / max(p["elapsed_s"], 1e-9)}
 
 

@@ -213,7 +213,9 @@ def generation_quality(*files: Data) -> str:
     for d in files:
         for name, r in d["rows"].items():
             w, t = r["wholeness"], r["training"]
-            if d["settings"]["seed"] != settings["seed"]:
+            if t.get("seed", settings["seed"]) != settings["seed"]:
+                name = f"{name} (trained with seed {t['seed']})"
+            elif d["settings"]["seed"] != settings["seed"]:
                 name = f"{name} (seed {d['settings']['seed']})"
             key = (name, t["steps"], t["seconds"], w["median_wholeness"])
             if key in seen:  # the same run listed again in a later round (same weights: the same figures)
@@ -260,7 +262,9 @@ def generation_quality(*files: Data) -> str:
             "(`msdf generate --restarts R --restart-t T`: re-noise to T, integrate to 1 again, 8 NFE each); rows "
             "named `tau=T` sample it at temperature T (`msdf generate --temperature T`: source noise T·N(0, I)); "
             "rows marked `(seed S)` judge the same trained run again with sample seeds S + j and reference clouds "
-            "drawn with seed S, a second look at the sampling noise of a row. "
+            "drawn with seed S, a second look at the sampling noise of a row; rows marked `(trained with seed S)` "
+            "are a second training of the config (training, sample and reference seeds S), a second look at the "
+            "training noise. "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + equal_time + "\n\n"
@@ -313,7 +317,8 @@ SECTIONS = [
              "gq_round6_6k", "gq_round7_6k", "gq_round8_6k", "gq_n128k7_6k", "gq_restart_6k", "gq_restart04_6k",
              "gq_restart02_6k", "gq_temperature_6k", "gq_temperature2_6k", "gq_temperature_restart_6k",
              "gq_temperature_restart06_6k", "gq_temperature_restart1_6k", "gq_restart08_6k", "gq_capacity_16min",
-             "gq_seed1_plain_6k", "gq_seed1_default_6k"),
+             "gq_seed1_plain_6k", "gq_seed1_default_6k", "gq_guidance1_default_6k", "gq_space_6k",
+             "gq_space_default_6k", "gq_space_seed1_default_6k"),
             generation_quality),
     Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),

@@ -39,6 +39,8 @@ class TrainConfig:
     normalization: str = "column"       # column | slot (per slot and column; needs model.slots)
     field_weight: float = 0.0           # weight of the field-space loss (msdf.flow.field_loss); 0 = off
     center_weight: float = 0.0          # weight of the nearest-centre loss (msdf.flow.center_loss); 0 = off
+    space_weight: float = 0.0           # weight of the space loss (msdf.flow.space_loss); 0 = off
+    space_resolution: int = 64          # lattice of the space loss's truth volumes (2 R^3 bytes per shape)
     time_sampler: str = "uniform"       # uniform | logit_normal
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
@@ -75,6 +77,8 @@ class TrainConfig:
             "geometry_weight": self.geometry_weight > 0,
             "field_weight": self.field_weight >= 0,
             "center_weight": self.center_weight >= 0,
+            "space_weight": self.space_weight >= 0,
+            "space_resolution": self.space_resolution >= 8,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
             "steps": self.steps >= 0,

@@ -10,6 +10,7 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
     x_t    =  (1 - t) x0 + t x1
     loss   =  mean || u_theta(x_t, t | c) - (x1 - x0) ||^2  (+ field_weight * L_field, msdf.flow.field_loss)
                                                              (+ center_weight * L_center, msdf.flow.center_loss)
+                                                             (+ space_weight * L_space, msdf.flow.space_loss)
     AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
 
 A non-finite loss or gradient norm stops training before the optimiser step, with a message; the last committed
@@ -46,6 +47,7 @@ from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time
 from msdf.flow.slots import fit_template, reorder_rows
+from msdf.flow.space_loss import SpaceTruth, space_loss
 
 
 class TrainingError(RuntimeError):
@@ -289,7 +291,8 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
     # the field loss's scale: the SDF values' overall std over the training shapes (computed only when used)
-    value_std = float(raw[train_idx, :, VALUES].std()) if config.field_weight > 0 else 1.0
+    value_std = float(raw[train_idx, :, VALUES].std()) if config.field_weight > 0 or config.space_weight > 0 else 1.0
+    truth = SpaceTruth.build(raw, config.space_resolution, quiet).to(dev) if config.space_weight > 0 else None
     conds = _Conditions(store, config, run_dir, state["meta"]["class_names"] if state else None, quiet)
     meta = {"n": store.n, "k": store.k, "dim": data.shape[2], "cond": config.cond, "class_names": conds.class_names,
             "text_model": config.text_model if config.cond == "text" else None, "text_dim": conds.text_dim,
@@ -373,13 +376,15 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         with autocast:
             pred = fwd(xt, t, cond)
         loss = flow_matching_loss(pred, x0, x1, weight)
-        if config.field_weight > 0 or config.center_weight > 0:
+        if config.field_weight > 0 or config.center_weight > 0 or truth is not None:
             x1_hat_raw = normalizer.denormalize(xt + (1.0 - t)[:, None, None] * pred.float())
             x1_raw = normalizer.denormalize(x1)
             if config.field_weight > 0:
                 loss = loss + config.field_weight * field_loss(x1_hat_raw, x1_raw, t, store.k, value_std)
             if config.center_weight > 0:
                 loss = loss + config.center_weight * center_loss(x1_hat_raw, x1_raw, t)
+            if truth is not None:
+                loss = loss + config.space_weight * space_loss(x1_hat_raw, truth, idx, t, store.k, value_std)
         opt.zero_grad(set_to_none=True)
         if ddp.any(not bool(torch.isfinite(loss))):
             status = "nonfinite"
