@@ -264,7 +264,8 @@ def generation_quality(*files: Data) -> str:
             "rows marked `(seed S)` judge the same trained run again with sample seeds S + j and reference clouds "
             "drawn with seed S, a second look at the sampling noise of a row; rows marked `(trained with seed S)` "
             "are a second training of the config (training, sample and reference seeds S), a second look at the "
-            "training noise. "
+            "training noise. `late-space1` and `late-space3` ran the space loss without its margin (`space_margin: 0`, "
+            "the first version: the stored overrides predate the option). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + equal_time + "\n\n"
@@ -318,7 +319,8 @@ SECTIONS = [
              "gq_restart02_6k", "gq_temperature_6k", "gq_temperature2_6k", "gq_temperature_restart_6k",
              "gq_temperature_restart06_6k", "gq_temperature_restart1_6k", "gq_restart08_6k", "gq_capacity_16min",
              "gq_seed1_plain_6k", "gq_seed1_default_6k", "gq_guidance1_default_6k", "gq_space_6k",
-             "gq_space_default_6k", "gq_space_seed1_default_6k"),
+             "gq_space_default_6k", "gq_space_seed1_default_6k", "gq_space_margin_default_6k",
+             "gq_space_margin_seed1_default_6k", "gq_guidance3_default_6k", "gq_guidance3_seed1_default_6k"),
             generation_quality),
     Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),

@@ -54,7 +54,7 @@ def test_each_auxiliary_loss_reaches_the_optimiser(tmp_path, weight):
     weights = []
     for w in (0.0, 1.0):
         cfg = build_config(overrides={"model": {"width": 32, "depth": 1, "heads": 2, "row_hidden": 32},
-                                      "cond": "none", "batch_size": 4, "steps": 3, weight: w, "space_resolution": 16,
+                                      "cond": "none", "batch_size": 4, "steps": 3, weight: w, "space_resolution": 64,
                                       "val_every": 100, "ckpt_every": 100, "warmup_steps": 1})
         train(store, cfg, tmp_path / f"w{w}", quiet=True)
         folder, _ = latest_checkpoint(tmp_path / f"w{w}")

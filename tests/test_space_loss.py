@@ -50,6 +50,16 @@ def test_the_data_costs_almost_nothing_and_a_stray_grid_a_lot(sphere):
         0.5 * float(space_loss(stray, truth, idx, t, K, std)))  # weighted by t
 
 
+def test_the_margin_leaves_values_near_the_surface_to_the_other_losses(sphere):
+    rows, truth = sphere
+    t, idx = torch.ones(1), torch.zeros(1, dtype=torch.long)
+    assert float(space_loss(rows, truth, idx, t, K, 0.1)) < 1e-8  # the data meets its own truth
+    shifted = rows.clone()
+    shifted[..., 4:] -= 0.5 * truth.h  # the surface moved out by half a lattice spacing
+    assert float(space_loss(shifted, truth, idx, t, K, 0.1)) < 1e-8
+    assert float(space_loss(shifted, truth, idx, t, K, 0.1, margin=0.0)) > 1e-4  # without the margin: charged
+
+
 def test_gradient_lifts_a_stray_grid_values_and_leaves_its_place(sphere):
     rows, truth = sphere
     stray = rows.clone()

@@ -41,6 +41,7 @@ class TrainConfig:
     center_weight: float = 0.0          # weight of the nearest-centre loss (msdf.flow.center_loss); 0 = off
     space_weight: float = 0.0           # weight of the space loss (msdf.flow.space_loss); 0 = off
     space_resolution: int = 64          # lattice of the space loss's truth volumes (2 R^3 bytes per shape)
+    space_margin: float = 1.0           # the space loss is silent within space_margin lattice spacings of the surface
     time_sampler: str = "uniform"       # uniform | logit_normal
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
@@ -79,6 +80,7 @@ class TrainConfig:
             "center_weight": self.center_weight >= 0,
             "space_weight": self.space_weight >= 0,
             "space_resolution": self.space_resolution >= 8,
+            "space_margin": self.space_margin >= 0,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
             "steps": self.steps >= 0,

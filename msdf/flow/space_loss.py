@@ -8,14 +8,17 @@ V_hat)`` of the estimate ``x1_hat = x_t + (1 - t) u_theta(x_t, t)`` and the trun
 
     r_ia   = p_hat_i + s_hat_i g_a                    (g_a: the node offsets in [-1, 1]^3; positions detached)
     a_ia   = sign(S_b(r_ia)) clip(V_hat_ia, tau)      (the value, signed towards the truth's side)
-    L_space = mean_{b, i, a} t_b max(0, |S_b(r_ia)| - a_ia)^2 / sigma^2
+    L_space = mean_{b, i, a} t_b [|S_b(r_ia)| > m] max(0, |S_b(r_ia)| - m - a_ia)^2 / sigma^2
 
-``clip(v, tau) = max(-tau, min(tau, v))`` and ``S`` is clipped to ``[-tau, tau]``. Each value must lie on the truth's
-side of zero and at least as far from it as the truth: a grid in empty space is pushed to positive values (it then
-decodes to nothing), one inside a thick part to negative ones, and a grid on the surface is barely touched (``|S|``
-is small there; the flow-matching and field losses fit it). Overshoot is free because outside the data's coverage
-``|S|`` is only a lower bound of the distance. The positions are detached: the loss shapes the values a grid takes
-where it is, not where it goes. ``sigma`` and the weight ``t`` are those of :mod:`msdf.flow.field_loss`.
+``clip(v, tau) = max(-tau, min(tau, v))``, ``S`` is clipped to ``[-tau, tau]`` and the margin ``m`` is a multiple
+(``margin``, default 1) of the spacing h of the lattice ``S`` is read from, the precision of the truth. Wherever the
+truth lies farther than m from the surface, each value must lie on the truth's side of zero and at least ``|S| - m``
+from it: a grid in empty space is pushed to
+positive values (it then decodes to nothing), one inside a thick part to negative ones. Within m of the truth's
+surface the loss is silent: the lattice does not resolve walls or rods thinner than h, and the flow-matching
+and field losses fit those values. Overshoot is free because outside the data's coverage ``|S|`` is only a lower
+bound of the distance. The positions are detached: the loss shapes the values a grid takes where it is, not where it
+goes. ``sigma`` and the weight ``t`` are those of :mod:`msdf.flow.field_loss`.
 
 ``S_b`` is read by trilinear interpolation from a volume per training shape (:class:`SpaceTruth`), the shape's own
 M-SDF decoded on a lattice shared by all shapes: the blend where grids cover a node, and outside the coverage
@@ -43,10 +46,12 @@ class SpaceTruth:
             (2 R^3 bytes per shape: 0.5 MB at R = 64).
         lo: lower corner of the lattice box (3,); hi: its upper corner (3,), float32 tensors.
         tau: the truncation (the 99th percentile of the data's |values|).
+        h: the node spacing.
     """
 
     def __init__(self, volumes: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, tau: float):
         self.volumes, self.lo, self.hi, self.tau = volumes, lo, hi, float(tau)
+        self.h = float((hi - lo).max()) / (volumes.shape[-1] - 1)
 
     @classmethod
     @torch.no_grad()
@@ -86,12 +91,14 @@ class SpaceTruth:
 
 
 def space_loss(pred_raw: torch.Tensor, truth: SpaceTruth, index: torch.Tensor, t: torch.Tensor, k: int,
-               value_std: float) -> torch.Tensor:
+               value_std: float, margin: float = 1.0) -> torch.Tensor:
     """``L_space`` of the module docstring: raw estimate ``pred_raw`` (B, n, 4 + k^3) of the shapes ``index`` (B,)
-    of ``truth``, times ``t`` (B,). Returns a float32 scalar."""
+    of ``truth``, times ``t`` (B,), margin ``m = margin * truth.h``. Returns a float32 scalar."""
     pred = pred_raw.float()
     b, n, _ = pred.shape
     nodes = (pred[..., None, CENTERS] + pred[..., HALF_WIDTH, None, None] * node_offsets(k, pred.device)).detach()
     target = truth.at(index, nodes.reshape(b, n * k ** 3, 3)).reshape(b, n, k ** 3)
-    shortfall = target.abs() - torch.sign(target) * pred[..., VALUES].clamp(-truth.tau, truth.tau)
-    return (t.float()[:, None, None] * shortfall.clamp_min(0.0).pow(2)).mean() / value_std ** 2
+    m = margin * truth.h
+    shortfall = target.abs() - m - torch.sign(target) * pred[..., VALUES].clamp(-truth.tau, truth.tau)
+    charged = (target.abs() > m) * shortfall.clamp_min(0.0)
+    return (t.float()[:, None, None] * charged.pow(2)).mean() / value_std ** 2

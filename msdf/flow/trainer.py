@@ -384,7 +384,8 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
             if config.center_weight > 0:
                 loss = loss + config.center_weight * center_loss(x1_hat_raw, x1_raw, t)
             if truth is not None:
-                loss = loss + config.space_weight * space_loss(x1_hat_raw, truth, idx, t, store.k, value_std)
+                loss = loss + config.space_weight * space_loss(x1_hat_raw, truth, idx, t, store.k, value_std,
+                                                                config.space_margin)
         opt.zero_grad(set_to_none=True)
         if ddp.any(not bool(torch.isfinite(loss))):
             status = "nonfinite"
