@@ -14,7 +14,8 @@ thick parts, whose interior the surface-hugging grids do not cover (inner shells
 
 :func:`uncovered_sign` does steps 2-4 on any covered mask and field (decoding uses it at the decode resolution);
 :class:`CoverageSign` caches the result for one shape at a fixed resolution and answers point queries for
-:meth:`msdf.representation.MosaicSDF.sdf`.
+:meth:`msdf.representation.MosaicSDF.sdf`; :meth:`CoverageSign.from_blend` labels a given lattice (the space loss's
+truth volumes, :mod:`msdf.flow.space_loss`).
 """
 from __future__ import annotations
 
@@ -96,11 +97,21 @@ class CoverageSign:
         """Evaluate the blend on a lattice with ``resolution`` nodes along the grids' longest side and label it."""
         lattice = Lattice.around(centers, scales, resolution)
         F, W = blend_sdf_lattice(centers, scales, values, lattice)
-        F, covered = F.cpu().numpy(), (W > 0).cpu().numpy()
-        labels, signs = uncovered_sign(covered, F)
-        sign = np.where(covered, np.where(F < 0, -1, 1), signs[labels]).astype(np.int8)
+        return cls.from_blend(lattice, F.cpu().numpy(), (W > 0).cpu().numpy())
+
+    @classmethod
+    def from_blend(cls, lattice: Lattice, field: np.ndarray, covered: np.ndarray) -> "CoverageSign":
+        """Label the uncovered nodes of ``lattice`` given the blend ``field`` and the ``covered`` mask there
+        (both (X, Y, Z), as :func:`msdf.field.blend_sdf_lattice` returns them)."""
+        labels, signs = uncovered_sign(covered, field)
+        sign = np.where(covered, np.where(field < 0, -1, 1), signs[labels]).astype(np.int8)
         distance = (ndimage.distance_transform_edt(~covered) * lattice.h).astype(np.float32)
         return cls(lattice, sign, distance)
+
+    def node_values(self) -> np.ndarray:
+        """``sign * (distance to coverage + h)`` at every lattice node (X, Y, Z) float32: :meth:`value` at the
+        nodes (meaningful at uncovered ones)."""
+        return self.sign * (self.distance + np.float32(self.lattice.h))
 
     def value(self, points: np.ndarray) -> np.ndarray:
         """``sign * (distance to coverage + h)`` at uncovered unit-frame ``points`` (P, 3); returns (P,) float64."""

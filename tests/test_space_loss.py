@@ -33,19 +33,20 @@ def test_truth_is_the_sdf_in_the_band_and_a_signed_lower_bound_elsewhere(sphere)
     assert float(centre) < 0
 
 
-def test_the_data_costs_almost_nothing_and_a_stray_grid_a_lot(sphere):
+def test_stray_grids_with_surface_values_are_charged(sphere):
     rows, truth = sphere
     t, idx, std = torch.ones(1), torch.zeros(1, dtype=torch.long), 0.1
     base = float(space_loss(rows, truth, idx, t, K, std))
+    assert base < 1e-8  # the data meets its own truth
     stray = rows.clone()
     stray[0, :8, :3] = torch.tensor([0.95, 0.95, 0.95])  # 8 grids moved into empty space, surface values kept
-    assert float(space_loss(stray, truth, idx, t, K, std)) > 20 * base
+    assert float(space_loss(stray, truth, idx, t, K, std)) > 1e-3
     cleared = stray.clone()
     cleared[0, :8, 4:] = 1.0  # the same grids, all outside: nothing to penalise there
     assert float(space_loss(cleared, truth, idx, t, K, std)) <= base + 1e-7
     inside = rows.clone()
     inside[0, :8, :3] = 0.0  # grids moved to the sphere's centre keep surface values: a phantom surface inside
-    assert float(space_loss(inside, truth, idx, t, K, std)) > 20 * base
+    assert float(space_loss(inside, truth, idx, t, K, std)) > 1e-3
     assert float(space_loss(stray, truth, idx, 0.5 * t, K, std)) == pytest.approx(
         0.5 * float(space_loss(stray, truth, idx, t, K, std)))  # weighted by t
 
@@ -53,7 +54,6 @@ def test_the_data_costs_almost_nothing_and_a_stray_grid_a_lot(sphere):
 def test_the_margin_leaves_values_near_the_surface_to_the_other_losses(sphere):
     rows, truth = sphere
     t, idx = torch.ones(1), torch.zeros(1, dtype=torch.long)
-    assert float(space_loss(rows, truth, idx, t, K, 0.1)) < 1e-8  # the data meets its own truth
     shifted = rows.clone()
     shifted[..., 4:] -= 0.5 * truth.h  # the surface moved out by half a lattice spacing
     assert float(space_loss(shifted, truth, idx, t, K, 0.1)) < 1e-8

@@ -29,10 +29,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 from tqdm.auto import tqdm
 
-from msdf.coverage import uncovered_sign
+from msdf.coverage import CoverageSign
 from msdf.field import Lattice, blend_sdf_lattice
 from msdf.flow.field_loss import node_offsets
 from msdf.rows import CENTERS, HALF_WIDTH, VALUES, split_rows
@@ -64,15 +63,14 @@ class SpaceTruth:
         hi = (centers + half[..., None]).amax(dim=(0, 1))
         h = float((hi - lo).max()) / (resolution - 3)
         lattice = Lattice(lo=lo.double().numpy() - h, h=h, dims=(resolution,) * 3)
-        tau = float(torch.quantile(raw[..., VALUES].abs().flatten()[::97], 0.99))
+        values = raw[..., VALUES].abs().flatten()
+        tau = float(torch.quantile(values[::max(1, values.numel() >> 22)], 0.99))  # quantile takes <= 2^24 inputs
         volumes = torch.empty((len(raw), resolution, resolution, resolution), dtype=torch.float16)
         for b in tqdm(range(len(raw)), desc="space truth", disable=quiet):
             c, s, v = split_rows(raw[b])
             field, weight = blend_sdf_lattice(c, s, v, lattice)
             field, covered = field.numpy(), (weight > 0).numpy()
-            labels, signs = uncovered_sign(covered, field)
-            distance = ndimage.distance_transform_edt(~covered) * h
-            outside = signs[labels] * (distance + h)
+            outside = CoverageSign.from_blend(lattice, field, covered).node_values()
             volumes[b] = torch.from_numpy(np.where(covered, field, outside)).clamp(-tau, tau)
         box_lo = torch.as_tensor(lattice.lo, dtype=torch.float32)
         return cls(volumes, box_lo, box_lo + h * (resolution - 1), tau)
