@@ -179,5 +179,5 @@ def build_model(config: TrainConfig, meta: dict[str, Any]) -> FlowTransformer:
         dim=int(meta["dim"]), width=m.width, depth=m.depth, heads=m.heads, mlp_ratio=m.mlp_ratio,
         row_hidden=m.row_hidden, cond=config.cond, num_classes=len(meta.get("class_names") or []),
         text_dim=int(meta.get("text_dim") or 384), cond_tokens=m.cond_tokens,
-        slots=int(meta["n"]) if m.slots else 0,
+        slots=int(meta["n"]) if m.slots else 0, self_condition=config.self_condition > 0,
     )

@@ -16,6 +16,11 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
 - ``SlotEmbedder`` (``slots = n``): rows are in the slot order of :mod:`msdf.flow.slots` and token i gets
   ``Linear(fourier(template_i))`` added, where ``template`` (n, 3) is a buffer saved with the weights.
+- Self-conditioning (``self_condition=True``; Chen et al. 2023, Analog Bits): the model also reads a previous estimate
+  of the clean sample, ``x1_prev`` (B, n, D) (zeros when there is none), through its own zero-initialised row MLP:
+  ``h_i = RowEmbed(x_i) + SelfEmbed(x1_prev_i)``. Row i of ``x1_prev`` is the estimate ``x_i + (1 - t) u_i`` the model
+  made for row i of the same trajectory, so the pairing of rows is the identity and the set symmetry holds.
+  :class:`msdf.flow.self_condition.SelfConditionedVelocity` carries the estimate from one solver step to the next.
 - In-context conditioning (``cond_tokens=True``): the condition embedding is also added to every row token,
   ``h_i = RowEmbed(x_i) + cond_emb``, so attention and MLPs see the condition directly instead of only through the
   zero-initialised adaLN gates (which a short CPU run barely opens: the condition then hardly changes ``u``).
@@ -174,6 +179,7 @@ class FlowTransformer(nn.Module):
             parameters, it reuses the label/text embedding.
         slots: 0 (rows are a set) or n, the number of rows, for slot-ordered rows (:class:`SlotEmbedder`; set its
             ``template`` buffer, or load it with the weights).
+        self_condition: also read a previous clean estimate ``x1_prev`` (module doc).
     """
 
     def __init__(
@@ -189,6 +195,7 @@ class FlowTransformer(nn.Module):
         text_dim: int = 384,
         cond_tokens: bool = False,
         slots: int = 0,
+        self_condition: bool = False,
     ):
         super().__init__()
         if cond not in ("class", "text", "none"):
@@ -198,6 +205,7 @@ class FlowTransformer(nn.Module):
         self.dim, self.cond, self.cond_tokens = dim, cond, cond_tokens
         self.row_embed = RowEmbedder(dim, width, row_hidden)
         self.slot_embed = SlotEmbedder(slots, width) if slots else None
+        self.self_embed = RowEmbedder(dim, width, row_hidden) if self_condition else None
         self.t_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width) if cond == "class" else None
         self.text_embed = TextEmbedder(text_dim, width) if cond == "text" else None
@@ -219,6 +227,8 @@ class FlowTransformer(nn.Module):
         for blk in self.blocks:
             nn.init.zeros_(blk.ada[-1].weight)
             nn.init.zeros_(blk.ada[-1].bias)
+        if self.self_embed is not None:  # starts as the plain model: the estimate enters only once it helps
+            nn.init.zeros_(self.self_embed.mlp[-1].weight)
         for lin in (self.final.ada[-1], self.final.linear):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
@@ -238,8 +248,20 @@ class FlowTransformer(nn.Module):
             raise ValueError("text-conditional model got a Condition without text embeddings")
         return self.text_embed(cond.text, cond.null)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None = None) -> torch.Tensor:
-        """``u(x, t | c)``: ``x`` (B, n, D), ``t`` (B,) or scalar, ``cond`` batch B or 1 -> (B, n, D)."""
+    @property
+    def self_condition(self) -> bool:
+        """Whether the model reads a previous clean estimate ``x1_prev`` (module doc)."""
+        return self.self_embed is not None
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None = None,
+                x1_prev: torch.Tensor | None = None) -> torch.Tensor:
+        """``u(x, t | c, x1_prev)``: ``x`` (B, n, D), ``t`` (B,) or scalar, ``cond`` batch B or 1 -> (B, n, D).
+
+        ``x1_prev`` (B, n, D): the previous clean estimate of a self-conditioned model (``None``: zeros, no
+        estimate yet); a model without self-conditioning rejects it.
+        """
+        if x1_prev is not None and self.self_embed is None:
+            raise ValueError("this model was not trained with self-conditioning: it takes no x1_prev")
         b = x.shape[0]
         t = torch.as_tensor(t, device=x.device, dtype=torch.float32).reshape(-1).expand(b)
         c = self.t_embed(t)
@@ -247,6 +269,8 @@ class FlowTransformer(nn.Module):
         if ce is not None:
             c = c + ce
         h = self.row_embed(x)
+        if self.self_embed is not None:
+            h = h + self.self_embed(torch.zeros_like(x) if x1_prev is None else x1_prev.to(x.dtype))
         if self.slot_embed is not None:
             if x.shape[1] != self.slot_embed.template.shape[0]:
                 raise ValueError(f"this model has {self.slot_embed.template.shape[0]} slots, got {x.shape[1]} rows")
@@ -257,18 +281,36 @@ class FlowTransformer(nn.Module):
             h = blk(h, c)
         return self.final(h, c)
 
-    def forward_with_cfg(
-        self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None, guidance: float
-    ) -> torch.Tensor:
-        """Guided velocity ``u(x | null) + w (u(x | c) - u(x | null))``, both branches in one batched call.
+    def guided(self, guidance: float) -> bool:
+        """Whether guidance ``w`` needs the null branch: a conditional model and ``w != 1``."""
+        return self.cond != "none" and guidance != 1.0
 
-        ``w = 1`` is the plain conditional velocity (one branch only); unconditional models ignore ``w``.
+    def forward_branches(self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None, guidance: float,
+                         x1_prev: torch.Tensor | None = None) -> torch.Tensor:
+        """The velocities guidance needs, in one batched call.
+
+        Guided (:meth:`guided`): (2B, n, D) ``[u(x | c); u(x | null)]``; else (B, n, D) ``u(x | c)``. ``x``
+        (B, n, D), ``t`` (B,) or scalar, ``cond`` batch B or 1; ``x1_prev`` has one row per branch row (2B or B).
         """
-        if self.cond == "none" or guidance == 1.0:
-            return self(x, t, cond)
+        if not self.guided(guidance):
+            return self(x, t, cond, x1_prev)
         b = x.shape[0]
         t = torch.as_tensor(t, device=x.device, dtype=torch.float32).reshape(-1).expand(b)
         cond = cond.expand(b)
-        both = self(torch.cat([x, x]), torch.cat([t, t]), Condition.cat([cond, cond.nulled()]))
-        u_c, u_null = both.chunk(2)
+        return self(torch.cat([x, x]), torch.cat([t, t]), Condition.cat([cond, cond.nulled()]), x1_prev)
+
+    @staticmethod
+    def combine(branches: torch.Tensor, guidance: float) -> torch.Tensor:
+        """Guided velocity ``u(x | null) + w (u(x | c) - u(x | null))`` from (2B, n, D) ``[u(x | c); u(x | null)]``."""
+        u_c, u_null = branches.chunk(2)
         return u_null + guidance * (u_c - u_null)
+
+    def forward_with_cfg(self, x: torch.Tensor, t: torch.Tensor | float, cond: Condition | None, guidance: float,
+                         x1_prev: torch.Tensor | None = None) -> torch.Tensor:
+        """Guided velocity (B, n, D) ``u(x | null) + w (u(x | c) - u(x | null))``, both branches in one batched call.
+
+        ``w = 1`` is the plain conditional velocity (one branch only); unconditional models ignore ``w``.
+        ``x1_prev``: as in :meth:`forward_branches`.
+        """
+        u = self.forward_branches(x, t, cond, guidance, x1_prev)
+        return self.combine(u, guidance) if self.guided(guidance) else u

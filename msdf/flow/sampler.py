@@ -34,6 +34,7 @@ from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
 from msdf.flow.model import FlowTransformer
 from msdf.flow.normalizer import Normalizer
+from msdf.flow.self_condition import SelfConditionedVelocity
 from msdf.flow.solvers import Solver, VelocityFn, solve
 from msdf.rows import HALF_WIDTH
 
@@ -143,14 +144,19 @@ class FlowSampler:
     def velocity(self, x: Tensor, t: Tensor | float, cond: Condition | None = None, guidance: float = 1.0) -> Tensor:
         """Guided velocity (B, n, dim) at ``x`` (B, n, dim), ``t`` (B,) or scalar; ``cond`` batch B or 1.
 
-        ``cond=None`` means unconditional (the learned null condition).
+        ``cond=None`` means unconditional (the learned null condition). A self-conditioned model gets no previous
+        estimate here (the first step of a trajectory); :meth:`velocity_fn` carries it along a solve.
         """
         if cond is None:
             cond = self.condition()
         return self.model.forward_with_cfg(x, t, cond.to(x.device), guidance)
 
     def velocity_fn(self, cond: Condition | None, guidance: float) -> VelocityFn:
-        """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate."""
+        """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate; for a self-conditioned
+        model a fresh :class:`~msdf.flow.self_condition.SelfConditionedVelocity`, which feeds each evaluation the
+        previous one's clean estimate."""
+        if self.model.self_condition:
+            return SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance)
         return lambda x, t: self.velocity(x, t, cond, guidance)
 
     def condition(self, prompts: Sequence[str | None] | None = None,

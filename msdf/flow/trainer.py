@@ -8,7 +8,9 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
     x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
     t      ~ U(0, 1) or logit-normal
     x_t    =  (1 - t) x0 + t x1
-    loss   =  mean || u_theta(x_t, t | c) - (x1 - x0) ||^2  (+ field_weight * L_field, msdf.flow.field_loss)
+    x1_p   =  self_condition share of the batch: x_t + (1 - t) u_theta(x_t, t | c, 0), no gradient; else 0
+              (only for a self-conditioned model, msdf.flow.self_condition)
+    loss   =  mean || u_theta(x_t, t | c, x1_p) - (x1 - x0) ||^2  (+ field_weight * L_field, msdf.flow.field_loss)
                                                              (+ center_weight * L_center, msdf.flow.center_loss)
                                                              (+ space_weight * L_space, msdf.flow.space_loss)
     AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
@@ -47,6 +49,7 @@ from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time
 from msdf.flow.slots import fit_template, reorder_rows
+from msdf.flow.self_condition import training_estimate
 from msdf.flow.space_loss import SpaceTruth, space_loss
 
 
@@ -374,7 +377,9 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         x0, x1, t, cond = make_batch(data[idx].to(dev), conds.batch(idx, dev), config)
         xt = interpolate(x0, x1, t)
         with autocast:
-            pred = fwd(xt, t, cond)
+            x1_prev = (training_estimate(model, xt, t, cond, config.self_condition, data_gen)
+                       if config.self_condition > 0 else None)
+            pred = fwd(xt, t, cond, x1_prev)
         loss = flow_matching_loss(pred, x0, x1, weight)
         if config.field_weight > 0 or config.center_weight > 0 or truth is not None:
             x1_hat_raw = normalizer.denormalize(xt + (1.0 - t)[:, None, None] * pred.float())
