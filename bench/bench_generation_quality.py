@@ -212,6 +212,9 @@ def main() -> int:
     ap.add_argument("--temperature", action="append", type=float, metavar="TAU",
                     help="sampling temperature (x_0 = tau eps; default 1, plain sampling); repeat to judge every "
                          "run at several")
+    ap.add_argument("--autoguide", action="append", metavar="STEP:A", default=None,
+                    help="also judge with autoguidance weight A against the run's checkpoint of STEP (repeatable; "
+                         "the run must have kept it)")
     ap.add_argument("--judge-data", action="store_true",
                     help="also judge the training store's own encodings the same way (the ceiling of every column)")
     ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")
@@ -224,16 +227,22 @@ def main() -> int:
     ref, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     rows = {}
     restart = Restart(args.restarts, args.restart_t)
-    settings = ((v, w, tau) for v in names for w in args.guidance or [DEFAULT_GUIDANCE]
-                for tau in args.temperature or [PLAIN_TEMPERATURE])
-    for variant, guidance, tau in settings:
+    guides = [None] + [tuple(float(v) for v in g.split(":")) for g in args.autoguide or []]
+    settings = ((v, w, tau, g) for v in names for w in args.guidance or [DEFAULT_GUIDANCE]
+                for tau in args.temperature or [PLAIN_TEMPERATURE] for g in guides)
+    for variant, guidance, tau, guide in settings:
         run = Path(args.work) / variant
-        report = evaluate_run(FlowSampler.load(run, "cpu"), make_solver("midpoint", 32), ref, labels, captions,
+        sampler = FlowSampler.load(run, "cpu")
+        if guide is not None:
+            sampler.with_autoguide(int(guide[0]), guide[1])
+        report = evaluate_run(sampler, make_solver("midpoint", 32), ref, labels, captions,
                               guidance=guidance, seed=args.seed, resolution=args.resolution, quiet=True,
                               restart=restart, temperature=tau)
         name = (row_name(variant, guidance, args.tag) + (f" tau={tau:g}" if tau != PLAIN_TEMPERATURE else "")
-                + (f" + {restart.count} restarts to t={restart.t:g}" if restart.count else ""))
+                + (f" + {restart.count} restarts to t={restart.t:g}" if restart.count else "")
+                + (f" autoguide {guide[1]:g}@{int(guide[0])}" if guide else ""))
         rows[name] = {"overrides": VARIANTS[variant], "guidance": guidance, "temperature": tau,
+                      "autoguide": {"step": int(guide[0]), "weight": guide[1]} if guide else None,
                       "restart": asdict(restart), "training": progress(run), **judged(report)}
         print_row(name, rows[name])
     data = None

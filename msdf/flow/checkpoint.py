@@ -120,6 +120,17 @@ def latest_checkpoint(run_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         raise
 
 
+def checkpoint_at(run_dir: str | Path, step: int) -> tuple[Path, dict[str, Any]]:
+    """The committed checkpoint of ``step`` (its folder and state, checksums verified); ``CheckpointError`` naming
+    the folder when the run kept no such checkpoint (``keep_checkpoints`` prunes older ones) or it is corrupt."""
+    root = checkpoint_root(run_dir)
+    record = step_dir(run_dir, step) / COMMIT
+    if not record.is_file():
+        kept = sorted(int(p.parent.name[len("step-"):]) for p in root.glob(f"step-*/{COMMIT}"))
+        raise CheckpointError(f"{record.parent}: no committed checkpoint of step {step} (kept: {kept or 'none'})")
+    return _verified(root, record)
+
+
 def _verified(root: Path, record_path: Path) -> tuple[Path, dict[str, Any]]:
     """Checkpoint folder and state of the commit record ``record_path``, every checksum verified."""
     try:

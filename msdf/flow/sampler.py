@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from msdf.choices import RESTART_DEFAULTS, TEMPERATURE_DEFAULT
 from msdf.device import torch_device
-from msdf.flow.checkpoint import CheckpointError, build_model, latest_checkpoint, load_weights
+from msdf.flow.checkpoint import CheckpointError, build_model, checkpoint_at, latest_checkpoint, load_weights
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
 from msdf.flow.model import FlowTransformer
@@ -77,6 +77,23 @@ class Restart:
 
 
 
+@dataclass(frozen=True)
+class AutoGuide:
+    """Autoguidance (Karras et al., NeurIPS 2024): guide the model away from a weaker version of itself, here an
+    earlier checkpoint of the same run (same data, same normalisation)::
+
+        u = u_cfg(x, t | c) + (a - 1) (u(x, t | c) - u_weak(x, t | c))
+
+    where ``u_cfg`` is the classifier-free-guided velocity. ``a = 1`` is plain CFG. The weak model's errors are
+    the strong model's errors exaggerated (rows that land between the parts of a shape), so the difference points
+    away from them. It costs one more evaluation of (a copy of) the model per step.
+    """
+
+    model: FlowTransformer
+    weight: float
+    step: int
+
+
 def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
     """Project generated matrices (..., n, 4 + k^3) onto valid M-SDFs: half-widths ``s <- max(s, minimum)``.
 
@@ -120,16 +137,20 @@ class FlowSampler:
         self.n, self.k, self.dim = int(meta["n"]), int(meta["k"]), int(meta["dim"])
         self.class_names: list[str] = list(meta.get("class_names") or [])
         self.cond_type: str = config.cond
+        self.autoguide: AutoGuide | None = None
+        self.step: int | None = None  # the training step of the weights (set by load)
         self._text = None
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: str | torch.device = "cpu") -> "FlowSampler":
-        """The latest checkpoint of a training run (EMA weights) on ``device`` (``"auto"``: cuda if available)."""
-        folder, state = latest_checkpoint(run_dir)
+    def load(cls, run_dir: str | Path, device: str | torch.device = "cpu", step: int | None = None) -> "FlowSampler":
+        """A checkpoint of a training run (EMA weights) on ``device`` (``"auto"``: cuda if available): the latest,
+        or the one of ``step`` when the run kept it."""
+        folder, state = latest_checkpoint(run_dir) if step is None else checkpoint_at(run_dir, step)
         try:
             config = TrainConfig.from_dict(state["config"], source=str(folder / "state.json"))
             meta = state["meta"]
             normalizer = Normalizer.from_stats(state["normalizer"])
+            trained_steps = int(state["progress"]["step"])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{folder / 'state.json'}: incomplete checkpoint state ({exc})") from exc
         _, ema = load_weights(folder)
@@ -138,18 +159,38 @@ class FlowSampler:
             model.load_state_dict(ema)
         except RuntimeError as exc:
             raise CheckpointError(f"{folder / 'weights.safetensors'}: weights do not match the config ({exc})") from exc
-        return cls(model, normalizer, config, meta, run_dir, device)
+        sampler = cls(model, normalizer, config, meta, run_dir, device)
+        sampler.step = trained_steps
+        return sampler
+
+    def with_autoguide(self, step: int, weight: float) -> "FlowSampler":
+        """Guide this sampler away from the EMA weights its run had at ``step`` (:class:`AutoGuide`; ``weight`` a);
+        returns ``self``. The run must have kept that checkpoint (``keep_checkpoints``)."""
+        if self.model.self_condition:
+            raise ValueError("autoguidance is not implemented for self-conditioned models")
+        if not weight >= 1.0:
+            raise ValueError(f"the autoguidance weight must be >= 1 (got {weight})")
+        weak = FlowSampler.load(self.run_dir, self.device, step=step)
+        if self.step is not None and weak.step >= self.step:
+            raise ValueError(f"{self.run_dir}: the autoguide's step {step} must come before the model's ({self.step})")
+        self.autoguide = AutoGuide(weak.model, float(weight), step)
+        return self
 
     # ---- the velocity field ---------------------------------------------------------------------------------------
     def velocity(self, x: Tensor, t: Tensor | float, cond: Condition | None = None, guidance: float = 1.0) -> Tensor:
         """Guided velocity (B, n, dim) at ``x`` (B, n, dim), ``t`` (B,) or scalar; ``cond`` batch B or 1.
 
-        ``cond=None`` means unconditional (the learned null condition). A self-conditioned model gets no previous
+        ``cond=None`` means unconditional (the learned null condition). With :attr:`autoguide` set, the
+        :class:`AutoGuide` term is added. A self-conditioned model gets no previous
         estimate here (the first step of a trajectory); :meth:`velocity_fn` carries it along a solve.
         """
-        if cond is None:
-            cond = self.condition()
-        return self.model.forward_with_cfg(x, t, cond.to(x.device), guidance)
+        cond = (self.condition() if cond is None else cond).to(x.device)
+        branches = self.model.forward_branches(x, t, cond, guidance)
+        u = self.model.combine(branches, guidance) if self.model.guided(guidance) else branches
+        if self.autoguide is not None:
+            u_c = branches[:x.shape[0]]
+            u = u + (self.autoguide.weight - 1.0) * (u_c - self.autoguide.model(x, t, cond))
+        return u
 
     def velocity_fn(self, cond: Condition | None, guidance: float) -> VelocityFn:
         """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate; for a self-conditioned
