@@ -213,8 +213,8 @@ def main() -> int:
                     help="sampling temperature (x_0 = tau eps; default 1, plain sampling); repeat to judge every "
                          "run at several")
     ap.add_argument("--autoguide", action="append", metavar="STEP:A", default=None,
-                    help="also judge with autoguidance weight A against the run's checkpoint of STEP (repeatable; "
-                         "the run must have kept it)")
+                    help="judge with autoguidance weight A against the run's checkpoint of STEP, or 'off' "
+                         "(repeatable; default off; the run must have kept the checkpoint)")
     ap.add_argument("--judge-data", action="store_true",
                     help="also judge the training store's own encodings the same way (the ceiling of every column)")
     ap.add_argument("--tag", default=None, help="prefix of the row names (e.g. the store's representation)")
@@ -227,7 +227,7 @@ def main() -> int:
     ref, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     rows = {}
     restart = Restart(args.restarts, args.restart_t)
-    guides = [None] + [tuple(float(v) for v in g.split(":")) for g in args.autoguide or []]
+    guides = [None if g == "off" else tuple(float(v) for v in g.split(":")) for g in args.autoguide or ["off"]]
     settings = ((v, w, tau, g) for v in names for w in args.guidance or [DEFAULT_GUIDANCE]
                 for tau in args.temperature or [PLAIN_TEMPERATURE] for g in guides)
     for variant, guidance, tau, guide in settings:

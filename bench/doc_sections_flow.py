@@ -264,7 +264,11 @@ def generation_quality(*files: Data) -> str:
             "rows marked `(seed S)` judge the same trained run again with sample seeds S + j and reference clouds "
             "drawn with seed S, a second look at the sampling noise of a row; rows marked `(trained with seed S)` "
             "are a second training of the config (training, sample and reference seeds S), a second look at the "
-            "training noise. `late-space1` and `late-space3` ran the space loss without its margin (`space_margin: 0`, "
+            "training noise. Rows named `autoguide A@S` add autoguidance with weight A against the run's own EMA "
+            "weights of step S (`FlowSampler.with_autoguide`); their runs were trained again with every checkpoint "
+            "kept, and the unguided rows of that second training repeat the first training's quality columns exactly "
+            "(training on one thread is deterministic). `late-space1` and `late-space3` ran the space loss without "
+            "its margin (`space_margin: 0`, "
             "the first version: the stored overrides predate the option). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
@@ -321,7 +325,9 @@ SECTIONS = [
              "gq_seed1_plain_6k", "gq_seed1_default_6k", "gq_guidance1_default_6k", "gq_space_6k",
              "gq_space_default_6k", "gq_space_seed1_default_6k", "gq_space_margin_default_6k",
              "gq_space_margin_seed1_default_6k", "gq_guidance3_default_6k", "gq_guidance3_seed1_default_6k",
-             "gq_geom_ema_default_6k"),
+             "gq_geom_ema_default_6k", "gq_selfcond_default_6k", "gq_selfcond_seed1_default_6k",
+             "gq_autoguide_default_6k", "gq_autoguide_seed1_default_6k", "gq_autoguide2_default_6k",
+             "gq_autoguide2_seed1_default_6k", "gq_selfcond_6k", "gq_selfcond_seed1_6k"),
             generation_quality),
     Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
