@@ -239,9 +239,15 @@ def generation_quality(*files: Data) -> str:
     budget = f"{settings['steps']} steps" if settings.get("steps") else f"{settings['minutes']} min"
     timed = [(", ".join(f"`{n}`" for n in d["rows"]), d["settings"]["minutes"]) for d in files
              if not d["settings"].get("steps")]
-    equal_time = "".join(f" {names}: trained for {minutes:g} minutes instead (equal wall time with the step budget "
-                         "of today's preset, same parallelism), so they show what model size buys at equal cost."
-                         for names, minutes in timed)
+    other_budgets = "".join(f" {names}: trained for {minutes:g} minutes instead (equal wall time with the step "
+                            "budget of today's preset, same parallelism), so they show what model size buys at equal "
+                            "cost." for names, minutes in timed)
+    longer = sorted({(d["settings"]["steps"], d["settings"]["threads"]) for d in files
+                     if d["settings"].get("steps") and settings.get("steps")
+                     and d["settings"]["steps"] != settings["steps"]})
+    other_budgets += "".join(f" Rows with {num(steps)} steps: the same variant trained for {num(steps)} steps instead "
+                             f"(one training with {threads} threads), so they show what more optimiser steps buy."
+                             for steps, threads in longer)
     return ("Each variant is the baseline (the `cpu-small` preset before the field loss, the cosine LR and the late "
             "time sampler: rows as a set, column statistics, constant LR, uniform t) plus the overrides shown; "
             "today's `cpu-small` is `set-field1-cosine-late`. Trained "
@@ -272,7 +278,7 @@ def generation_quality(*files: Data) -> str:
             "the first version: the stored overrides predate the option). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
-            + equal_time + "\n\n"
+            + other_budgets + "\n\n"
             + table(["variant", "overrides", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
                      "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "failed"], rows))
 
@@ -327,7 +333,7 @@ SECTIONS = [
              "gq_space_margin_seed1_default_6k", "gq_guidance3_default_6k", "gq_guidance3_seed1_default_6k",
              "gq_geom_ema_default_6k", "gq_selfcond_default_6k", "gq_selfcond_seed1_default_6k",
              "gq_autoguide_default_6k", "gq_autoguide_seed1_default_6k", "gq_autoguide2_default_6k",
-             "gq_autoguide2_seed1_default_6k", "gq_selfcond_6k", "gq_selfcond_seed1_6k"),
+             "gq_autoguide2_seed1_default_6k", "gq_selfcond_6k", "gq_selfcond_seed1_6k", "gq_steps12k_default"),
             generation_quality),
     Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
