@@ -76,7 +76,6 @@ class Restart:
             raise ValueError(f"restart needs count >= 0, 0 <= t < 1 and nfe >= 1 (got {self})")
 
 
-
 @dataclass(frozen=True)
 class AutoGuide:
     """Autoguidance (Karras et al., NeurIPS 2024): guide the model away from a weaker version of itself, here an
@@ -84,14 +83,14 @@ class AutoGuide:
 
         u = u_cfg(x, t | c) + (a - 1) (u(x, t | c) - u_weak(x, t | c))
 
-    where ``u_cfg`` is the classifier-free-guided velocity. ``a = 1`` is plain CFG. The weak model's errors are
-    the strong model's errors exaggerated (rows that land between the parts of a shape), so the difference points
-    away from them. It costs one more evaluation of (a copy of) the model per step.
+    where ``u_cfg`` is the classifier-free-guided velocity. ``a = 1`` is plain CFG. The premise: the weak model
+    makes the strong model's errors, larger (here: rows that land between the parts of a shape), so the difference
+    points away from them. It costs one more evaluation of the weak model per step. Measured on the ``cpu-small``
+    design it did not make shapes more whole (docs/generation.md), so nothing uses it by default.
     """
 
     model: FlowTransformer
     weight: float
-    step: int
 
 
 def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
@@ -173,7 +172,7 @@ class FlowSampler:
         weak = FlowSampler.load(self.run_dir, self.device, step=step)
         if self.step is not None and weak.step >= self.step:
             raise ValueError(f"{self.run_dir}: the autoguide's step {step} must come before the model's ({self.step})")
-        self.autoguide = AutoGuide(weak.model, float(weight), step)
+        self.autoguide = AutoGuide(weak.model, float(weight))
         return self
 
     # ---- the velocity field ---------------------------------------------------------------------------------------

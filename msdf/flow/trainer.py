@@ -48,8 +48,8 @@ from msdf.flow.ema import EMA
 from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time
-from msdf.flow.slots import fit_template, reorder_rows
 from msdf.flow.self_condition import training_estimate
+from msdf.flow.slots import fit_template, reorder_rows
 from msdf.flow.space_loss import SpaceTruth, space_loss
 
 
