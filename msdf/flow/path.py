@@ -23,6 +23,12 @@ def interpolate(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Te
     return (1.0 - tt) * x0 + tt * x1
 
 
+def clean_estimate(x: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The data estimate a velocity implies on this path, ``x1_hat = x_t + (1 - t) u``: ``x``, ``u`` (B, ...),
+    ``t`` (B,) -> (B, ...) in ``u``'s dtype."""
+    return x.to(u.dtype) + (1.0 - t).reshape(-1, *([1] * (u.dim() - 1))).to(u.dtype) * u
+
+
 def target_velocity(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
     """The conditional velocity of the CondOT path, ``x1 - x0`` (independent of ``t``)."""
     return x1 - x0

@@ -21,11 +21,7 @@ from torch import Tensor
 
 from msdf.flow.condition import Condition
 from msdf.flow.model import FlowTransformer
-
-
-def clean_estimate(x: Tensor, t: Tensor, u: Tensor) -> Tensor:
-    """``x1_hat = x + (1 - t) u``: ``x``, ``u`` (B, n, D), ``t`` (B,) -> (B, n, D)."""
-    return x + (1.0 - t).to(u.dtype)[:, None, None] * u
+from msdf.flow.path import clean_estimate
 
 
 @torch.no_grad()

@@ -47,7 +47,7 @@ from msdf.flow.dataset import load_matrices, split_indices
 from msdf.flow.ema import EMA
 from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
-from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time
+from msdf.flow.path import clean_estimate, column_weights, flow_matching_loss, interpolate, sample_time
 from msdf.flow.self_condition import training_estimate
 from msdf.flow.slots import fit_template, reorder_rows
 from msdf.flow.space_loss import SpaceTruth, space_loss
@@ -382,7 +382,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
             pred = fwd(xt, t, cond, x1_prev)
         loss = flow_matching_loss(pred, x0, x1, weight)
         if config.field_weight > 0 or config.center_weight > 0 or truth is not None:
-            x1_hat_raw = normalizer.denormalize(xt + (1.0 - t)[:, None, None] * pred.float())
+            x1_hat_raw = normalizer.denormalize(clean_estimate(xt, t, pred.float()))
             x1_raw = normalizer.denormalize(x1)
             if config.field_weight > 0:
                 loss = loss + config.field_weight * field_loss(x1_hat_raw, x1_raw, t, store.k, value_std)
