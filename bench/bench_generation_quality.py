@@ -78,6 +78,8 @@ VARIANTS: dict[str, dict] = {
     "late-geom30": {**LATE, "geometry_weight": 30.0},
     "late-ema99": {**LATE, "ema_decay": 0.99},
     "late-selfcond": {**LATE, "self_condition": 0.5},
+    "late-geomfirst06": {**LATE, "geometry_end": 0.6},
+    "late-geomfirst08": {**LATE, "geometry_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},

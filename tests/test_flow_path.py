@@ -1,21 +1,55 @@
-"""CondOT path, loss and time samplers against hand-computed values; OT coupling."""
+"""CondOT path (plain and geometry-first), loss and time samplers against hand-computed values; OT coupling."""
 import itertools
 
 import pytest
 import torch
 
 from msdf.flow.coupling import ot_permutation
-from msdf.flow.path import column_weights, flow_matching_loss, interpolate, sample_time, target_velocity
+from msdf.flow.path import CondOTPath, column_weights, flow_matching_loss, sample_time
 
 
 def test_interpolate_and_target_by_hand():
     x0 = torch.tensor([[[0.0, 2.0]], [[1.0, -1.0]]])  # (B=2, n=1, D=2)
     x1 = torch.tensor([[[4.0, 2.0]], [[3.0, 1.0]]])
     t = torch.tensor([0.25, 1.0])
-    xt = interpolate(x0, x1, t)
+    path = CondOTPath()
+    xt = path.interpolate(x0, x1, t)
     assert torch.equal(xt, torch.tensor([[[1.0, 2.0]], [[3.0, 1.0]]]))
-    assert torch.equal(target_velocity(x0, x1), torch.tensor([[[4.0, 0.0]], [[2.0, 2.0]]]))
-    assert torch.equal(interpolate(x0, x1, torch.zeros(2)), x0)
+    assert torch.equal(path.target_velocity(x0, x1, t), torch.tensor([[[4.0, 0.0]], [[2.0, 2.0]]]))
+    assert torch.equal(path.interpolate(x0, x1, torch.zeros(2)), x0)
+    u = torch.tensor([[[1.0, -2.0]], [[3.0, 3.0]]])
+    assert torch.equal(path.clean_estimate(xt, t, u), xt + torch.tensor([0.75, 0.0])[:, None, None] * u)
+
+
+def test_geometry_first_path_by_hand():
+    """Geometry columns (0-3) on the clock min(1, t / 0.5), values on t."""
+    path = CondOTPath(geometry_end=0.5)
+    x0, x1 = torch.zeros(3, 1, 6), torch.ones(3, 1, 6)
+    t = torch.tensor([0.25, 0.5, 0.75])
+    torch.testing.assert_close(path.interpolate(x0, x1, t)[:, 0],
+                               torch.tensor([[0.5] * 4 + [0.25] * 2, [1.0] * 4 + [0.5] * 2, [1.0] * 4 + [0.75] * 2]))
+    torch.testing.assert_close(path.target_velocity(x0, x1, t)[:, 0],
+                               torch.tensor([[2.0] * 4 + [1.0] * 2, [0.0] * 4 + [1.0] * 2, [0.0] * 4 + [1.0] * 2]))
+    with pytest.raises(ValueError, match="geometry_end"):
+        CondOTPath(geometry_end=0.0)
+
+
+@pytest.mark.parametrize("end", [1.0, 0.6, 0.3])
+def test_path_velocity_integrates_to_the_data_and_implies_it(end):
+    """Euler on the target velocity carries x0 to x1 (the clocks' kinks fall on the grid of steps), and at every
+    time the clean estimate of the target velocity is x1."""
+    path = CondOTPath(geometry_end=end)
+    g = torch.Generator().manual_seed(0)
+    x0, x1 = torch.randn(2, 5, 9, generator=g), torch.randn(2, 5, 9, generator=g)
+    steps = 20
+    x = x0.clone()
+    for i in range(steps):
+        t = torch.full((2,), i / steps)
+        torch.testing.assert_close(x, path.interpolate(x0, x1, t), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(path.clean_estimate(x, t, path.target_velocity(x0, x1, t)), x1,
+                                   atol=1e-5, rtol=1e-5)
+        x = x + path.target_velocity(x0, x1, t) / steps
+    torch.testing.assert_close(x, x1, atol=1e-5, rtol=1e-5)
 
 
 def test_loss_by_hand():
@@ -23,7 +57,7 @@ def test_loss_by_hand():
     x1 = torch.tensor([[[1.0, 2.0]]])
     pred = torch.tensor([[[0.0, 4.0]]])
     # target (1, 2); errors (-1, 2); mean of squares = (1 + 4) / 2
-    assert flow_matching_loss(pred, x0, x1).item() == pytest.approx(2.5)
+    assert flow_matching_loss(pred, x1 - x0).item() == pytest.approx(2.5)
 
 
 def test_time_samplers():
@@ -78,4 +112,4 @@ def test_weighted_loss_by_hand():
     x1 = torch.tensor([[[1.0, 0, 0, 0, 0, 2.0]]])
     pred = torch.zeros(1, 1, 6)
     # errors^2 = (1, 0, 0, 0, 0, 4); weighted mean = (4/3 * 1 + 1/3 * 4) / 6
-    assert flow_matching_loss(pred, x0, x1, w).item() == pytest.approx((4 / 3 + 4 / 3) / 6)
+    assert flow_matching_loss(pred, x1 - x0, w).item() == pytest.approx((4 / 3 + 4 / 3) / 6)

@@ -10,6 +10,7 @@ from msdf.flow.config import build_config
 from msdf.flow.dataset import ArrayStore
 from msdf.flow.model import FlowTransformer
 from msdf.flow.sampler import FlowSampler, Restart
+from msdf.flow.path import CondOTPath
 from msdf.flow.self_condition import SelfConditionedVelocity, training_estimate
 from msdf.flow.solvers import solve
 from msdf.flow.trainer import train
@@ -62,7 +63,7 @@ def test_sampling_feeds_each_guidance_branch_its_own_estimate():
     m, cond, w = _model(), _cond(), 2.0
     xa, xb, xc = torch.randn(3, 2, 6, D).unbind(0)
     t1, t2, t3 = torch.full((2,), 0.25), torch.full((2,), 0.5), torch.full((2,), 0.1)
-    v = SelfConditionedVelocity(m, cond, w)
+    v = SelfConditionedVelocity(m, cond, w, CondOTPath())
     with torch.no_grad():
         first, second, third = v(xa, t1), v(xb, t2), v(xc, t3)
         u_c, u_n = m(xa, t1, cond), m(xa, t1, cond.nulled())
@@ -75,7 +76,7 @@ def test_sampling_feeds_each_guidance_branch_its_own_estimate():
     assert (second - m.forward_with_cfg(xb, t2, cond, w)).abs().max() > 1e-2  # the estimates did matter
     torch.testing.assert_close(third, fresh, **close)  # an earlier time starts a new trajectory: no estimate
     with pytest.raises(ValueError, match="self-conditioning"):
-        SelfConditionedVelocity(_model(False), cond, w)
+        SelfConditionedVelocity(_model(False), cond, w, CondOTPath())
 
 
 def test_training_estimate_covers_the_requested_share():
@@ -85,9 +86,9 @@ def test_training_estimate_covers_the_requested_share():
     cond = Condition(null=torch.zeros(b, dtype=torch.bool), labels=torch.arange(b) % 2)
     with torch.no_grad():
         full = xt + (1 - t)[:, None, None] * m(xt, t, cond)
-    assert torch.equal(training_estimate(m, xt, t, cond, 0.0), torch.zeros_like(xt))
-    torch.testing.assert_close(training_estimate(m, xt, t, cond, 1.0), full)
-    half = training_estimate(m, xt, t, cond, 0.5, torch.Generator().manual_seed(0))
+    assert torch.equal(training_estimate(m, CondOTPath(), xt, t, cond, 0.0), torch.zeros_like(xt))
+    torch.testing.assert_close(training_estimate(m, CondOTPath(), xt, t, cond, 1.0), full)
+    half = training_estimate(m, CondOTPath(), xt, t, cond, 0.5, torch.Generator().manual_seed(0))
     estimated = half.abs().amax(dim=(1, 2)) > 0
     torch.testing.assert_close(half[estimated], full[estimated])
     assert 16 <= int(estimated.sum()) <= 48

@@ -4,7 +4,8 @@ The rows of an M-SDF are a set, and the flow-matching loss pairs noise row i wit
 regression target for a row is a blend of the places that row could go. A sampled grid whose centre lands between
 two parts, off the surface, still carries surface-like values and decodes to a floating blob (measured: the debris
 of generated shapes is made of such grids). With raw centres ``p_hat`` of the estimate
-``x1_hat = x_t + (1 - t) u_theta(x_t, t)`` and ``p``, ``s`` of the data ``x1`` (B, n, 3) and (B, n)::
+``x1_hat = x_t + (1 - t) u_theta(x_t, t)`` (the path's clean estimate, :mod:`msdf.flow.path`) and ``p``, ``s`` of
+the data ``x1`` (B, n, 3) and (B, n)::
 
     L_center = mean_{b, i} t_b min_j ||p_hat_bi - p_bj||^2 / mean_j(s_bj)^2
 

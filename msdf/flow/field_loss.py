@@ -2,8 +2,9 @@
 
 The flow-matching loss compares rows column by column, so a grid moved along the surface costs as much as one moved
 off it, and a centre error is not tied to the values that should move with it. What marching cubes sees is the field.
-For a training pair, the model's estimate of the data at time t is ``x1_hat = x_t + (1 - t) u_theta(x_t, t)``
-(CondOT path); row i of ``x1_hat`` estimates row i of ``x1``. With raw rows ``(p, s, V)`` of ``x1`` and
+For a training pair, the model's estimate of the data at time t is
+``x1_hat = x_t + (1 - t) u_theta(x_t, t)`` (plain CondOT path; :meth:`msdf.flow.path.CondOTPath.clean_estimate` in
+general); row i of ``x1_hat`` estimates row i of ``x1``. With raw rows ``(p, s, V)`` of ``x1`` and
 ``(p_hat, s_hat, V_hat)`` of ``x1_hat``, the field of predicted grid i is read at the k^3 nodes of data grid i::
 
     q_ia = p_i + s_i g_a                        (g_a: the node offsets in [-1, 1]^3)

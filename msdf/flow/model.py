@@ -18,8 +18,9 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``Linear(fourier(template_i))`` added, where ``template`` (n, 3) is a buffer saved with the weights.
 - Self-conditioning (``self_condition=True``; Chen et al. 2023, Analog Bits): the model also reads a previous estimate
   of the clean sample, ``x1_prev`` (B, n, D) (zeros when there is none), through its own zero-initialised row MLP:
-  ``h_i = RowEmbed(x_i) + SelfEmbed(x1_prev_i)``. Row i of ``x1_prev`` is the estimate ``x_i + (1 - t) u_i`` the model
-  made for row i of the same trajectory, so the pairing of rows is the identity and the set symmetry holds.
+  ``h_i = RowEmbed(x_i) + SelfEmbed(x1_prev_i)``. Row i of ``x1_prev`` is the estimate ``x_i + (1 - t) u_i`` (the
+  path's) the model made for row i of the same trajectory, so the pairing of rows is the identity and the set
+  symmetry holds.
   :class:`msdf.flow.self_condition.SelfConditionedVelocity` carries the estimate from one solver step to the next.
 - In-context conditioning (``cond_tokens=True``): the condition embedding is also added to every row token,
   ``h_i = RowEmbed(x_i) + cond_emb``, so attention and MLPs see the condition directly instead of only through the

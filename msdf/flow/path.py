@@ -1,46 +1,81 @@
-"""The conditional-OT (CondOT) probability path of flow matching and its time samplers.
+"""The conditional-OT (CondOT) probability path of flow matching, with per-column clocks, and its time samplers.
 
-With noise ``x0 ~ N(0, I)`` and data ``x1``, the path and its conditional velocity are
+With noise ``x0 ~ N(0, I)`` and data ``x1``, column ``d`` of a row runs on its own clock
+``kappa_d(t) = min(1, t / e_d)``, which reaches the data at time ``e_d`` (``0 < e_d <= 1``)::
 
-    x_t = (1 - t) * x0 + t * x1,        u_t(x_t | x0, x1) = d x_t / dt = x1 - x0,
+    x_t = (1 - kappa(t)) * x0 + kappa(t) * x1,      u_t(x_t | x0, x1) = d x_t / dt = kappa'(t) * (x1 - x0),
 
-and the flow-matching loss regresses the model on that target:
+    kappa'_d(t) = 1 / e_d for t < e_d, else 0.
 
-    L = E_{t, x0, x1} || u_theta(x_t, t) - (x1 - x0) ||^2      (mean over all elements).
+With every ``e_d = 1`` this is the plain CondOT path ``x_t = (1 - t) x0 + t x1``, ``u = x1 - x0``.
+:class:`CondOTPath` sets ``e = geometry_end`` on the 4 centre/half-width columns and 1 on the k^3 values: a
+*geometry-first* path. Its grids finish moving at ``geometry_end``; after that only the values move, and the model
+generates them for a known layout, so neighbouring grids can agree on where the surface runs. One time ``t`` still
+drives the whole matrix, so every ODE solver, restart, BNS and D-Flow integrate it unchanged.
+
+The flow-matching loss regresses the model on the target velocity::
+
+    L = E_{t, x0, x1} || u_theta(x_t, t) - kappa'(t) (x1 - x0) ||^2      (mean over all elements).
 
 ``t`` is drawn uniformly or from a logit-normal ``t = sigmoid(m + s * N(0, 1))`` (more weight on mid times).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from msdf.rows import GEOMETRY
 
 
-def interpolate(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """``x_t = (1 - t) x0 + t x1``; ``x0, x1``: (B, ...), ``t``: (B,). Returns (B, ...)."""
-    tt = t.reshape(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
-    return (1.0 - tt) * x0 + tt * x1
+@dataclass(frozen=True)
+class CondOTPath:
+    """The CondOT path of the module doc; ``geometry_end`` is ``e`` of the geometry columns (1: plain CondOT).
+
+    Tensors: ``x0, x1, x, u`` (B, ..., D) with the M-SDF row's columns last, ``t`` (B,).
+    """
+
+    geometry_end: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.geometry_end <= 1.0:
+            raise ValueError(f"geometry_end must be in (0, 1] (got {self.geometry_end})")
+
+    def _ends(self, like: torch.Tensor) -> torch.Tensor:
+        """(D,) the column ends ``e_d`` in ``like``'s dtype and device."""
+        ends = torch.ones(like.shape[-1], dtype=like.dtype, device=like.device)
+        ends[GEOMETRY] = self.geometry_end
+        return ends
+
+    @staticmethod
+    def _time(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``t`` (B,) shaped (B, 1, ..., 1) to broadcast against ``like``."""
+        return t.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
+
+    def interpolate(self, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``x_t = (1 - kappa(t)) x0 + kappa(t) x1`` (B, ..., D)."""
+        kappa = (self._time(t, x0) / self._ends(x0)).clamp(max=1.0)
+        return (1.0 - kappa) * x0 + kappa * x1
+
+    def target_velocity(self, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The conditional velocity ``kappa'(t) (x1 - x0)`` (B, ..., D)."""
+        ends = self._ends(x0)
+        moving = (self._time(t, x0) < ends) | (ends == 1.0)  # a column that ends at 1 moves up to t = 1
+        return moving.to(x0.dtype) / ends * (x1 - x0)
+
+    def clean_estimate(self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The data estimate a velocity ``u`` implies at ``(x, t)``: ``x1_hat = x + (1 - kappa) / kappa' * u``, i.e.
+        ``x + max(e - t, 0) u`` per column (``x + (1 - t) u`` on plain CondOT); in ``u``'s dtype."""
+        remaining = (self._ends(u) - self._time(t, u)).clamp(min=0.0)
+        return x.to(u.dtype) + remaining * u
 
 
-def clean_estimate(x: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """The data estimate a velocity implies on this path, ``x1_hat = x_t + (1 - t) u``: ``x``, ``u`` (B, ...),
-    ``t`` (B,) -> (B, ...) in ``u``'s dtype."""
-    return x.to(u.dtype) + (1.0 - t).reshape(-1, *([1] * (u.dim() - 1))).to(u.dtype) * u
-
-
-def target_velocity(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """The conditional velocity of the CondOT path, ``x1 - x0`` (independent of ``t``)."""
-    return x1 - x0
-
-
-def flow_matching_loss(pred: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor,
-                       weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error between the predicted velocity and ``x1 - x0`` (a scalar, float32).
+def flow_matching_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error between the predicted and the target velocity, both (B, ..., D) (a scalar, float32).
 
     ``weight`` (D,) optional per-column weights of the last axis: ``mean_{b,i,d} w_d (pred - target)^2``.
     """
-    err = (pred.float() - target_velocity(x0, x1).float()).pow(2)
+    err = (pred.float() - target.float()).pow(2)
     return (err * weight.to(err)).mean() if weight is not None else err.mean()
 
 

@@ -34,6 +34,7 @@ from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
 from msdf.flow.model import FlowTransformer
 from msdf.flow.normalizer import Normalizer
+from msdf.flow.path import CondOTPath
 from msdf.flow.self_condition import SelfConditionedVelocity
 from msdf.flow.solvers import Solver, VelocityFn, solve
 from msdf.rows import HALF_WIDTH
@@ -60,6 +61,9 @@ class Restart:
     ``t`` and integrate to 1 again with ``nfe`` midpoint evaluations::
 
         x_t = t x_1 + (1 - t) eps_r,    x_1 <- ODE(x_t; t -> 1)
+
+    (on a geometry-first path, :class:`~msdf.flow.path.CondOTPath`, with its clocks: geometry that has already
+    reached the data at ``t`` is not re-noised).
 
     ``eps_r`` of sample j is draw r + 1 of the generator seeded with ``seeds[j]`` (draw 0 is its x_0), so the seeding
     rule holds. The fresh noise lets the late part of the flow, where rows settle onto the surface, run again from a
@@ -130,6 +134,7 @@ class FlowSampler:
         self.model: FlowTransformer = model.to(self.device).eval().requires_grad_(False)
         self.normalizer: Normalizer = normalizer
         self.train_config: TrainConfig = config
+        self.path: CondOTPath = CondOTPath(config.geometry_end)
         self.config: dict[str, Any] = config.to_dict()
         self.meta: dict[str, Any] = meta
         self.run_dir: Path = Path(run_dir)
@@ -196,7 +201,7 @@ class FlowSampler:
         model a fresh :class:`~msdf.flow.self_condition.SelfConditionedVelocity`, which feeds each evaluation the
         previous one's clean estimate."""
         if self.model.self_condition:
-            return SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance)
+            return SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance, self.path)
         return lambda x, t: self.velocity(x, t, cond, guidance)
 
     def condition(self, prompts: Sequence[str | None] | None = None,
@@ -274,7 +279,8 @@ class FlowSampler:
         x1, timings = self.solve(cond, temperature * self.noise(seeds), solver, guidance, batch_size, quiet)
         for r in range(restart.count):
             eps = temperature * source_noise(seeds, (self.n, self.dim), self.device, draw=r + 1)
-            x1, again = self.solve(cond, restart.t * x1 + (1.0 - restart.t) * eps,
+            x_t = self.path.interpolate(eps, x1, torch.full((len(x1),), restart.t, device=x1.device))
+            x1, again = self.solve(cond, x_t,
                                    lambda v, x: solve(v, x, "midpoint", restart.nfe, t0=restart.t), guidance,
                                    batch_size, quiet=True)
             timings["ode_s"] += again["ode_s"]

@@ -1,7 +1,8 @@
 """Self-conditioning (Chen, Zhang & Hinton, ICLR 2023, "Analog Bits"): the model reads its own previous estimate.
 
 A self-conditioned :class:`~msdf.flow.model.FlowTransformer` takes a previous estimate of the clean sample,
-``x1_prev`` (B, n, D), next to ``x_t``. On the CondOT path the estimate that velocity ``u`` implies is::
+``x1_prev`` (B, n, D), next to ``x_t``. The estimate is the one velocity ``u`` implies on the training path
+(:meth:`msdf.flow.path.CondOTPath.clean_estimate`; on plain CondOT)::
 
     x1_hat = x_t + (1 - t) u(x_t, t | c, x1_prev)
 
@@ -21,11 +22,11 @@ from torch import Tensor
 
 from msdf.flow.condition import Condition
 from msdf.flow.model import FlowTransformer
-from msdf.flow.path import clean_estimate
+from msdf.flow.path import CondOTPath
 
 
 @torch.no_grad()
-def training_estimate(model: FlowTransformer, xt: Tensor, t: Tensor, cond: Condition, p: float,
+def training_estimate(model: FlowTransformer, path: CondOTPath, xt: Tensor, t: Tensor, cond: Condition, p: float,
                       generator: torch.Generator | None = None) -> Tensor:
     """The ``x1_prev`` (B, n, D) of one training batch: ``x1_hat`` of a gradient-free pass for a random share ``p``
     of the rows of the batch (each sample independently), zeros for the rest.
@@ -36,7 +37,7 @@ def training_estimate(model: FlowTransformer, xt: Tensor, t: Tensor, cond: Condi
     out = torch.zeros_like(xt)
     if len(pick):
         u = model(xt[pick], t[pick], cond.index(pick.to(cond.null.device))).float()
-        out[pick] = clean_estimate(xt[pick], t[pick], u)
+        out[pick] = path.clean_estimate(xt[pick], t[pick], u)
     return out
 
 
@@ -44,13 +45,13 @@ class SelfConditionedVelocity:
     """The guided velocity ``(x (B, n, D), t (B,)) -> (B, n, D)`` of a self-conditioned model, for the solvers.
 
     Each call feeds the estimates of the previous call (one per guidance branch, module doc) and stores its own.
-    ``cond`` has batch B or 1; ``guidance`` is the CFG weight ``w``.
+    ``cond`` has batch B or 1; ``guidance`` is the CFG weight ``w``; ``path`` the model's training path.
     """
 
-    def __init__(self, model: FlowTransformer, cond: Condition, guidance: float):
+    def __init__(self, model: FlowTransformer, cond: Condition, guidance: float, path: CondOTPath):
         if not model.self_condition:
             raise ValueError("SelfConditionedVelocity needs a model trained with self-conditioning")
-        self.model, self.cond, self.guidance = model, cond, guidance
+        self.model, self.cond, self.guidance, self.path = model, cond, guidance, path
         self.estimate: Tensor | None = None
         self.last_t: float | None = None
 
@@ -61,6 +62,6 @@ class SelfConditionedVelocity:
             self.estimate = None  # a new trajectory
         u = self.model.forward_branches(x, t, self.cond.to(x.device), self.guidance, self.estimate)
         branches = u.shape[0] // x.shape[0]
-        self.estimate = clean_estimate(x.repeat(branches, 1, 1), t.repeat(branches), u).detach()
+        self.estimate = self.path.clean_estimate(x.repeat(branches, 1, 1), t.repeat(branches), u).detach()
         self.last_t = now
         return self.model.combine(u, self.guidance) if self.model.guided(self.guidance) else u

@@ -4,7 +4,8 @@ Every training grid is centred on the surface, so its k^3 values always hold a z
 such rows gives every grid a surface, and a sampled grid whose centre lands in empty space decodes to a floating blob
 (the debris of generated shapes). The flow-matching and field losses pair predicted row i with data row i; this loss
 instead asks each predicted grid to carry the truth *at the place it was put*. With raw rows ``(p_hat, s_hat,
-V_hat)`` of the estimate ``x1_hat = x_t + (1 - t) u_theta(x_t, t)`` and the truncated field ``S`` of the data shape::
+V_hat)`` of the estimate ``x1_hat = x_t + (1 - t) u_theta(x_t, t)`` (the path's, :mod:`msdf.flow.path`) and the
+truncated field ``S`` of the data shape::
 
     r_ia   = p_hat_i + s_hat_i g_a                    (g_a: the node offsets in [-1, 1]^3; positions detached)
     a_ia   = sign(S_b(r_ia)) clip(V_hat_ia, tau)      (the value, signed towards the truth's side)

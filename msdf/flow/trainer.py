@@ -7,10 +7,11 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
     c      <- null with probability p_uncond                     (CFG training)
     x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
     t      ~ U(0, 1) or logit-normal
-    x_t    =  (1 - t) x0 + t x1
-    x1_p   =  self_condition share of the batch: x_t + (1 - t) u_theta(x_t, t | c, 0), no gradient; else 0
+    x_t    =  (1 - kappa(t)) x0 + kappa(t) x1                     (msdf.flow.path; kappa(t) = t but for geometry_end)
+    x1_p   =  self_condition share of the batch: the clean estimate of u_theta(x_t, t | c, 0), no gradient; else 0
               (only for a self-conditioned model, msdf.flow.self_condition)
-    loss   =  mean || u_theta(x_t, t | c, x1_p) - (x1 - x0) ||^2  (+ field_weight * L_field, msdf.flow.field_loss)
+    loss   =  mean || u_theta(x_t, t | c, x1_p) - kappa'(t) (x1 - x0) ||^2
+                                                             (+ field_weight * L_field, msdf.flow.field_loss)
                                                              (+ center_weight * L_center, msdf.flow.center_loss)
                                                              (+ space_weight * L_space, msdf.flow.space_loss)
     AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
@@ -47,7 +48,7 @@ from msdf.flow.dataset import load_matrices, split_indices
 from msdf.flow.ema import EMA
 from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
-from msdf.flow.path import clean_estimate, column_weights, flow_matching_loss, interpolate, sample_time
+from msdf.flow.path import CondOTPath, column_weights, flow_matching_loss, sample_time
 from msdf.flow.self_condition import training_estimate
 from msdf.flow.slots import fit_template, reorder_rows
 from msdf.flow.space_loss import SpaceTruth, space_loss
@@ -234,9 +235,10 @@ def validation_loss(model: torch.nn.Module, data: torch.Tensor, conds: _Conditio
         x0 = torch.randn(x1.shape, generator=gen).to(device)
         t = sample_time(len(sel), config.time_sampler, loc=config.logit_normal_loc,
                         scale=config.logit_normal_scale, generator=gen).to(device)
-        pred = model(interpolate(x0, x1, t), t, conds.batch(sel, device))
+        path = CondOTPath(config.geometry_end)
+        pred = model(path.interpolate(x0, x1, t), t, conds.batch(sel, device))
         weight = column_weights(x1.shape[-1], config.geometry_weight)
-        total += flow_matching_loss(pred, x0, x1, weight).item() * len(sel)
+        total += flow_matching_loss(pred, path.target_velocity(x0, x1, t), weight).item() * len(sel)
         count += len(sel)
     return total / count
 
@@ -365,6 +367,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     ntrain = len(train_idx)
     train_t = torch.tensor(train_idx)
     weight = column_weights(data.shape[2], config.geometry_weight)
+    path = CondOTPath(config.geometry_end)
     status, last_loss, val = "done", float("nan"), None
     window: list[float] = []
     saved_at = step if state is not None else -1
@@ -375,14 +378,14 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
                else torch.randint(ntrain, (bs,), generator=data_gen))
         idx = train_t[sel]
         x0, x1, t, cond = make_batch(data[idx].to(dev), conds.batch(idx, dev), config)
-        xt = interpolate(x0, x1, t)
+        xt = path.interpolate(x0, x1, t)
         with autocast:
-            x1_prev = (training_estimate(model, xt, t, cond, config.self_condition, data_gen)
+            x1_prev = (training_estimate(model, path, xt, t, cond, config.self_condition, data_gen)
                        if config.self_condition > 0 else None)
             pred = fwd(xt, t, cond, x1_prev)
-        loss = flow_matching_loss(pred, x0, x1, weight)
+        loss = flow_matching_loss(pred, path.target_velocity(x0, x1, t), weight)
         if config.field_weight > 0 or config.center_weight > 0 or truth is not None:
-            x1_hat_raw = normalizer.denormalize(clean_estimate(xt, t, pred.float()))
+            x1_hat_raw = normalizer.denormalize(path.clean_estimate(xt, t, pred.float()))
             x1_raw = normalizer.denormalize(x1)
             if config.field_weight > 0:
                 loss = loss + config.field_weight * field_loss(x1_hat_raw, x1_raw, t, store.k, value_std)
