@@ -4,7 +4,7 @@ import itertools
 import pytest
 import torch
 
-from msdf.flow.coupling import ot_permutation
+from msdf.flow.coupling import align_rows, ot_permutation
 from msdf.flow.path import CondOTPath, column_weights, flow_matching_loss, sample_time
 
 
@@ -113,3 +113,16 @@ def test_weighted_loss_by_hand():
     pred = torch.zeros(1, 1, 6)
     # errors^2 = (1, 0, 0, 0, 0, 4); weighted mean = (4/3 * 1 + 1/3 * 4) / 6
     assert flow_matching_loss(pred, x1 - x0, w).item() == pytest.approx((4 / 3 + 4 / 3) / 6)
+
+
+def test_row_alignment_is_each_samples_exact_assignment():
+    g = torch.Generator().manual_seed(3)
+    x0, x1 = torch.randn(3, 5, 4, generator=g), torch.randn(3, 5, 4, generator=g)
+    aligned = align_rows(x0, x1)
+    for b in range(3):
+        # the same rows (a reordering of this sample's noise), at the brute-force optimum
+        assert sorted(map(tuple, aligned[b].tolist())) == sorted(map(tuple, x0[b].tolist()))
+        best = min(float((x1[b] - x0[b, list(p)]).pow(2).sum()) for p in itertools.permutations(range(5)))
+        assert float((x1[b] - aligned[b]).pow(2).sum()) == pytest.approx(best)
+    with pytest.raises(ValueError, match="align_rows"):
+        align_rows(x0[0], x1[0])

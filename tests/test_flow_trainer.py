@@ -79,6 +79,18 @@ def test_cfg_dropout_rate_and_ot_within_condition():
     assert not c0.null.any()
 
 
+def test_row_alignment_pairs_each_samples_rows():
+    torch.manual_seed(0)
+    x1 = torch.randn(6, 32, 5)
+    cond = Condition(null=torch.zeros(6, dtype=torch.bool), labels=torch.zeros(6, dtype=torch.long))
+    torch.manual_seed(1)
+    plain, _, _, _ = make_batch(x1, cond, _config(p_uncond=0.0))
+    torch.manual_seed(1)
+    aligned, _, _, _ = make_batch(x1, cond, _config(p_uncond=0.0, row_alignment=True))
+    assert torch.equal(aligned.sort(dim=1).values, plain.sort(dim=1).values)  # each sample's noise rows, reordered
+    assert (x1 - aligned).pow(2).sum() < 0.8 * (x1 - plain).pow(2).sum()
+
+
 def _weights(run):
     folder, state = latest_checkpoint(run)
     return load_file(str(folder / "weights.safetensors")), state

@@ -48,6 +48,7 @@ class TrainConfig:
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
     ot_coupling: bool = False           # multisample flow matching (exact OT within each condition)
+    row_alignment: bool = False         # pair each sample's noise rows to its data rows by exact OT on whole rows
     batch_size: int = 32                # per process
     lr: float = 2e-4
     weight_decay: float = 0.0

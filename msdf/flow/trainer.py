@@ -6,6 +6,7 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
 
     c      <- null with probability p_uncond                     (CFG training)
     x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
+              and/or each sample's rows reordered by OT to its data rows (row_alignment, msdf.flow.coupling)
     t      ~ U(0, 1) or logit-normal
     x_t    =  (1 - kappa(t)) x0 + kappa(t) x1                     (msdf.flow.path; kappa(t) = t but for geometry_end)
     x1_p   =  self_condition share of the batch: the clean estimate of u_theta(x_t, t | c, 0), no gradient; else 0
@@ -43,7 +44,7 @@ from msdf.flow import checkpoint as ckpt
 from msdf.flow.center_loss import center_loss
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
-from msdf.flow.coupling import ot_permutation
+from msdf.flow.coupling import align_rows, ot_permutation
 from msdf.flow.dataset import load_matrices, split_indices
 from msdf.flow.ema import EMA
 from msdf.flow.field_loss import field_loss
@@ -207,7 +208,8 @@ def make_batch(x1: torch.Tensor, cond: Condition, config: TrainConfig
     """Noise, data, times and conditions of one training step (uses the global torch RNG).
 
     ``x1`` (B, n, D) normalised data; each condition is dropped to null with probability ``config.p_uncond``;
-    ``x0 ~ N(0, I)`` is OT-paired with ``x1`` within equal conditions when ``config.ot_coupling``.
+    ``x0 ~ N(0, I)`` is OT-paired with ``x1`` within equal conditions when ``config.ot_coupling``, and its rows
+    with each sample's data rows when ``config.row_alignment``.
     Returns ``(x0, x1, t (B,), cond)``.
     """
     b = x1.shape[0]
@@ -215,6 +217,8 @@ def make_batch(x1: torch.Tensor, cond: Condition, config: TrainConfig
     x0 = torch.randn_like(x1)
     if config.ot_coupling:
         x0 = x0[ot_permutation(x0, x1, cond.group_ids())]
+    if config.row_alignment:
+        x0 = align_rows(x0, x1)
     t = sample_time(b, config.time_sampler, loc=config.logit_normal_loc, scale=config.logit_normal_scale,
                     device=x1.device)
     return x0, x1, t, cond
