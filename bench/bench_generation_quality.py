@@ -81,6 +81,7 @@ VARIANTS: dict[str, dict] = {
     "late-geomfirst06": {**LATE, "geometry_end": 0.6},
     "late-geomfirst08": {**LATE, "geometry_end": 0.8},
     "late-rowalign": {**LATE, "row_alignment": True},
+    "late-valuesfirst08": {**LATE, "values_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},

@@ -32,13 +32,18 @@ def test_geometry_first_path_by_hand():
                                torch.tensor([[2.0] * 4 + [1.0] * 2, [0.0] * 4 + [1.0] * 2, [0.0] * 4 + [1.0] * 2]))
     with pytest.raises(ValueError, match="geometry_end"):
         CondOTPath(geometry_end=0.0)
+    values_first = CondOTPath(values_end=0.5)  # the reverse: values on min(1, t / 0.5), geometry on t
+    torch.testing.assert_close(values_first.target_velocity(x0, x1, t)[:, 0],
+                               torch.tensor([[1.0] * 4 + [2.0] * 2, [1.0] * 4 + [0.0] * 2, [1.0] * 4 + [0.0] * 2]))
+    with pytest.raises(ValueError, match="values_end"):
+        CondOTPath(values_end=1.5)
 
 
-@pytest.mark.parametrize("end", [1.0, 0.6, 0.3])
-def test_path_velocity_integrates_to_the_data_and_implies_it(end):
+@pytest.mark.parametrize("ends", [(1.0, 1.0), (0.6, 1.0), (0.3, 1.0), (1.0, 0.6)])
+def test_path_velocity_integrates_to_the_data_and_implies_it(ends):
     """Euler on the target velocity carries x0 to x1 (the clocks' kinks fall on the grid of steps), and at every
     time the clean estimate of the target velocity is x1."""
-    path = CondOTPath(geometry_end=end)
+    path = CondOTPath(*ends)
     g = torch.Generator().manual_seed(0)
     x0, x1 = torch.randn(2, 5, 9, generator=g), torch.randn(2, 5, 9, generator=g)
     steps = 20

@@ -44,6 +44,7 @@ class TrainConfig:
     space_margin: float = 1.0           # the space loss is silent within space_margin lattice spacings of the surface
     self_condition: float = 0.0         # share of each batch trained on its own estimate (msdf.flow.self_condition)
     geometry_end: float = 1.0           # time the centre/half-width columns reach the data (msdf.flow.path); 1 = CondOT
+    values_end: float = 1.0             # time the k^3 SDF-value columns reach the data; 1 = CondOT
     time_sampler: str = "uniform"       # uniform | logit_normal
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
@@ -86,6 +87,7 @@ class TrainConfig:
             "space_margin": self.space_margin >= 0,
             "self_condition": 0.0 <= self.self_condition <= 1.0,
             "geometry_end": 0.0 < self.geometry_end <= 1.0,
+            "values_end": 0.0 < self.values_end <= 1.0,
             "batch_size": self.batch_size >= 1,
             "lr": self.lr > 0,
             "steps": self.steps >= 0,

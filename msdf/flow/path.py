@@ -8,10 +8,11 @@ With noise ``x0 ~ N(0, I)`` and data ``x1``, column ``d`` of a row runs on its o
     kappa'_d(t) = 1 / e_d for t < e_d, else 0.
 
 With every ``e_d = 1`` this is the plain CondOT path ``x_t = (1 - t) x0 + t x1``, ``u = x1 - x0``.
-:class:`CondOTPath` sets ``e = geometry_end`` on the 4 centre/half-width columns and 1 on the k^3 values: a
-*geometry-first* path. Its grids finish moving at ``geometry_end``; after that only the values move, and the model
-generates them for a known layout, so neighbouring grids can agree on where the surface runs. One time ``t`` still
-drives the whole matrix, so every ODE solver, restart, BNS and D-Flow integrate it unchanged.
+:class:`CondOTPath` sets ``e = geometry_end`` on the 4 centre/half-width columns and ``e = values_end`` on the k^3
+values. ``geometry_end < 1`` is a *geometry-first* path: the grids finish moving at ``geometry_end``, after which only
+the values move, generated for a known layout. ``values_end < 1`` is the reverse: the values settle first and the
+last part of the flow moves the grids to where their values fit. One time ``t`` still drives the whole matrix, so
+every ODE solver, restart, BNS and D-Flow integrate it unchanged.
 
 The flow-matching loss regresses the model on the target velocity::
 
@@ -30,20 +31,23 @@ from msdf.rows import GEOMETRY
 
 @dataclass(frozen=True)
 class CondOTPath:
-    """The CondOT path of the module doc; ``geometry_end`` is ``e`` of the geometry columns (1: plain CondOT).
+    """The CondOT path of the module doc; ``geometry_end`` and ``values_end`` are ``e`` of the geometry and the value
+    columns (both 1: plain CondOT).
 
     Tensors: ``x0, x1, x, u`` (B, ..., D) with the M-SDF row's columns last, ``t`` (B,).
     """
 
     geometry_end: float = 1.0
+    values_end: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.geometry_end <= 1.0:
-            raise ValueError(f"geometry_end must be in (0, 1] (got {self.geometry_end})")
+        for name in ("geometry_end", "values_end"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1] (got {getattr(self, name)})")
 
     def _ends(self, like: torch.Tensor) -> torch.Tensor:
         """(D,) the column ends ``e_d`` in ``like``'s dtype and device."""
-        ends = torch.ones(like.shape[-1], dtype=like.dtype, device=like.device)
+        ends = torch.full((like.shape[-1],), self.values_end, dtype=like.dtype, device=like.device)
         ends[GEOMETRY] = self.geometry_end
         return ends
 
