@@ -1,26 +1,17 @@
 """Autoguidance: an earlier checkpoint of the same run as the weak model, and the velocity it adds."""
-import numpy as np
 import pytest
 import torch
+from toy_flows import train_random_run
 
 from msdf.flow.checkpoint import CheckpointError, checkpoint_at
-from msdf.flow.config import build_config
-from msdf.flow.dataset import ArrayStore
 from msdf.flow.sampler import FlowSampler
-from msdf.flow.trainer import train
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A tiny class-conditional run that kept its checkpoints of steps 2, 4 and 6."""
-    rng = np.random.default_rng(0)
-    store = ArrayStore(rng.normal(size=(8, 6, 4 + 8)).astype(np.float32), 2, labels=["a", "b"] * 4)
-    cfg = build_config(overrides={"model": {"width": 32, "depth": 1, "heads": 2, "row_hidden": 32},
-                                  "batch_size": 4, "steps": 6, "ckpt_every": 2, "keep_checkpoints": 3,
-                                  "val_every": 100, "warmup_steps": 1, "lr": 1e-2})
-    out = tmp_path_factory.mktemp("ag") / "run"
-    train(store, cfg, out, quiet=True)
-    return out
+    return train_random_run(tmp_path_factory.mktemp("ag") / "run", steps=6, ckpt_every=2, keep_checkpoints=3,
+                            lr=1e-2)
 
 
 def test_checkpoint_at_names_what_the_run_kept(run):

@@ -1,29 +1,20 @@
 """Geometry-first training (``geometry_end < 1``): the trainer regresses on the path's clocks, and restarts re-noise
 with them (geometry that has reached the data stays put)."""
-import numpy as np
 import pytest
 import torch
+from toy_flows import train_random_run
 
-from msdf.flow.config import build_config
-from msdf.flow.dataset import ArrayStore
 from msdf.flow.path import CondOTPath
 from msdf.flow.sampler import FlowSampler, Restart, source_noise
 from msdf.generate import make_solver
-from msdf.flow.trainer import train
 from msdf.rows import GEOMETRY, VALUES
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A tiny class-conditional run whose geometry columns finish at t = 0.5."""
-    rng = np.random.default_rng(0)
-    store = ArrayStore(rng.normal(size=(8, 6, 4 + 8)).astype(np.float32), 2, labels=["a", "b"] * 4)
-    cfg = build_config(overrides={"model": {"width": 32, "depth": 1, "heads": 2, "row_hidden": 32},
-                                  "geometry_end": 0.5, "batch_size": 8, "steps": 300, "val_every": 1000,
-                                  "ckpt_every": 1000, "warmup_steps": 1, "lr": 3e-3, "ema_decay": 0.9, "seed": 0})
-    out = tmp_path_factory.mktemp("gf") / "run"
-    train(store, cfg, out, quiet=True)
-    return out
+    return train_random_run(tmp_path_factory.mktemp("gf") / "run", geometry_end=0.5, batch_size=8, steps=300,
+                            lr=3e-3, ema_decay=0.9)
 
 
 def test_trained_model_stops_moving_the_geometry_after_its_end(run):

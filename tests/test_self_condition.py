@@ -1,19 +1,16 @@
 """Self-conditioning: the model input, the training estimate, the sampling closure and a trained run end to end."""
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from toy_flows import train_random_run
 
 from msdf.flow.checkpoint import latest_checkpoint
 from msdf.flow.condition import Condition
-from msdf.flow.config import build_config
-from msdf.flow.dataset import ArrayStore
 from msdf.flow.model import FlowTransformer
-from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.path import CondOTPath
+from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.self_condition import SelfConditionedVelocity, training_estimate
 from msdf.flow.solvers import solve
-from msdf.flow.trainer import train
 from msdf.generate import make_solver
 
 D = 12
@@ -97,12 +94,7 @@ def test_training_estimate_covers_the_requested_share():
 def test_trained_self_conditioned_run_learns_from_and_samples_with_its_estimate(tmp_path):
     """The trainer feeds the estimate (the estimate's output layer leaves zero only if its input is non-zero) and
     a checkpoint samples through the self-conditioned closure, restarts included."""
-    rng = np.random.default_rng(0)
-    store = ArrayStore(rng.normal(size=(8, 6, 4 + 8)).astype(np.float32), 2, labels=["a", "b"] * 4)
-    cfg = build_config(overrides={"model": {"width": 32, "depth": 1, "heads": 2, "row_hidden": 32},
-                                  "self_condition": 1.0, "batch_size": 4, "steps": 3, "val_every": 100,
-                                  "ckpt_every": 100, "warmup_steps": 1})
-    train(store, cfg, tmp_path / "run", quiet=True)
+    train_random_run(tmp_path / "run", self_condition=1.0)
     folder, _ = latest_checkpoint(tmp_path / "run")
     assert load_file(str(folder / "weights.safetensors"))["model.self_embed.mlp.2.weight"].abs().max() > 0
     sampler = FlowSampler.load(tmp_path / "run")

@@ -45,6 +45,21 @@ def train_tiny_run(run_dir, steps=10, classes=("chair", "table")):
     return run_dir
 
 
+def train_random_run(run_dir, **overrides):
+    """A class-conditional run (classes "a", "b") of a 1-block model on 8 random matrices of 6 rows of 4 + 8 columns
+    (k = 2); ``overrides`` are training-config fields over a 3-step, batch-4 base."""
+    from msdf.flow.config import build_config
+    from msdf.flow.dataset import ArrayStore
+    from msdf.flow.trainer import train
+
+    rng = np.random.default_rng(0)
+    store = ArrayStore(rng.normal(size=(8, 6, 4 + 8)).astype(np.float32), 2, labels=["a", "b"] * 4)
+    base = {"model": {"width": 32, "depth": 1, "heads": 2, "row_hidden": 32}, "batch_size": 4, "steps": 3,
+            "val_every": 1000, "ckpt_every": 1000, "warmup_steps": 1}
+    train(store, build_config(overrides={**base, **overrides}), run_dir, quiet=True)
+    return run_dir
+
+
 def preprocess_two_meshes(root, out):
     """``msdf preprocess`` of tests/data's cactus.off and lemon.obj (16 grids of 3^3) into ``out``."""
     import shutil
