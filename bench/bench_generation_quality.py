@@ -82,6 +82,7 @@ VARIANTS: dict[str, dict] = {
     "late-geomfirst08": {**LATE, "geometry_end": 0.8},
     "late-rowalign": {**LATE, "row_alignment": True},
     "late-valuesfirst08": {**LATE, "values_end": 0.8},
+    "set-field1-cosine-geomfirst08": {"field_weight": 1.0, "schedule": "cosine", "geometry_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
     "slots-geom1": {"model": {"slots": True}, "geometry_weight": 1.0},
