@@ -273,8 +273,9 @@ def generation_quality(*files: Data) -> str:
             "training noise. Rows named `autoguide A@S` add autoguidance with weight A against the run's own EMA "
             "weights of step S (`FlowSampler.with_autoguide`); their runs were trained again with every checkpoint "
             "kept, and the unguided rows of that second training repeat the first training's quality columns exactly "
-            "(training on one thread is deterministic). The `late-wide192` row with 6,000 steps is that variant at "
-            "equal steps instead of equal time (one training on 2 threads). `late-space1` and `late-space3` ran the space loss without "
+            "(training on one thread is deterministic). The `late-wide192` row with 6,000 steps (one training on 2 "
+            "threads) and the `late-deep6` rows with 6,000 steps (one thread) are those variants at equal steps "
+            "instead of equal time. `late-space1` and `late-space3` ran the space loss without "
             "its margin (`space_margin: 0`, "
             "the first version: the stored overrides predate the option). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
@@ -336,7 +337,8 @@ SECTIONS = [
              "gq_autoguide_default_6k", "gq_autoguide_seed1_default_6k", "gq_autoguide2_default_6k",
              "gq_autoguide2_seed1_default_6k", "gq_selfcond_6k", "gq_selfcond_seed1_6k", "gq_steps12k_default",
              "gq_wide192_steps_default_6k", "gq_geomfirst06_default_6k", "gq_geomfirst08_default_6k",
-             "gq_valuesfirst08_default_6k", "gq_rowalign_default_6k"),
+             "gq_valuesfirst08_default_6k", "gq_rowalign_default_6k", "gq_geomfirst08_uniform_6k",
+             "gq_deep6_steps_default_6k", "gq_deep6_steps_seed1_default_6k"),
             generation_quality),
     Section("sampling", "Sampling settings on the demo's model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
