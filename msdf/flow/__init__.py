@@ -2,8 +2,8 @@
 
 Modules, one concept each:
 
-- :mod:`msdf.flow.path` -- the CondOT probability path ``x_t = (1 - t) x0 + t x1`` (optionally geometry first) and its
-  time samplers.
+- :mod:`msdf.flow.path` -- the CondOT probability path ``x_t = (1 - t) x0 + t x1`` (optionally with staggered clocks
+  for the geometry and value columns) and its time samplers.
 - :mod:`msdf.flow.coupling` -- multisample flow matching: exact OT pairing of noise and data within a batch.
 - :mod:`msdf.flow.model` -- the DiT-style, permutation-equivariant set transformer (``FlowTransformer``).
 - :mod:`msdf.flow.condition` -- the ``Condition`` batch (class labels / text embeddings / null mask).

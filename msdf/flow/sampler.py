@@ -62,8 +62,8 @@ class Restart:
 
         x_t = t x_1 + (1 - t) eps_r,    x_1 <- ODE(x_t; t -> 1)
 
-    (on a geometry-first path, :class:`~msdf.flow.path.CondOTPath`, with its clocks: geometry that has already
-    reached the data at ``t`` is not re-noised).
+    (on a path with staggered clocks, :class:`~msdf.flow.path.CondOTPath`, each column on its own clock: columns
+    that have already reached the data at ``t`` are not re-noised).
 
     ``eps_r`` of sample j is draw r + 1 of the generator seeded with ``seeds[j]`` (draw 0 is its x_0), so the seeding
     rule holds. The fresh noise lets the late part of the flow, where rows settle onto the surface, run again from a

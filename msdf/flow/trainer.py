@@ -8,7 +8,8 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
     x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
               and/or each sample's rows reordered by OT to its data rows (row_alignment, msdf.flow.coupling)
     t      ~ U(0, 1) or logit-normal
-    x_t    =  (1 - kappa(t)) x0 + kappa(t) x1                     (msdf.flow.path; kappa(t) = t but for geometry_end)
+    x_t    =  (1 - kappa(t)) x0 + kappa(t) x1                     (msdf.flow.path; kappa = t unless geometry_end or
+                                                              values_end < 1)
     x1_p   =  self_condition share of the batch: the clean estimate of u_theta(x_t, t | c, 0), no gradient; else 0
               (only for a self-conditioned model, msdf.flow.self_condition)
     loss   =  mean || u_theta(x_t, t | c, x1_p) - kappa'(t) (x1 - x0) ||^2
