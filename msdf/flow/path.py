@@ -23,10 +23,14 @@ The flow-matching loss regresses the model on the target velocity::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from msdf.rows import GEOMETRY
+
+if TYPE_CHECKING:
+    from msdf.flow.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,11 @@ class CondOTPath:
         for name in ("geometry_end", "values_end"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1] (got {getattr(self, name)})")
+
+    @classmethod
+    def of(cls, config: "TrainConfig") -> "CondOTPath":
+        """The path a training config names (its ``geometry_end`` and ``values_end``)."""
+        return cls(config.geometry_end, config.values_end)
 
     def _ends(self, like: torch.Tensor) -> torch.Tensor:
         """(D,) the column ends ``e_d`` in ``like``'s dtype and device."""

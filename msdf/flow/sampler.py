@@ -134,7 +134,7 @@ class FlowSampler:
         self.model: FlowTransformer = model.to(self.device).eval().requires_grad_(False)
         self.normalizer: Normalizer = normalizer
         self.train_config: TrainConfig = config
-        self.path: CondOTPath = CondOTPath(config.geometry_end, config.values_end)
+        self.path: CondOTPath = CondOTPath.of(config)
         self.config: dict[str, Any] = config.to_dict()
         self.meta: dict[str, Any] = meta
         self.run_dir: Path = Path(run_dir)

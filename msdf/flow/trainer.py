@@ -234,15 +234,14 @@ def validation_loss(model: torch.nn.Module, data: torch.Tensor, conds: _Conditio
     gen = torch.Generator().manual_seed(config.seed + 12345)
     total, count = 0.0, 0
     bs = config.batch_size
+    path, weight = CondOTPath.of(config), column_weights(data.shape[-1], config.geometry_weight)
     for start in range(0, min(len(idx), bs * config.val_batches), bs):
         sel = torch.tensor(idx[start:start + bs])
         x1 = data[sel].to(device)
         x0 = torch.randn(x1.shape, generator=gen).to(device)
         t = sample_time(len(sel), config.time_sampler, loc=config.logit_normal_loc,
                         scale=config.logit_normal_scale, generator=gen).to(device)
-        path = CondOTPath(config.geometry_end, config.values_end)
         pred = model(path.interpolate(x0, x1, t), t, conds.batch(sel, device))
-        weight = column_weights(x1.shape[-1], config.geometry_weight)
         total += flow_matching_loss(pred, path.target_velocity(x0, x1, t), weight).item() * len(sel)
         count += len(sel)
     return total / count
@@ -372,7 +371,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     ntrain = len(train_idx)
     train_t = torch.tensor(train_idx)
     weight = column_weights(data.shape[2], config.geometry_weight)
-    path = CondOTPath(config.geometry_end, config.values_end)
+    path = CondOTPath.of(config)
     status, last_loss, val = "done", float("nan"), None
     window: list[float] = []
     saved_at = step if state is not None else -1
