@@ -47,8 +47,10 @@ def wholeness(mesh: trimesh.Trimesh | None, matrix: np.ndarray | None = None) ->
 
 
 def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9) -> dict[str, float]:
-    """Median wholeness, share of shapes with wholeness >= ``whole_at``, median component count (and median stray
-    rows when every value has them) of a sample set (failed decodes included as :data:`FAILED`)."""
+    """Median wholeness, share of shapes with wholeness >= ``whole_at``, median component count (and the median stray
+    rows and :mod:`msdf.disagreement` when every value has them) of a sample set (failed decodes included as
+    :data:`FAILED`; a disagreement of None, nothing to measure, counts as the worst, and a median that lands on one
+    is None)."""
     if not values:
         raise ValueError("wholeness summary of an empty set")
     w = np.array([v["wholeness"] for v in values], dtype=np.float64)
@@ -57,4 +59,7 @@ def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9) -> di
            "median_components": float(np.median(c)), "whole_at": whole_at, "count": len(values)}
     if all("stray_rows" in v for v in values):
         out["median_stray_rows"] = float(np.median([v["stray_rows"] for v in values]))
+    if all("disagreement" in v for v in values):
+        d = np.median([np.inf if v["disagreement"] is None else v["disagreement"] for v in values])
+        out["median_disagreement"] = float(d) if np.isfinite(d) else None
     return out

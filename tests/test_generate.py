@@ -267,8 +267,10 @@ def test_evaluate_keeps_failed_decodes_in_every_metric(run_dir, monkeypatch):
     rep = evaluate_run(sampler, make_solver("euler", 2), clouds, ["small", "small", "large", "large"],
                        [None] * 4, resolution=24, n_points=128, quiet=True)
     assert rep["num_failed"] == 1 and rep["overall"]["num_generated"] == 4
-    assert rep["samples"][1] == {"label": "small", "failed": True, "wholeness": 0.0, "components": 0,
-                                 "stray_rows": sampler.n}
+    failed = dict(rep["samples"][1])
+    assert isinstance(failed.pop("disagreement"), float)  # read off the matrix, which exists without a surface
+    assert failed == {"label": "small", "failed": True, "wholeness": 0.0, "components": 0, "stray_rows": sampler.n}
+    assert rep["wholeness"]["median_disagreement"] > 0
     assert rep["conditional"]["predicted"][1] is None
 
 

@@ -46,3 +46,12 @@ def test_stray_rows_are_the_grids_off_the_main_component():
     assert wholeness(None, rows) == {**FAILED, "stray_rows": 4}
     s = summarize([wholeness(mesh, rows), wholeness(None, rows), wholeness(big, rows)])
     assert s["median_stray_rows"] == 2  # of (2, 4, 2)
+
+
+def test_summary_counts_an_unmeasurable_disagreement_as_the_worst():
+    base = {"wholeness": 1.0, "components": 1}
+    s = summarize([{**base, "disagreement": 0.01}, {**base, "disagreement": None}, {**base, "disagreement": 0.02}])
+    assert s["median_disagreement"] == pytest.approx(0.02)
+    s = summarize([{**base, "disagreement": 0.01}, {**base, "disagreement": None}, {**base, "disagreement": None}])
+    assert s["median_disagreement"] is None
+    assert "median_disagreement" not in summarize([base])

@@ -37,6 +37,7 @@ class TrainConfig:
     p_uncond: float = 0.15              # CFG: probability of dropping the condition to the learned null
     geometry_weight: float = 1.0        # loss weight of the 4 centre/half-width columns vs the k^3 SDF values
     normalization: str = "column"       # column | slot (per slot and column; needs model.slots)
+    value_scale: float | None = None    # symlog scale a of the SDF values before standardising (msdf.flow.normalizer)
     field_weight: float = 0.0           # weight of the field-space loss (msdf.flow.field_loss); 0 = off
     center_weight: float = 0.0          # weight of the nearest-centre loss (msdf.flow.center_loss); 0 = off
     space_weight: float = 0.0           # weight of the space loss (msdf.flow.space_loss); 0 = off
@@ -78,6 +79,7 @@ class TrainConfig:
             "time_sampler": self.time_sampler in ("uniform", "logit_normal"),
             "normalization": self.normalization == "column" or (self.normalization == "slot" and self.model.slots),
             "schedule": self.schedule in ("cosine", "constant"),
+            "value_scale": self.value_scale is None or self.value_scale > 0,
             "p_uncond": 0.0 <= self.p_uncond < 1.0,
             "geometry_weight": self.geometry_weight > 0,
             "field_weight": self.field_weight >= 0,

@@ -295,7 +295,9 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     if state is not None:
         normalizer = Normalizer.from_stats(state["normalizer"])
     elif config.normalization == "slot":
-        normalizer = Normalizer.per_slot(raw[train_idx])
+        normalizer = Normalizer.per_slot(raw[train_idx], value_scale=config.value_scale)
+    elif config.value_scale is not None:
+        normalizer = Normalizer.fit(raw[train_idx], config.value_scale)
     else:
         normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
