@@ -224,7 +224,8 @@ def generation_quality(*files: Data) -> str:
             rows.append([name, ", ".join(f"{k}={v}" for k, v in _flat_overrides(r["overrides"]).items()),
                          num(t["steps"]), fixed(t["samples_per_s"], 1), fixed(w["median_wholeness"], 3),
                          pct(w["share_whole"], 0), num(w["median_components"]),
-                         num(w["median_stray_rows"]) if "median_stray_rows" in w else "–", pct(r["accuracy"]),
+                         num(w["median_stray_rows"]) if "median_stray_rows" in w else "–",
+                         _per_mille(w.get("median_disagreement")), pct(r["accuracy"]),
                          pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])])
     ceilings = []
     for d in files:  # the training store's own encodings, judged the same way: the ceiling of each column
@@ -233,7 +234,8 @@ def generation_quality(*files: Data) -> str:
             w = data["wholeness"]
             ceilings.append([f"{tag}: data (training encodings)" if tag else "data (training encodings)", "–", "–",
                              "–", fixed(w["median_wholeness"], 3), pct(w["share_whole"], 0),
-                             num(w["median_components"]), num(w["median_stray_rows"]), pct(data["accuracy"]),
+                             num(w["median_components"]), num(w["median_stray_rows"]),
+                             _per_mille(w.get("median_disagreement")), pct(data["accuracy"]),
                              pct(data["1nna_cd"]), pct(data["cov"]), num(data["num_failed"])])
     rows = ceilings + rows
     budget = f"{settings['steps']} steps" if settings.get("steps") else f"{settings['minutes']} min"
@@ -253,15 +255,17 @@ def generation_quality(*files: Data) -> str:
             "today's `cpu-small` is `set-field1-cosine-late`. Trained "
             f"with `--cond {settings['cond']}` "
             f"for {budget} (seed {settings['seed']}, {settings['threads']} thread(s), {settings['parallel']} "
-            "trainings at once) on the demo's store (360 synthetic shapes as n = 256 grids of 5³; rows tagged "
-            "`n128 k7`: the same shapes as 128 grids of 7³), then judged on "
+            "trainings at once) on the demo's store (360 synthetic shapes as n = 256 grids of 5³ with 25 refinement "
+            "steps; rows tagged `n128 k7`: the same shapes as 128 grids of 7³; rows tagged `refine0`, `refine100`: "
+            "the same grids with 0 or 100 refinement steps), then judged on "
             f"{settings['references']} held-out references "
             f"(a synthetic set drawn with another seed): one sample per reference caption, {settings['solver']} "
             f"{settings['nfe']} NFE, guidance {num(settings['guidance'])} unless the name says otherwise, raw "
             f"marching cubes at {settings['resolution']}³. "
             "Wholeness = area of the largest connected component / total area; stray rows = grids whose centre lies "
             "farther than its half-width from that component (`msdf/wholeness.py`; – where a round did not record "
-            "them); failed decodes count as failures. The `data` rows judge the training store's own encodings the "
+            "them); row disagreement = `msdf/disagreement.py` (×1e3, unit-frame length; – where a round did not "
+            "record it); failed decodes count as failures. The `data` rows judge the training store's own encodings the "
             "same way: the ceiling of every column. `set-field1-cosine` appears twice: the same config trained "
             "twice (rounds 4 and 7), so the gap between its two rows is the run-to-run spread of this table. "
             "Rows named `+ R restarts to t=T` sample the same trained run with restart passes "
@@ -282,7 +286,12 @@ def generation_quality(*files: Data) -> str:
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + other_budgets + "\n\n"
             + table(["variant", "overrides", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
-                     "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "failed"], rows))
+                     "median components", "median stray rows", "row disagreement", "held-out accuracy", "1-NNA",
+                     "COV", "failed"], rows))
+
+
+def _per_mille(x: float | None) -> str:
+    return "–" if x is None else fixed(1e3 * x, 1)
 
 
 def sampling(*files: Data) -> str:
@@ -366,7 +375,8 @@ SECTIONS = [
              "gq_autoguide2_seed1_default_6k", "gq_selfcond_6k", "gq_selfcond_seed1_6k", "gq_steps12k_default",
              "gq_wide192_steps_default_6k", "gq_geomfirst06_default_6k", "gq_geomfirst08_default_6k",
              "gq_valuesfirst08_default_6k", "gq_rowalign_default_6k", "gq_geomfirst08_uniform_6k",
-             "gq_deep6_steps_default_6k", "gq_deep6_steps_seed1_default_6k"),
+             "gq_deep6_steps_default_6k", "gq_deep6_steps_seed1_default_6k", "gq_refine0_default_6k",
+             "gq_refine100_default_6k"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
