@@ -246,10 +246,19 @@ def generation_quality(*files: Data) -> str:
                             "cost." for names, minutes in timed)
     longer = sorted({(d["settings"]["steps"], d["settings"]["threads"]) for d in files
                      if d["settings"].get("steps") and settings.get("steps")
-                     and d["settings"]["steps"] != settings["steps"]})
+                     and d["settings"]["steps"] > settings["steps"]})
     other_budgets += "".join(f" Rows with {num(steps)} steps: the same variant trained for {num(steps)} steps instead "
                              f"(one training with {threads} threads), so they show what more optimiser steps buy."
                              for steps, threads in longer)
+    for d in files:  # fewer steps with a larger batch: the same number of samples seen
+        steps = d["settings"].get("steps")
+        if steps and settings.get("steps") and steps < settings["steps"]:
+            base_batch = d["settings"]["base_config"]["batch_size"]
+            for name, r in d["rows"].items():
+                batch = r["overrides"].get("batch_size", base_batch)
+                other_budgets += (f" `{name}`: batch {batch} instead of {base_batch} for {num(steps)} steps, "
+                                  f"{num(batch * steps)} samples against the preset's {num(base_batch * settings['steps'])}"
+                                  " (about the same compute).")
     return ("Each variant is the baseline (the `cpu-small` preset before the field loss, the cosine LR and the late "
             "time sampler: rows as a set, column statistics, constant LR, uniform t) plus the overrides shown; "
             "today's `cpu-small` is `set-field1-cosine-late`. Trained "
@@ -376,7 +385,8 @@ SECTIONS = [
              "gq_wide192_steps_default_6k", "gq_geomfirst06_default_6k", "gq_geomfirst08_default_6k",
              "gq_valuesfirst08_default_6k", "gq_rowalign_default_6k", "gq_geomfirst08_uniform_6k",
              "gq_deep6_steps_default_6k", "gq_deep6_steps_seed1_default_6k", "gq_refine0_default_6k",
-             "gq_refine100_default_6k", "gq_symlog02_default_6k", "gq_symlog01_default_6k"),
+             "gq_refine100_default_6k", "gq_symlog02_default_6k", "gq_symlog01_default_6k",
+             "gq_b16_default_3k"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
