@@ -77,6 +77,7 @@ VARIANTS: dict[str, dict] = {
     "late-space1-margin": {**LATE, "space_weight": 1.0, "space_margin": 1.0},
     "late-geom30": {**LATE, "geometry_weight": 30.0},
     "late-ema99": {**LATE, "ema_decay": 0.99},
+    "late-ema999": {**LATE, "ema_decay": 0.999},
     "late-b16": {**LATE, "batch_size": 16},
     "late-selfcond": {**LATE, "self_condition": 0.5},
     "late-geomfirst06": {**LATE, "geometry_end": 0.6},
