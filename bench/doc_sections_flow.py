@@ -386,7 +386,7 @@ SECTIONS = [
              "gq_valuesfirst08_default_6k", "gq_rowalign_default_6k", "gq_geomfirst08_uniform_6k",
              "gq_deep6_steps_default_6k", "gq_deep6_steps_seed1_default_6k", "gq_refine0_default_6k",
              "gq_refine100_default_6k", "gq_symlog02_default_6k", "gq_symlog01_default_6k",
-             "gq_b16_default_3k", "gq_b16_default_6k"),
+             "gq_b16_default_3k", "gq_b16_default_6k", "gq_ema999_default_6k"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
