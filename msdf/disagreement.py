@@ -14,9 +14,10 @@ covers (``W - w_ia > 0``)::
 
 The grids of an encoding sample one SDF, so they agree up to interpolation error. A grid moved by ``delta`` along the
 surface normal, or one whose values are all offset by ``delta``, disagrees with its neighbours by about ``delta``
-(its neighbours pull the blend back towards them, so somewhat less). That is the row-level error that tears thin parts
-apart (``bench/bench_row_tolerance.py``). The measure needs no reference shape: it reads a generator's row precision
-off its samples (``bench/bench_row_precision.py`` calibrates it against known perturbations).
+(its neighbours pull the blend back towards them, so somewhat less): the row-level error that tears the thin parts
+of an encoding apart (``bench/bench_row_tolerance.py``). The measure needs no reference shape: it reads a generator's
+row precision off its samples. ``bench/bench_row_precision.py`` calibrates it against known perturbations, and also
+shows that a generated sample made to agree is no more whole: its grids agree on a wrong surface.
 """
 from __future__ import annotations
 

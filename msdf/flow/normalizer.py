@@ -12,10 +12,10 @@ With a ``value_scale`` ``a``, the k^3 SDF values are first companded by the symm
     c(v) = a sign(v) log(1 + |v| / a),      v(c) = a sign(c) (exp(|c| / a) - 1)
 
 and the statistics are those of ``c``; ``v(c)`` saturates at ``|v| = V_MAX`` (no point of the unit frame lies that
-far from a surface), so a wild early estimate of the field loss cannot overflow. Near the surface (``|v| << a``) ``c ~ v``; far from it ``c`` grows like a
-logarithm, so the values' std shrinks and an error of the model of a given size in standardised units moves the
-surface less: a row-level value error of 0.01 tears thin parts apart (``bench/bench_row_tolerance.py``), whereas
-values far from the surface only decide that space is empty.
+far from a surface), so a wild early estimate of the field loss cannot overflow. Near the surface (``|v| << a``)
+``c ~ v``; far from it ``c`` grows like a logarithm, so the values' std shrinks and an error of the model of a given
+size in standardised units moves the surface less (a row-level value error of 0.01 tears thin parts apart,
+``bench/bench_row_tolerance.py``). Measured as a generation lever it did not pay (docs/training.md); off by default.
 """
 from __future__ import annotations
 
@@ -80,10 +80,12 @@ class Normalizer:
                    value_scale=value_scale)
 
     @staticmethod
-    def _compand(x: torch.Tensor, value_scale: float | None) -> torch.Tensor:
+    def _compand(x: torch.Tensor, value_scale: float | None, inverse: bool = False) -> torch.Tensor:
+        """``x`` (..., D) with its value columns companded (or expanded back, ``inverse``) at ``value_scale``."""
         if value_scale is None:
             return x
-        return torch.cat([x[..., :VALUES.start], compand(x[..., VALUES], value_scale)], dim=-1)
+        f = expand if inverse else compand
+        return torch.cat([x[..., :VALUES.start], f(x[..., VALUES], value_scale)], dim=-1)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable statistics (with the ``value_scale`` of a companding normaliser)."""
@@ -102,7 +104,4 @@ class Normalizer:
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """(..., D) standardised -> (..., D) raw ((..., n, D) for per-slot statistics); differentiable."""
-        y = x * self.std.to(x) + self.mean.to(x)
-        if self.value_scale is None:
-            return y
-        return torch.cat([y[..., :VALUES.start], expand(y[..., VALUES], self.value_scale)], dim=-1)
+        return self._compand(x * self.std.to(x) + self.mean.to(x), self.value_scale, inverse=True)
