@@ -86,7 +86,6 @@ VARIANTS: dict[str, dict] = {
     "late-valuesfirst08": {**LATE, "values_end": 0.8},
     "late-symlog01": {**LATE, "value_scale": 0.01},
     "late-symlog02": {**LATE, "value_scale": 0.02},
-    "late-symlog05": {**LATE, "value_scale": 0.05},
     "set-field1-cosine-geomfirst08": {"field_weight": 1.0, "schedule": "cosine", "geometry_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},

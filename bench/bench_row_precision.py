@@ -5,8 +5,8 @@ calibrated on the training store's own encodings under known row-level errors.
    of a row-level error of size sigma (unit frame): ``shift`` moves every centre by ``N(0, sigma^2 I_3)``, ``offset``
    adds ``N(0, sigma^2)`` to all of a row's values (``bench/bench_row_tolerance.py``'s perturbations). Reported: the
    median disagreement and the median wholeness (raw marching cubes).
-2. The run: one sample per reference caption, ``--per-class`` per class (the run's default sampling: temperature
-   0.9, 3 restarts to t = 0.6, midpoint 32 NFE, guidance 2), the same two medians.
+2. The run: one sample per reference caption, ``--per-class`` per class (the default sampling of ``msdf generate``:
+   temperature, restarts, midpoint 32 NFE, guidance 2), the same two medians.
 3. Diagnosis only (never part of generation): the same samples after ``--steps`` Adam steps on every entry that
    minimise their disagreement (:func:`msdf.disagreement.disagreement_loss`). If making the grids agree left the
    shapes as torn as before, the debris is not a disagreement between overlapping grids but grids that agree on a
@@ -34,9 +34,13 @@ from bench.bench_row_tolerance import judged, perturb  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.data.store import MSDFStore  # noqa: E402
 from msdf.disagreement import disagreement_loss, overlap_disagreement  # noqa: E402
+from msdf.choices import RESTART_DEFAULTS, TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import load_reference  # noqa: E402
+from msdf.flow.dataset import load_matrices  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
+
+NFE, GUIDANCE = 32, 2.0  # the defaults of msdf generate / msdf evaluate
 
 
 def per_class(labels: list, count: int) -> list[int]:
@@ -86,9 +90,7 @@ def main() -> int:
     rows: dict[str, dict] = {}
 
     store = MSDFStore(args.store)
-    items = [store[i] for i in range(len(store))]
-    data = [np.asarray(items[i]["msdf"], dtype=np.float32) for i in per_class([it["label"] for it in items],
-                                                                                   args.per_class)]
+    data = list(load_matrices(store, per_class(store.labels, args.per_class), quiet=True).numpy())
     cases = [("encodings", 0.0)] + [(kind, s) for kind in ("shift", "offset") for s in args.sigmas]
     for kind, s in tqdm(cases, desc="calibration", unit="case"):
         mats = data if kind == "encodings" else [perturb(m, kind, s, rng) for m in data]
@@ -98,7 +100,8 @@ def main() -> int:
     _, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     prompts = [captions[i] for i in per_class(labels, args.per_class)]
     x, _ = sampler.sample(sampler.condition(prompts=prompts), [args.seed + j for j in range(len(prompts))],
-                          make_solver("midpoint", 32), guidance=2.0, quiet=True, restart=Restart())
+                          make_solver("midpoint", NFE), guidance=GUIDANCE, quiet=True, restart=Restart(),
+                          temperature=TEMPERATURE_DEFAULT)
     generated = list(x.numpy())
     rows["generated"] = medians(generated, args.resolution)
     fixed = [agreed(m, args.steps, args.lr) for m in tqdm(generated, desc="agree", unit="sample")]
@@ -110,7 +113,9 @@ def main() -> int:
     write_result(args.name, {
         "settings": {"store": args.store, "run": args.run, "reference": args.reference, "per_class": args.per_class,
                      "sigmas": args.sigmas, "steps": args.steps, "lr": args.lr, "resolution": args.resolution,
-                     "seed": args.seed, "sampling": "temperature 0.9, 3 restarts to t=0.6, midpoint 32, guidance 2",
+                     "seed": args.seed,
+                     "sampling": (f"temperature {TEMPERATURE_DEFAULT:g}, {RESTART_DEFAULTS[0]} restarts to "
+                                  f"t={RESTART_DEFAULTS[1]:g}, midpoint {NFE}, guidance {GUIDANCE:g}"),
                      "n": store.n, "k": store.k},
         "rows": rows, "seconds": time.perf_counter() - t0})
     return 0

@@ -65,10 +65,20 @@ class Normalizer:
         return cls(stats["mean"], stats["std"], value_scale=stats.get("value_scale"))
 
     @classmethod
-    def fit(cls, matrices: torch.Tensor, value_scale: float | None = None) -> "Normalizer":
-        """Per-column statistics of raw matrices (N, n, D), of the companded values when ``value_scale`` is given."""
-        x = cls._compand(matrices.double(), value_scale).reshape(-1, matrices.shape[-1])
-        return cls(x.mean(dim=0).numpy(), x.std(dim=0, correction=0).numpy(), value_scale=value_scale)
+    def fit(cls, matrices: torch.Tensor, value_scale: float | None = None, chunk: int = 256) -> "Normalizer":
+        """Per-column statistics of raw matrices (N, n, D), of the companded values when ``value_scale`` is given:
+        ``mean_d = mean(x_d)``, ``std_d = sqrt(mean(x_d^2) - mean_d^2)``, accumulated in float64 ``chunk`` shapes at a
+        time (as ``MSDFStore.stats``), so no float64 copy of the whole store is made."""
+        total = torch.zeros(matrices.shape[-1], dtype=torch.float64)
+        squares = torch.zeros_like(total)
+        for s in range(0, len(matrices), chunk):
+            x = cls._compand(matrices[s:s + chunk].double(), value_scale).reshape(-1, matrices.shape[-1])
+            total += x.sum(dim=0)
+            squares += x.pow(2).sum(dim=0)
+        count = matrices.shape[0] * matrices.shape[1]
+        mean = total / count
+        std = (squares / count - mean.pow(2)).clamp_min(0.0).sqrt()
+        return cls(mean.numpy(), std.numpy(), value_scale=value_scale)
 
     @classmethod
     def per_slot(cls, matrices: torch.Tensor, floor: float = 0.05, value_scale: float | None = None) -> "Normalizer":
