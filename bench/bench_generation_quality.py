@@ -72,6 +72,7 @@ VARIANTS: dict[str, dict] = {
     "set-field1-cosine-late": LATE,
     "late-deep6": {**LATE, "model": {"depth": 6}},
     "late-wide192": {**LATE, "model": {"width": 192, "heads": 6, "row_hidden": 192}},
+    "late-deep6-wide192": {**LATE, "model": {"depth": 6, "width": 192, "heads": 6, "row_hidden": 192}},
     "late-space1": {**LATE, "space_weight": 1.0, "space_margin": 0.0},
     "late-space3": {**LATE, "space_weight": 3.0, "space_margin": 0.0},
     "late-space1-margin": {**LATE, "space_weight": 1.0, "space_margin": 1.0},
