@@ -1,8 +1,14 @@
-"""Benchmark of flow-matching training: throughput (samples/s) and the multisample-FM (OT coupling) ablation.
+"""Benchmark of flow-matching training: throughput (samples/s), the cost of the assignments behind the couplings,
+and the multisample-FM (OT coupling) ablation.
 
 1. Throughput of ``msdf.flow.trainer.train`` on ``--device`` (CPU by default; on CUDA with the presets' bf16) for
    the ``cpu-small`` (n=256, k=5) and ``paper`` (n=1024, k=7) model sizes, independent coupling (baseline) vs exact
-   OT coupling within each condition; median of ``--repeats``.
+   OT coupling within each condition (``ot``) vs row alignment (``rows``: each sample's noise rows matched to its
+   data rows, ``msdf.flow.coupling.align_rows``); median of ``--repeats``.
+   The assignment alone: wall time per batch of ``ot_permutation`` (B x B) and ``align_rows`` (B times n x n, whole
+   rows of 4 + k^3 columns) on standard-normal data at each size and at the preset's own batch (``paper``: 32),
+   median of ``--repeats``; the baseline, independent coupling, costs nothing. ``scipy`` solves the assignment on
+   the CPU whatever the training device, so this is also what it adds to a GPU step.
 2. Ablation, same data, same seed, same number of steps, independent (baseline) vs OT coupling:
    validation loss (EMA), straightness of the learned flow ``E_k ||u(x_k, t_k) - (x_1 - x_0)||^2 / E||x_1 - x_0||^2``
    along Euler trajectories (0 = straight lines), and sample error vs NFE (RMS distance of Euler samples with NFE
@@ -29,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from bench.results_io import write_result  # noqa: E402
 from msdf.flow.sampler import FlowSampler  # noqa: E402
 from msdf.flow.config import build_config  # noqa: E402
+from msdf.flow.coupling import align_rows, ot_permutation  # noqa: E402
 from msdf.flow.dataset import ArrayStore  # noqa: E402
 from msdf.flow.solvers import solve  # noqa: E402
 from msdf.flow.trainer import train  # noqa: E402
@@ -67,27 +74,52 @@ def toy_store(per_class: int, n: int, k: int, seed: int = 0) -> ArrayStore:
     return ArrayStore(np.stack(mats).astype(np.float32), k, labels=labels)
 
 
+SIZES = {"cpu-small": (256, 5), "paper": (1024, 7)}
+COUPLINGS = {"independent": {}, "ot": {"ot_coupling": True}, "rows": {"row_alignment": True}}
+
+
 def throughput(presets: list[str], repeats: int, steps: dict[str, int], batch: dict[str, int],
                device: str = "cpu") -> list[dict]:
     rows = []
-    sizes = {"cpu-small": (256, 5), "paper": (1024, 7)}
     for preset in presets:
-        n, k = sizes[preset]
+        n, k = SIZES[preset]
         store = ArrayStore(np.random.default_rng(0).normal(size=(8, n, 4 + k ** 3)).astype(np.float32), k,
                            labels=["a", "b"] * 4)
-        for ot in (False, True):
+        for coupling, flags in COUPLINGS.items():
             sps = []
             for r in range(repeats):
                 with tempfile.TemporaryDirectory() as tmp:
                     cfg = build_config(preset, overrides={"steps": steps[preset], "batch_size": batch[preset],
-                                                          "ot_coupling": ot, "val_fraction": 0.0,
+                                                          **flags, "val_fraction": 0.0,
                                                           "ckpt_every": 10 ** 9, "seed": r})
                     sps.append(train(store, cfg, Path(tmp) / "run", device=device, quiet=True).samples_per_s)
             rows.append({"preset": preset, "n": n, "k": k, "batch": batch[preset], "steps": steps[preset],
-                         "coupling": "ot" if ot else "independent", "samples_per_s": statistics.median(sps),
-                         "all": sps})
-            print(f"  {preset:9s} {'ot' if ot else 'indep':5s} batch {batch[preset]:3d}: "
+                         "coupling": coupling, "samples_per_s": statistics.median(sps), "all": sps})
+            print(f"  {preset:9s} {coupling:11s} batch {batch[preset]:3d}: "
                   f"{statistics.median(sps):8.3f} samples/s (median of {repeats})", flush=True)
+    return rows
+
+
+def assignment_cost(presets: list[str], batches: dict[str, list[int]], repeats: int) -> list[dict]:
+    """Seconds per batch of the two assignments (module doc, section 1) on (B, n, 4 + k^3) standard-normal data and
+    noise; a fresh draw per repeat, median over ``repeats``."""
+    rows = []
+    for preset in presets:
+        n, k = SIZES[preset]
+        for b in batches[preset]:
+            times: dict[str, list[float]] = {"ot": [], "rows": []}
+            for r in range(repeats):
+                gen = torch.Generator().manual_seed(r)
+                x0, x1 = (torch.randn(b, n, 4 + k ** 3, generator=gen) for _ in range(2))
+                for name, fn in (("ot", lambda: ot_permutation(x0, x1)), ("rows", lambda: align_rows(x0, x1))):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t0)
+            rows.append({"preset": preset, "n": n, "k": k, "batch": b,
+                         **{f"{name}_s": statistics.median(ts) for name, ts in times.items()},
+                         "all": times})
+            print(f"  {preset:9s} batch {b:3d}: ot {rows[-1]['ot_s']:.4f} s, rows {rows[-1]['rows_s']:.3f} s per "
+                  f"batch (median of {repeats})", flush=True)
     return rows
 
 
@@ -139,6 +171,7 @@ def main() -> int:
     ap.add_argument("--small-batch", type=int, default=16, help="cpu-small batch")
     ap.add_argument("--paper-batch", type=int, default=2, help="paper batch on CPU (the preset's 32 is for GPUs)")
     ap.add_argument("--device", default="cpu", help="throughput device (cpu, cuda)")
+    ap.add_argument("--assignment-repeats", type=int, default=5, help="0: skip the assignment timing")
     ap.add_argument("--ablation-steps", type=int, default=600, help="0: skip the ablation")
     ap.add_argument("--ablation-batch", type=int, default=24)
     ap.add_argument("--presets", nargs="*", default=["cpu-small", "paper"], choices=["cpu-small", "paper"],
@@ -154,6 +187,11 @@ def main() -> int:
         out["throughput"] = throughput(args.presets, args.repeats,
                                        {"cpu-small": args.small_steps, "paper": args.paper_steps},
                                        {"cpu-small": args.small_batch, "paper": args.paper_batch}, args.device)
+    if args.presets and args.assignment_repeats > 0:
+        print("assignment cost (CPU, scipy):")
+        batches = {"cpu-small": sorted({args.small_batch, build_config("cpu-small").batch_size}),
+                   "paper": sorted({args.paper_batch, build_config("paper").batch_size})}
+        out["assignment"] = assignment_cost(args.presets, batches, args.assignment_repeats)
     if args.ablation_steps > 0:
         if args.data:
             from msdf.data import MSDFStore

@@ -19,6 +19,14 @@ def train(d: Data) -> str:
     out = [f"Throughput on `{d['device']}` with {d['threads']} thread(s); each repeat is a fresh run of the given "
            f"number of steps and the figure is the median of the repeats (\"{d.get('note', '')}\").", "",
            table(["preset", "size", "batch", "steps", "coupling", "samples/s", "repeats"], rows)]
+    if d.get("assignment"):
+        out += ["", "The assignment alone, seconds per batch on standard-normal data (`ot`: B × B over whole samples; "
+                "`rows`: B assignments of n × n over whole rows, `align_rows`); scipy solves both on the CPU, so a GPU "
+                "step pays the same; independent coupling (the baseline) pays nothing:", "",
+                table(["preset", "size", "batch", "ot s", "rows s", "rows ms per sample"],
+                      [[r["preset"], f"n {r['n']}, k {r['k']}", num(r["batch"]), fixed(r["ot_s"], 4),
+                        fixed(r["rows_s"], 3), fixed(1e3 * r["rows_s"] / r["batch"], 1)]
+                       for r in d["assignment"]])]
     if ab:
         nfes = list(ab["rows"][0]["rms_error_vs_nfe"])
         out += ["", f"Multisample flow matching ablation ({ab['data']}, {ab['steps']} steps, batch {ab['batch']}, "
@@ -244,12 +252,12 @@ def generation_quality(*files: Data) -> str:
     other_budgets = "".join(f" {names}: trained for {minutes:g} minutes instead (equal wall time with the step "
                             "budget of today's preset, same parallelism), so they show what model size buys at equal "
                             "cost." for names, minutes in timed)
-    longer = sorted({(d["settings"]["steps"], d["settings"]["threads"]) for d in files
-                     if d["settings"].get("steps") and settings.get("steps")
-                     and d["settings"]["steps"] > settings["steps"]})
-    other_budgets += "".join(f" Rows with {num(steps)} steps: the same variant trained for {num(steps)} steps instead "
-                             f"(one training with {threads} threads), so they show what more optimiser steps buy."
-                             for steps, threads in longer)
+    for d in files:  # more optimiser steps than the preset
+        steps, threads = d["settings"].get("steps"), d["settings"]["threads"]
+        if steps and settings.get("steps") and steps > settings["steps"]:
+            other_budgets += (f" {', '.join(f'`{n}`' for n in d['rows'])}: trained for {num(steps)} steps instead "
+                              f"(on {threads} thread{'s' if threads > 1 else ''}), so they show what more optimiser "
+                              "steps buy.")
     for d in files:  # fewer steps with a larger batch: the same number of samples seen
         steps = d["settings"].get("steps")
         if steps and settings.get("steps") and steps < settings["steps"]:
