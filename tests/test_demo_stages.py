@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from msdf.demo.pipeline import Demo, DemoConfig
 
 
@@ -38,3 +40,24 @@ def test_failed_stage_stops_and_rerun_resumes_skipping_finished_stages(tmp_path)
     third: list[str] = []
     assert _demo(tmp_path, third, failing=set()).run() == 0
     assert third == ["report"]  # everything else is done; the report always reflects the latest state
+
+
+def test_preset_reaches_the_training_command(tmp_path, monkeypatch):
+    import argparse
+
+    from msdf.commands import demo as demo_cmd
+    from msdf.demo import pipeline
+
+    parser = argparse.ArgumentParser()
+    demo_cmd.add_arguments(parser)
+    assert parser.parse_args([]).preset is None  # -> DemoConfig's default
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--preset", "paper"])  # sized for n = 1024, k = 7, not the demo's store
+    calls: list[tuple] = []
+    monkeypatch.setattr(pipeline, "msdf_cli", lambda *args, log, ok=(0,): calls.append(args) or 0)
+    for preset, expected in ((None, "cpu-small"), ("cpu-medium", "cpu-medium")):
+        calls.clear()
+        cfg = DemoConfig.make(tmp_path / str(preset), quick=True, preset=preset)
+        Demo(cfg).train()
+        args = [str(a) for a in calls[0]]
+        assert args[0] == "train" and args[args.index("--preset") + 1] == expected

@@ -1,4 +1,5 @@
 """Training loop: CFG dropout, OT batches, exact resume, corrupt checkpoints, NaN stop, overfitting, DDP, CLI."""
+import dataclasses
 import json
 import os
 import socket
@@ -304,6 +305,13 @@ def test_printed_preset_config_round_trips(tmp_path, capsys):
         build_config(overrides={"lrr": 1})
     with pytest.raises(ValueError, match="unknown preset"):
         build_config("gpu-huge")
+
+
+def test_cpu_medium_is_cpu_small_with_a_larger_model():
+    small, medium = build_config("cpu-small"), build_config("cpu-medium")
+    assert (medium.model.depth, medium.model.width, medium.model.row_hidden) == (6, 192, 192)
+    assert medium.model.width % medium.model.heads == 0
+    assert dataclasses.replace(medium, model=small.model) == small  # every training knob is cpu-small's
 
 
 def test_cli_train_on_a_real_store(tmp_path):

@@ -29,6 +29,7 @@ class DemoConfig:
 
     out: Path
     minutes: float = 15.0
+    preset: str = "cpu-small"
     per_class: int = 40
     reference_per_class: int = 8
     samples: int = 4
@@ -128,10 +129,11 @@ class Demo:
         return json.loads((self.out / "store" / "summary.json").read_text())
 
     def train(self) -> dict:
-        """Text-conditioned cpu-small flow model within the time budget (resumes an interrupted run)."""
+        """Text-conditioned flow model of the configured preset (cpu-small by default) within the time budget
+        (resumes an interrupted run)."""
         run = self.out / "run"
         # --resume continues from RUN/checkpoints/latest.json when an earlier run was interrupted, else starts fresh
-        msdf_cli("train", "--data", self.out / "store", "--preset", "cpu-small", "--cond", "text",
+        msdf_cli("train", "--data", self.out / "store", "--preset", self.cfg.preset, "--cond", "text",
                  "--minutes", self.cfg.minutes, "--out", run, "--seed", self.cfg.seed, "--resume", log=self.log)
         return {"run": str(run)}
 

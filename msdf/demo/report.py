@@ -115,11 +115,13 @@ def write_report(out: str | Path) -> Path:
     """Write ``OUT/metrics.json`` and ``OUT/report.html`` (self-contained) from a demo output folder."""
     out = Path(out)
     metrics = collect_metrics(out)
+    preset = (_read_json(out / "demo_config.json") or {}).get("preset", "cpu-small")
     write_json(out / "metrics.json", metrics, default=str)
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Mosaic-SDF demo report</title>"
              f"<style>{CSS}</style></head><body><h1>Mosaic-SDF demo report</h1>",
-             "<p>Synthetic captioned dataset → M-SDF store → text-conditioned flow-matching transformer (cpu-small) "
+             "<p>Synthetic captioned dataset → M-SDF store → text-conditioned flow-matching transformer "
+             f"({html.escape(str(preset))}) "
              "→ shapes from prompts (classifier-free guidance, midpoint solver, VisCo clean-up) → metrics.</p>"]
     parts.append("<h2>Generated shapes</h2>")
     for prompt, sheet, recs in prompt_sheets(out / "generated", out / "contact_sheets"):
