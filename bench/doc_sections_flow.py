@@ -395,7 +395,7 @@ SECTIONS = [
              "gq_deep6_steps_default_6k", "gq_deep6_steps_seed1_default_6k", "gq_refine0_default_6k",
              "gq_refine100_default_6k", "gq_symlog02_default_6k", "gq_symlog01_default_6k",
              "gq_b16_default_3k", "gq_b16_default_6k", "gq_ema999_default_6k",
-             "gq_deep6_default_12k", "gq_deep6_wide192_default_6k"),
+             "gq_deep6_default_12k", "gq_deep6_wide192_default_6k", "gq_deep6_wide192_seed1_default_6k"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
