@@ -171,7 +171,8 @@ def main() -> int:
     ap.add_argument("--small-batch", type=int, default=16, help="cpu-small batch")
     ap.add_argument("--paper-batch", type=int, default=2, help="paper batch on CPU (the preset's 32 is for GPUs)")
     ap.add_argument("--device", default="cpu", help="throughput device (cpu, cuda)")
-    ap.add_argument("--assignment-repeats", type=int, default=5, help="0: skip the assignment timing")
+    ap.add_argument("--assignment-repeats", type=int, default=5,
+                    help="repeats of the assignment timing at both sizes, whatever --presets says (0: skip)")
     ap.add_argument("--ablation-steps", type=int, default=600, help="0: skip the ablation")
     ap.add_argument("--ablation-batch", type=int, default=24)
     ap.add_argument("--presets", nargs="*", default=["cpu-small", "paper"], choices=["cpu-small", "paper"],
@@ -187,11 +188,11 @@ def main() -> int:
         out["throughput"] = throughput(args.presets, args.repeats,
                                        {"cpu-small": args.small_steps, "paper": args.paper_steps},
                                        {"cpu-small": args.small_batch, "paper": args.paper_batch}, args.device)
-    if args.presets and args.assignment_repeats > 0:
+    if args.assignment_repeats > 0:
         print("assignment cost (CPU, scipy):")
         batches = {"cpu-small": sorted({args.small_batch, build_config("cpu-small").batch_size}),
                    "paper": sorted({args.paper_batch, build_config("paper").batch_size})}
-        out["assignment"] = assignment_cost(args.presets, batches, args.assignment_repeats)
+        out["assignment"] = assignment_cost(list(SIZES), batches, args.assignment_repeats)
     if args.ablation_steps > 0:
         if args.data:
             from msdf.data import MSDFStore
