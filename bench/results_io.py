@@ -25,8 +25,9 @@ def _git(*args: str) -> str | None:
 
 
 def provenance() -> dict[str, Any]:
-    """Date (UTC), machine, software versions, git revision (and whether the tree had local changes) and the
-    command line of the current run."""
+    """Date (UTC), machine, software versions, git revision (and whether the tree had local changes outside
+    ``bench/results/``: a queue of benchmarks rewrites results files that do not change what the next one runs)
+    and the command line of the current run."""
     try:
         import torch
 
@@ -34,7 +35,7 @@ def provenance() -> dict[str, Any]:
         threads: int | None = torch.get_num_threads()
     except ImportError:  # pragma: no cover - every bench script imports torch
         torch_version, threads = None, None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results")
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "torch": torch_version, "torch_threads": threads,
