@@ -1,8 +1,9 @@
 """Full-batch Adam on one tensor, without ``torch.optim``.
 
-``torch.optim`` imports ``torch._dynamo`` the first time an optimiser is built (2.8 s on a quiet 2-core machine, more
-under load). Mesh encoding runs in fresh worker processes where that import is a large part of the start-up
-(``bench/bench_adam.py`` measures it), and its one optimisation problem needs nothing but plain Adam, so it uses this.
+``torch.optim`` imports ``torch._dynamo`` the first time an optimiser is built. Mesh encoding runs in fresh worker
+processes where that import is a large part of the start-up (``bench/bench_adam.py`` measures the time from a fresh
+process to the first step, and the cost per step, against ``torch.optim.Adam``), and its one optimisation problem
+needs nothing but plain Adam, so it uses this.
 
 Update (Kingma & Ba 2015, as ``torch.optim.Adam`` with ``amsgrad=False, weight_decay=0``), step t = 1, 2, ...::
 
