@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.demo.pipeline import Demo, DemoConfig
 
-    cfg = DemoConfig.make(args.out, quick=args.quick, minutes=args.minutes, preset=args.preset, per_class=args.per_class,
-                          samples=args.samples, resolution=args.resolution, workers=args.workers, seed=args.seed)
+    cfg = DemoConfig.make(args.out, quick=args.quick, minutes=args.minutes, preset=args.preset,
+                          per_class=args.per_class, samples=args.samples, resolution=args.resolution,
+                          workers=args.workers, seed=args.seed)
     return Demo(cfg).run()
