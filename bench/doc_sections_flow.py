@@ -20,9 +20,9 @@ def train(d: Data) -> str:
            f"number of steps and the figure is the median of the repeats (\"{d.get('note', '')}\").", "",
            table(["preset", "size", "batch", "steps", "coupling", "samples/s", "repeats"], rows)]
     if d.get("assignment"):
-        out += ["", "The assignment alone, seconds per batch on standard-normal data (`ot`: B × B over whole samples; "
-                "`rows`: B assignments of n × n over whole rows, `align_rows`); scipy solves both on the CPU, so a GPU "
-                "step pays the same; independent coupling (the baseline) pays nothing:", "",
+        out += ["", "The assignment alone, seconds per batch on standard-normal data (`ot`: B × B over whole "
+                "samples; `rows`: B assignments of n × n over whole rows, `align_rows`); scipy solves both on the "
+                "CPU, so a GPU step pays the same; independent coupling (the baseline) pays nothing:", "",
                 table(["preset", "size", "batch", "ot s", "rows s", "rows ms per sample"],
                       [[r["preset"], f"n {r['n']}, k {r['k']}", num(r["batch"]), fixed(r["ot_s"], 4),
                         fixed(r["rows_s"], 3), fixed(1e3 * r["rows_s"] / r["batch"], 1)]
