@@ -148,7 +148,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu-small": CPU_SMALL,
     # The same design with depth 6 and width 192 (about 4.5x the transformer FLOPs per sample): in the ablation, at
     # the same 6,000 steps, shapes more whole and nearer the held-out references (1-NNA) than cpu-small's
-    # (docs/training.md, "What compute buys"). For runs that can afford ~4x the time; the demo's 15 minutes cannot.
+    # (docs/training.md, "What compute buys"). For runs that can afford ~3x the time; the demo's 15 minutes cannot.
     "cpu-medium": {**CPU_SMALL, "model": {**CPU_SMALL["model"], "width": 192, "depth": 6, "heads": 6,
                                           "row_hidden": 192}},
     # Paper scale (n = 1024, k = 7): a ~DiT-L sized set transformer for GPUs.
