@@ -70,7 +70,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     seed: int = 0
     compile: bool = False
-    bf16: bool = True                   # autocast to bfloat16 on CUDA (ignored on CPU)
+    bf16: bool = True                   # autocast to bfloat16 where it is native (msdf.flow.precision)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid field."""
@@ -141,7 +141,7 @@ CPU_SMALL: dict[str, Any] = {
     "field_weight": 1.0, "time_sampler": "logit_normal", "logit_normal_loc": 1.0,
     "batch_size": 8, "lr": 2e-3, "warmup_steps": 50, "schedule": "cosine", "ema_decay": 0.995,
     "p_uncond": 0.1, "geometry_weight": 10.0, "val_every": 200, "ckpt_every": 500, "log_every": 10,
-    "steps": 100_000,
+    "steps": 100_000, "bf16": False,
 }
 
 PRESETS: dict[str, dict[str, Any]] = {

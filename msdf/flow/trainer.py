@@ -24,7 +24,6 @@ always writes a final checkpoint.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -42,6 +41,7 @@ from msdf.atomic import atomic_write
 from msdf.device import torch_device
 from msdf.rows import CENTERS, VALUES
 from msdf.flow import checkpoint as ckpt
+from msdf.flow import precision
 from msdf.flow.center_loss import center_loss
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
@@ -338,8 +338,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) if ddp.enabled \
         else model
     fwd = torch.compile(net) if config.compile else net
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" and config.bf16
-                else contextlib.nullcontext())
+    mixed = precision.autocast(dev, config.bf16)
     writer = None
     if ddp.rank == 0:
         from torch.utils.tensorboard import SummaryWriter
@@ -385,7 +384,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         idx = train_t[sel]
         x0, x1, t, cond = make_batch(data[idx].to(dev), conds.batch(idx, dev), config)
         xt = path.interpolate(x0, x1, t)
-        with autocast:
+        with mixed:
             x1_prev = (training_estimate(model, path, xt, t, cond, config.self_condition, data_gen)
                        if config.self_condition > 0 else None)
             pred = fwd(xt, t, cond, x1_prev)
