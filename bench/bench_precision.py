@@ -1,0 +1,97 @@
+"""Benchmark of CPU training precision: float32 (baseline) against bfloat16 autocast, with and without torch.compile.
+
+For each CPU preset (``cpu-small``, ``cpu-medium``) at the demo's representation (n = 256 grids of k = 5, rows of
+4 + 125) and the preset's own batch, ``msdf.flow.trainer.train`` runs ``--steps`` and then ``2 * --steps`` steps
+from scratch in each mode. The difference of the two wall times is the steady-state cost of ``--steps`` steps:
+
+    samples/s = steps * batch / (T(2 steps) - T(steps))
+    warm-up s = T(steps) - steps * batch / (samples/s)       (start-up, and the compile time of ``compile`` modes)
+
+Median over ``--repeats``. bf16 pays only on CPUs with native bf16 (AVX512-BF16 or AMX: ``msdf.flow.precision``);
+elsewhere the bf16 rows run in float32 and the file says so (``native_bf16``). The data are standard-normal
+matrices with class labels (the text encoder adds a fixed start-up cost, not a per-step one); the field loss is on,
+as in both presets.
+
+Writes ``bench/results/precision.json`` and prints a table. Timings on a shared machine are inflated; compare rows.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.results_io import write_result  # noqa: E402
+from msdf.flow.config import build_config  # noqa: E402
+from msdf.flow.dataset import ArrayStore  # noqa: E402
+from msdf.flow.precision import native_bf16  # noqa: E402
+from msdf.flow.trainer import train  # noqa: E402
+
+N, K = 256, 5
+MODES = {"float32": {"bf16": False, "compile": False}, "bf16": {"bf16": True, "compile": False},
+         "bf16 + compile": {"bf16": True, "compile": True}}
+
+
+def timed_train(store: ArrayStore, preset: str, mode: str, steps: int, seed: int) -> float:
+    """Wall seconds of a fresh ``train`` of ``steps`` steps of ``preset`` in ``mode`` (no checkpoints on the way)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = build_config(preset, overrides={**MODES[mode], "steps": steps, "val_fraction": 0.0,
+                                              "ckpt_every": 10 ** 9, "seed": seed})
+        t0 = time.perf_counter()
+        train(store, cfg, Path(tmp) / "run", quiet=True)
+        return time.perf_counter() - t0
+
+
+def measure(presets: list[str], steps: int, repeats: int) -> list[dict]:
+    """One row per preset and mode: steady-state samples/s, warm-up seconds (module doc), all repeats."""
+    rows = []
+    store = ArrayStore(np.random.default_rng(0).normal(size=(16, N, 4 + K ** 3)).astype(np.float32), K,
+                       labels=["a", "b"] * 8)
+    for preset in presets:
+        batch = build_config(preset).batch_size
+        for mode in MODES:
+            rates, warmups = [], []
+            for r in range(repeats):
+                short, long = (timed_train(store, preset, mode, s, r) for s in (steps, 2 * steps))
+                rate = steps * batch / max(1e-9, long - short)
+                rates.append(rate)
+                warmups.append(short - steps * batch / rate)
+            rows.append({"preset": preset, "mode": mode, "batch": batch, "steps": steps,
+                         "samples_per_s": statistics.median(rates), "warmup_s": statistics.median(warmups),
+                         "all_samples_per_s": rates, "all_warmup_s": warmups})
+            print(f"  {preset:10s} {mode:15s} {rows[-1]['samples_per_s']:7.1f} samples/s  "
+                  f"warm-up {rows[-1]['warmup_s']:5.1f} s  (median of {repeats})", flush=True)
+    for row in rows:
+        base = next(r for r in rows if r["preset"] == row["preset"] and r["mode"] == "float32")
+        row["speedup"] = row["samples_per_s"] / base["samples_per_s"]
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", nargs="*", default=["cpu-small", "cpu-medium"])
+    ap.add_argument("--steps", type=int, default=60, help="steps of the short run (the long one runs twice as many)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default="precision")
+    args = ap.parse_args()
+    print(f"CPU training precision ({torch.get_num_threads()} threads, native bf16: {native_bf16(torch.device('cpu'))}):")
+    rows = measure(args.presets, args.steps, args.repeats)
+    print(f"{'preset':10s} {'mode':15s} {'samples/s':>9s} {'speed-up':>8s} {'warm-up s':>9s}")
+    for r in rows:
+        print(f"{r['preset']:10s} {r['mode']:15s} {r['samples_per_s']:9.1f} {r['speedup']:7.2f}x {r['warmup_s']:9.1f}")
+    write_result(args.out, {"threads": torch.get_num_threads(), "native_bf16": native_bf16(torch.device("cpu")),
+                            "n": N, "k": K, "rows": rows,
+                            "note": "timings on a shared machine are inflated; compare rows of the same run"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
