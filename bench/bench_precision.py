@@ -82,12 +82,13 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="precision")
     args = ap.parse_args()
-    print(f"CPU training precision ({torch.get_num_threads()} threads, native bf16: {native_bf16(torch.device('cpu'))}):")
+    native = native_bf16(torch.device("cpu"))
+    print(f"CPU training precision ({torch.get_num_threads()} threads, native bf16: {native}):")
     rows = measure(args.presets, args.steps, args.repeats)
     print(f"{'preset':10s} {'mode':15s} {'samples/s':>9s} {'speed-up':>8s} {'warm-up s':>9s}")
     for r in rows:
         print(f"{r['preset']:10s} {r['mode']:15s} {r['samples_per_s']:9.1f} {r['speedup']:7.2f}x {r['warmup_s']:9.1f}")
-    write_result(args.out, {"threads": torch.get_num_threads(), "native_bf16": native_bf16(torch.device("cpu")),
+    write_result(args.out, {"threads": torch.get_num_threads(), "native_bf16": native,
                             "n": N, "k": K, "rows": rows,
                             "note": "timings on a shared machine are inflated; compare rows of the same run"})
     return 0
