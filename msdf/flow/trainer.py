@@ -43,6 +43,7 @@ from msdf.rows import CENTERS, VALUES
 from msdf.flow import checkpoint as ckpt
 from msdf.flow import precision
 from msdf.flow.center_loss import center_loss
+from msdf.flow.compiled import compile_model
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
 from msdf.flow.coupling import align_rows, ot_permutation
@@ -337,7 +338,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
 
     net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None) if ddp.enabled \
         else model
-    fwd = torch.compile(net) if config.compile else net
+    fwd = compile_model(net, dev) if config.compile else net
     mixed = precision.autocast(dev, config.bf16)
     writer = None
     if ddp.rank == 0:
