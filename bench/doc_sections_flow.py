@@ -38,6 +38,19 @@ def train(d: Data) -> str:
     return "\n".join(out)
 
 
+def precision(d: Data) -> str:
+    """CPU training throughput by precision (``bench/bench_precision.py``): float32 against bf16 and bf16 + compile."""
+    rows = [[r["preset"], r["mode"], num(r["batch"]), fixed(r["samples_per_s"], 1), f"{r['speedup']:.2f}×",
+             fixed(r["warmup_s"], 1)] for r in d["rows"]]
+    native = "has" if d["native_bf16"] else "does **not** have (the bf16 rows ran in float32)"
+    return (f"`msdf.flow.trainer.train` at the demo's representation (n = {d['n']}, k = {d['k']}) on {d['threads']} "
+            "thread(s), each preset at its own batch; float32 is the baseline. Each mode trains S and then 2 S steps "
+            "from scratch: samples/s = S · batch / (T(2 S) − T(S)) is the steady-state rate, warm-up = T(S) − "
+            "S · batch / rate (start-up, and compiling in the compile rows); medians of the repeats. This CPU "
+            f"{native} native bf16 instructions (AVX512-BF16 or AMX, `msdf.flow.precision`).\n\n"
+            + table(["preset", "mode", "batch", "samples/s", "speed-up", "warm-up s"], rows))
+
+
 def flow_e2e(d: Data) -> str:
     t = d["training"]
     held_out = any("wholeness" in r for r in d["rows"].values())  # files before the held-out protocol lack it

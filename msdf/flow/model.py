@@ -44,6 +44,24 @@ from torch import nn
 from msdf.flow.condition import Condition
 
 
+# Up to this many rows, CPU bf16 attention is the explicit product: torch's CPU flash kernel is 2-4x slower in
+# bfloat16 at n <= 256 and even at 512 (bench/bench_precision.py, "attention"); at 1024 rows it is the faster one.
+EXPLICIT_ATTENTION_MAX_ROWS = 512
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d)) v`` for q, k, v (B, heads, n, d) -> (B, heads, n, d).
+
+    ``F.scaled_dot_product_attention`` (fused, O(n) memory) except on the CPU in bfloat16 (training under
+    :mod:`msdf.flow.precision`) with n <= :data:`EXPLICIT_ATTENTION_MAX_ROWS`, where the explicit product with its
+    (B, heads, n, n) weights is faster forward and backward; both compute the same function.
+    """
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16 and q.shape[-2] <= EXPLICIT_ATTENTION_MAX_ROWS:
+        weights = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+        return weights.softmax(-1).to(v.dtype) @ v
+    return F.scaled_dot_product_attention(q, k, v)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """adaLN: ``x * (1 + scale) + shift`` with (B, width) modulation broadcast over the n rows of (B, n, width)."""
     return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
@@ -130,7 +148,7 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, w = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, n, w))
 
 
