@@ -12,7 +12,13 @@ elsewhere the bf16 rows run in float32 and the file says so (``native_bf16``). T
 matrices with class labels (the text encoder adds a fixed start-up cost, not a per-step one); the field loss is on,
 as in both presets.
 
-Writes ``bench/results/precision.json`` and prints a table. Timings on a shared machine are inflated; compare rows.
+Attention alone (``--attention``): forward + backward seconds of ``msdf.flow.model.attention``'s two kernels, the
+explicit ``softmax(q k^T / sqrt d) v`` against ``F.scaled_dot_product_attention`` (the baseline), in float32 and
+bfloat16, at n = 128 ... 1024 rows for the CPU presets' head size (batch 8, 6 heads of 32) and the paper preset's (16
+heads of 64, batch 2); median of 20 after 5 warm-up calls. This is what sets
+``msdf.flow.model.EXPLICIT_ATTENTION_MAX_ROWS``.
+
+Writes ``bench/results/precision.json`` and prints tables. Timings on a shared machine are inflated; compare rows.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.results_io import write_result  # noqa: E402
 from msdf.flow.config import build_config  # noqa: E402
 from msdf.flow.dataset import ArrayStore  # noqa: E402
+from msdf.flow.model import EXPLICIT_ATTENTION_MAX_ROWS  # noqa: E402
 from msdf.flow.precision import native_bf16  # noqa: E402
 from msdf.flow.trainer import train  # noqa: E402
 
@@ -75,11 +83,46 @@ def measure(presets: list[str], steps: int, repeats: int) -> list[dict]:
     return rows
 
 
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The explicit product, whatever the device and dtype (``msdf.flow.model.attention`` picks it only on the CPU)."""
+    return (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(-1).to(v.dtype) @ v
+
+
+ATTENTION_SHAPES = [(8, 6, n, 32) for n in (128, 256, 512, 1024)] + [(2, 16, n, 64) for n in (256, 512, 1024)]
+
+
+def attention_times(repeats: int = 20, warmup: int = 5) -> list[dict]:
+    """Milliseconds per forward + backward of both kernels (module doc) for every shape and dtype."""
+    rows = []
+    kernels = {"explicit": explicit_attention, "fused (SDPA)": F.scaled_dot_product_attention}
+    for shape in ATTENTION_SHAPES:
+        for dtype in (torch.float32, torch.bfloat16):
+            gen = torch.Generator().manual_seed(0)
+            q, k, v, grad = (torch.randn(shape, generator=gen).to(dtype) for _ in range(4))
+            ms = {}
+            for name, fn in kernels.items():
+                leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+                times = []
+                for i in range(warmup + repeats):
+                    t0 = time.perf_counter()
+                    fn(*leaves).backward(grad)
+                    times.append(time.perf_counter() - t0)
+                ms[name] = 1e3 * statistics.median(times[warmup:])
+            b, h, n, d = shape
+            rows.append({"batch": b, "heads": h, "n": n, "head_dim": d, "dtype": str(dtype).removeprefix("torch."),
+                         "explicit_ms": ms["explicit"], "fused_ms": ms["fused (SDPA)"]})
+            print(f"  B {b:2d} heads {h:2d} n {n:4d} d {d:2d} {rows[-1]['dtype']:8s}: explicit "
+                  f"{ms['explicit']:7.2f} ms, fused {ms['fused (SDPA)']:7.2f} ms", flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="*", default=["cpu-small", "cpu-medium"])
     ap.add_argument("--steps", type=int, default=60, help="steps of the short run (the long one runs twice as many)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--attention", action=argparse.BooleanOptionalAction, default=True,
+                    help="also time the two attention kernels")
     ap.add_argument("--out", default="precision")
     args = ap.parse_args()
     native = native_bf16(torch.device("cpu"))
@@ -88,8 +131,13 @@ def main() -> int:
     print(f"{'preset':10s} {'mode':15s} {'samples/s':>9s} {'speed-up':>8s} {'warm-up s':>9s}")
     for r in rows:
         print(f"{r['preset']:10s} {r['mode']:15s} {r['samples_per_s']:9.1f} {r['speedup']:7.2f}x {r['warmup_s']:9.1f}")
+    attention = None
+    if args.attention:
+        print("attention, forward + backward:")
+        attention = attention_times()
     write_result(args.out, {"threads": torch.get_num_threads(), "native_bf16": native,
-                            "n": N, "k": K, "rows": rows,
+                            "n": N, "k": K, "rows": rows, "attention": attention,
+                            "explicit_attention_max_rows": EXPLICIT_ATTENTION_MAX_ROWS,
                             "note": "timings on a shared machine are inflated; compare rows of the same run"})
     return 0
 

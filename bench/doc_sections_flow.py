@@ -48,7 +48,21 @@ def precision(d: Data) -> str:
             "from scratch: samples/s = S · batch / (T(2 S) − T(S)) is the steady-state rate, warm-up = T(S) − "
             "S · batch / rate (start-up, and compiling in the compile rows); medians of the repeats. This CPU "
             f"{native} native bf16 instructions (AVX512-BF16 or AMX, `msdf.flow.precision`).\n\n"
-            + table(["preset", "mode", "batch", "samples/s", "speed-up", "warm-up s"], rows))
+            + table(["preset", "mode", "batch", "samples/s", "speed-up", "warm-up s"], rows) + _attention(d))
+
+
+def _attention(d: Data) -> str:
+    """The attention-kernel table of ``precision.json`` (empty when the run skipped it)."""
+    if not d.get("attention"):
+        return ""
+    rows = [[num(r["batch"]), num(r["heads"]), num(r["n"]), num(r["head_dim"]), r["dtype"],
+             fixed(r["explicit_ms"], 2), fixed(r["fused_ms"], 2), f"{r['fused_ms'] / r['explicit_ms']:.2f}×"]
+            for r in d["attention"]]
+    return ("\n\nAttention alone, milliseconds per forward + backward: the explicit softmax(q kᵀ / √d) v against "
+            "`F.scaled_dot_product_attention` (fused, the baseline). `msdf.flow.model.attention` takes the explicit "
+            f"product on the CPU in bf16 up to {num(d['explicit_attention_max_rows'])} rows, the fused kernel "
+            "everywhere else.\n\n"
+            + table(["batch", "heads", "n", "head dim", "dtype", "explicit ms", "fused ms", "explicit speed-up"], rows))
 
 
 def flow_e2e(d: Data) -> str:

@@ -113,3 +113,25 @@ def test_batch_one_condition_broadcasts_and_errors():
         m(x, t, None)
     with pytest.raises(ValueError, match="does not match"):
         m(x, t, Condition(null=torch.zeros(2, dtype=torch.bool), labels=torch.tensor([0, 1])))
+
+
+def test_cpu_bf16_attention_is_the_explicit_product_up_to_512_rows(monkeypatch):
+    """Both kernels compute softmax(q k^T / sqrt d) v; the explicit one serves CPU bf16 with n <= 512 rows, torch's
+    fused kernel everything else (float32, longer sets)."""
+    from msdf.flow import model as model_mod
+
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 40, 16, generator=gen) for _ in range(3))
+    exact = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    fused_calls = []
+    real = model_mod.F.scaled_dot_product_attention
+    monkeypatch.setattr(model_mod.F, "scaled_dot_product_attention",
+                        lambda *a: fused_calls.append(a[0].shape) or real(*a))
+    out = model_mod.attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert out.dtype == torch.bfloat16 and not fused_calls
+    torch.testing.assert_close(out.float(), exact, atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(model_mod.attention(q, k, v), exact)  # float32: the fused kernel
+    assert fused_calls == [q.shape]
+    long = torch.randn(1, 1, model_mod.EXPLICIT_ATTENTION_MAX_ROWS + 1, 8, dtype=torch.bfloat16)
+    model_mod.attention(long, long, long)
+    assert fused_calls[-1] == long.shape
