@@ -1,7 +1,8 @@
 """Benchmark of flow-matching training: throughput (samples/s), the cost of the assignments behind the couplings,
 and the multisample-FM (OT coupling) ablation.
 
-1. Throughput of ``msdf.flow.trainer.train`` on ``--device`` (CPU by default; on CUDA with the presets' bf16) for
+1. Throughput of ``msdf.flow.trainer.train`` on ``--device`` (CPU by default), each preset in its own precision
+   (``bf16``: ``paper`` autocasts where bf16 is native, ``msdf.flow.precision``; ``cpu-small`` is float32) for
    the ``cpu-small`` (n=256, k=5) and ``paper`` (n=1024, k=7) model sizes, independent coupling (baseline) vs exact
    OT coupling within each condition (``ot``) vs row alignment (``rows``: each sample's noise rows matched to its
    data rows, ``msdf.flow.coupling.align_rows``); median of ``--repeats``.
