@@ -55,9 +55,11 @@ def test_preset_reaches_the_training_command(tmp_path, monkeypatch):
         parser.parse_args(["--preset", "paper"])  # sized for n = 1024, k = 7, not the demo's store
     calls: list[tuple] = []
     monkeypatch.setattr(pipeline, "msdf_cli", lambda *args, log, ok=(0,): calls.append(args) or 0)
-    for preset, expected in ((None, "cpu-small"), ("cpu-medium", "cpu-medium")):
+    cases = ((False, None, "cpu-medium"), (True, None, "cpu-small"), (True, "cpu-medium", "cpu-medium"),
+             (False, "cpu-small", "cpu-small"))
+    for quick, preset, expected in cases:  # full run: cpu-medium; quick: cpu-small's faster steps; or as asked
         calls.clear()
-        cfg = DemoConfig.make(tmp_path / str(preset), quick=True, preset=preset)
+        cfg = DemoConfig.make(tmp_path / f"{quick}{preset}", quick=quick, preset=preset)
         Demo(cfg).train()
         args = [str(a) for a in calls[0]]
         assert args[0] == "train" and args[args.index("--preset") + 1] == expected

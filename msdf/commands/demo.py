@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="~5-minute smoke run (small data, 3 minutes of training)")
     parser.add_argument("--minutes", type=float, default=None, help="training budget in minutes (default 15; quick 3)")
     parser.add_argument("--preset", choices=CPU_PRESETS, default=None,
-                        help="training preset (default cpu-small; cpu-medium makes more whole shapes but needs about "
-                             "3x the minutes for the same steps)")
+                        help="training preset (default cpu-medium, in bf16 where the CPU has it; quick: cpu-small, "
+                             "whose ~3x faster steps suit a 3-minute budget)")
     parser.add_argument("--per-class", type=int, default=None, help="synthetic shapes per class (default 40; quick 12)")
     parser.add_argument("--samples", type=int, default=None, help="samples per prompt (default 4; quick 2)")
     parser.add_argument("--resolution", type=int, default=None, help="marching-cubes resolution for generated shapes")

@@ -29,7 +29,7 @@ class DemoConfig:
 
     out: Path
     minutes: float = 15.0
-    preset: str = "cpu-small"
+    preset: str = "cpu-medium"
     per_class: int = 40
     reference_per_class: int = 8
     samples: int = 4
@@ -45,8 +45,8 @@ class DemoConfig:
     @classmethod
     def make(cls, out: str | Path, quick: bool = False, **overrides: object) -> "DemoConfig":
         """Defaults for a full (~30 min on 2 cores) or ``quick`` run, then explicit ``overrides`` (None = default)."""
-        base = dict(minutes=3.0, per_class=12, reference_per_class=2, samples=2, resolution=128, real_meshes=2,
-                    visco_resolution=64) if quick else {}
+        base = dict(minutes=3.0, preset="cpu-small", per_class=12, reference_per_class=2, samples=2, resolution=128,
+                    real_meshes=2, visco_resolution=64) if quick else {}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(out=Path(out), quick=quick, **base)  # type: ignore[arg-type]
 
@@ -119,7 +119,7 @@ class Demo:
                 "real": [p.name for p in picked]}
 
     def preprocess(self) -> dict:
-        """M-SDF store of the synthetic set (n=256 grids of 5^3, the cpu-small preset's representation).
+        """M-SDF store of the synthetic set (n=256 grids of 5^3, the representation the cpu-* presets are sized for).
 
         ``refine_steps`` (25, the encoder's default is 100) keeps this stage at ~3 minutes for 360 shapes on 2 cores.
         """
@@ -129,7 +129,7 @@ class Demo:
         return json.loads((self.out / "store" / "summary.json").read_text())
 
     def train(self) -> dict:
-        """Text-conditioned flow model of the configured preset (cpu-small by default) within the time budget
+        """Text-conditioned flow model of the configured preset (cpu-medium by default, quick: cpu-small) within the time budget
         (resumes an interrupted run)."""
         run = self.out / "run"
         # --resume continues from RUN/checkpoints/latest.json when an earlier run was interrupted, else starts fresh
