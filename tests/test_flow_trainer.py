@@ -195,6 +195,17 @@ def test_cosine_schedule_follows_the_minutes_budget(tmp_path, monkeypatch):
     assert len(lrs) > 20 and lrs[0] > 0.9e-3 and lrs[-1] < 0.2e-3 and lrs == sorted(lrs, reverse=True)
 
 
+def test_progress_bar_counts_the_minutes_budget_in_seconds(tmp_path, monkeypatch, capsys):
+    """A --minutes run's bar runs over the budget's seconds (its ETA is the deadline), a step-limited run's over steps."""
+    timed = _config(steps=100_000, minutes=0.05, val_every=10_000, ckpt_every=10_000)
+    monkeypatch.setattr(trainer_mod, "time", _StepClock(tick=0.02))  # 3 s budget
+    train(_store(), timed, tmp_path / "timed", quiet=False)
+    err = capsys.readouterr().err
+    assert "train (budget)" in err and "3/3 [" in err and "100000" not in err
+    train(_store(), _config(steps=4), tmp_path / "steps", quiet=False)
+    assert "4/4 [" in capsys.readouterr().err
+
+
 def test_overfit_two_shapes_and_sampler_contract(tmp_path):
     """A class-conditional model memorises 2 shapes; Euler sampling from noise returns each class's shape."""
     rng = np.random.default_rng(3)

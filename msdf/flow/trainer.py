@@ -377,7 +377,10 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     status, last_loss, val = "done", float("nan"), None
     window: list[float] = []
     saved_at = step if state is not None else -1
-    bar = tqdm(total=config.steps, initial=step, desc="train", disable=quiet, dynamic_ncols=True)
+    # a --minutes run counts seconds of its budget (its ETA is the deadline), a step-limited run counts steps
+    bar = (tqdm(total=round(60 * config.minutes), unit="s", desc="train (budget)", disable=quiet, dynamic_ncols=True)
+           if config.minutes is not None else
+           tqdm(total=config.steps, initial=step, desc="train", disable=quiet, dynamic_ncols=True))
     t_window = time.monotonic()
     while step < config.steps and used < 1.0:
         sel = (torch.randperm(ntrain, generator=data_gen)[:bs] if bs <= ntrain
@@ -419,13 +422,13 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         last_loss = float(loss.detach())
         window.append(last_loss)
         progress["samples_seen"] += bs * ddp.world
-        bar.update(1)
+        bar.update(min(bar.total, round(time.monotonic() - begin)) - bar.n if config.minutes is not None else 1)
         if step % config.log_every == 0 or step == config.steps:
             now = time.monotonic()
             sps = len(window) * bs * ddp.world / max(1e-9, now - t_window)
             mean_loss = float(np.mean(window))
             progress["history"].append({"step": step, "loss": mean_loss, "lr": lr})
-            bar.set_postfix(loss=f"{mean_loss:.4f}", samples_s=f"{sps:.1f}")
+            bar.set_postfix(step=step, loss=f"{mean_loss:.4f}", samples_s=f"{sps:.1f}")
             if writer is not None:
                 writer.add_scalar("train/loss", mean_loss, step)
                 writer.add_scalar("train/lr", lr, step)
