@@ -424,7 +424,7 @@ SECTIONS = [
              "gq_refine100_default_6k", "gq_symlog02_default_6k", "gq_symlog01_default_6k",
              "gq_b16_default_3k", "gq_b16_default_6k", "gq_ema999_default_6k",
              "gq_deep6_default_12k", "gq_deep6_wide192_default_6k", "gq_deep6_wide192_seed1_default_6k",
-             "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min"),
+             "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
