@@ -40,15 +40,17 @@ def train(d: Data) -> str:
 
 def precision(d: Data) -> str:
     """CPU training throughput by precision (``bench/bench_precision.py``): float32 against bf16 and bf16 + compile."""
-    rows = [[r["preset"], r["mode"], num(r["batch"]), fixed(r["samples_per_s"], 1), f"{r['speedup']:.2f}×",
-             fixed(r["warmup_s"], 1)] for r in d["rows"]]
+    rows = [[r["preset"], r["mode"], num(r["batch"]), num(r["steps"]), fixed(r["samples_per_s"], 1),
+             f"{r['speedup']:.2f}×", fixed(r["warmup_s"], 1), fixed(r["first_warmup_s"], 1)] for r in d["rows"]]
     native = "has" if d["native_bf16"] else "does **not** have (the bf16 rows ran in float32)"
     return (f"`msdf.flow.trainer.train` at the demo's representation (n = {d['n']}, k = {d['k']}) on {d['threads']} "
             "thread(s), each preset at its own batch; float32 is the baseline. Each mode trains S and then 2 S steps "
             "from scratch: samples/s = S · batch / (T(2 S) − T(S)) is the steady-state rate, warm-up = T(S) − "
-            "S · batch / rate (start-up, and compiling in the compile rows); medians of the repeats. This CPU "
+            "S · batch / rate; medians of the repeats. *First run* is the same warm-up for the mode's first run, "
+            "before any of them: in the compile rows, what compiling with torch's caches empty adds. This CPU "
             f"{native} native bf16 instructions (AVX512-BF16 or AMX, `msdf.flow.precision`).\n\n"
-            + table(["preset", "mode", "batch", "samples/s", "speed-up", "warm-up s"], rows) + _attention(d))
+            + table(["preset", "mode", "batch", "S", "samples/s", "speed-up", "warm-up s", "first run s"], rows)
+            + _attention(d))
 
 
 def _attention(d: Data) -> str:
