@@ -47,7 +47,8 @@ def precision(d: Data) -> str:
             "thread(s), each preset at its own batch; float32 is the baseline. Each mode trains S and then 2 S steps "
             "from scratch: samples/s = S · batch / (T(2 S) − T(S)) is the steady-state rate, warm-up = T(S) − "
             "S · batch / rate; medians of the repeats. *First run* is the same warm-up for the mode's first run, "
-            "before any of them: in the compile rows, what compiling with torch's caches empty adds. This CPU "
+            "before any of them: in the compile rows, what compiling with torch's caches empty adds (warm-ups within a "
+            "second of zero, negative ones included, are timing noise). This CPU "
             f"{native} native bf16 instructions (AVX512-BF16 or AMX, `msdf.flow.precision`).\n\n"
             + table(["preset", "mode", "batch", "S", "samples/s", "speed-up", "warm-up s", "first run s"], rows)
             + _attention(d))
@@ -407,6 +408,8 @@ def row_precision(d: Data) -> str:
 
 SECTIONS = [
     Section("train", "Training throughput and the OT ablation", "bench/bench_train.py", ("train",), train),
+    Section("precision", "CPU training precision: float32, bf16, compile", "bench/bench_precision.py", ("precision",),
+            precision),
     Section("flow-e2e", "The demo's model end to end", "bench/bench_flow_e2e.py", ("flow_e2e",), flow_e2e),
     Section("generation-quality", "Whole shapes: the training-design ablation",
             "bench/bench_generation_quality.py",

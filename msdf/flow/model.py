@@ -44,8 +44,9 @@ from torch import nn
 from msdf.flow.condition import Condition
 
 
-# Up to this many rows, CPU bf16 attention is the explicit product: torch's CPU flash kernel is 2-4x slower in
-# bfloat16 at n <= 256 and even at 512 (bench/bench_precision.py, "attention"); at 1024 rows it is the faster one.
+# Up to this many rows, CPU bf16 attention is the explicit product: torch's fused CPU kernel took 2.2-4.9x its time
+# (forward + backward) in bfloat16 at n <= 256 and 1.4-1.9x at 512; at 1024 rows the fused kernel is the faster one
+# (bench/bench_precision.py, docs/benchmarks.md#precision).
 EXPLICIT_ATTENTION_MAX_ROWS = 512
 
 
