@@ -196,7 +196,7 @@ def test_cosine_schedule_follows_the_minutes_budget(tmp_path, monkeypatch):
 
 
 def test_progress_bar_counts_the_minutes_budget_in_seconds(tmp_path, monkeypatch, capsys):
-    """A --minutes run's bar runs over the budget's seconds (its ETA is the deadline), a step-limited run's over steps."""
+    """A --minutes run's bar runs over the budget's seconds (its ETA is the deadline), a step run's over steps."""
     timed = _config(steps=100_000, minutes=0.05, val_every=10_000, ckpt_every=10_000)
     monkeypatch.setattr(trainer_mod, "time", _StepClock(tick=0.02))  # 3 s budget
     train(_store(), timed, tmp_path / "timed", quiet=False)
@@ -266,7 +266,7 @@ def _ddp_worker(rank, world, port, run, result_dir):
     torch.set_num_threads(1)
     sink: dict = {}
     _record_training(setattr, sink)
-    res = train(_store(), _config(steps=3, ckpt_every=100), run, quiet=True)
+    res = train(_store(), _config(steps=3, ckpt_every=100, bf16=False), run, quiet=True)  # spawned: no conftest
     # plain tensors only, so the parent reads the file with weights_only=True
     batches = [(x0, x1, t, {k: v for k, v in vars(c).items() if v is not None}) for x0, x1, t, c in sink["batches"]]
     torch.save({"step": res.step, "status": res.status, "batches": batches,
@@ -298,7 +298,7 @@ def test_ddp_ranks_agree_and_equal_one_process_on_the_concatenated_batch(tmp_pat
     sink: dict = {}
     _record_training(monkeypatch.setattr, sink)
     monkeypatch.setattr(trainer_mod, "make_batch", lambda x1, cond, config: next(replay))
-    single = train(_store(), _config(steps=3, ckpt_every=100), tmp_path / "single", quiet=True)
+    single = train(_store(), _config(steps=3, ckpt_every=100, bf16=False), tmp_path / "single", quiet=True)
     assert single.step == 3
     for name, w in sink["model"].state_dict().items():
         torch.testing.assert_close(ranks[0]["weights"][name], w, rtol=1e-5, atol=1e-6, msg=name)
