@@ -129,8 +129,8 @@ class Demo:
         return json.loads((self.out / "store" / "summary.json").read_text())
 
     def train(self) -> dict:
-        """Text-conditioned flow model of the configured preset (cpu-medium by default, quick: cpu-small) within the time budget
-        (resumes an interrupted run)."""
+        """Text-conditioned flow model of the configured preset (cpu-medium by default, quick: cpu-small) within the
+        time budget (resumes an interrupted run)."""
         run = self.out / "run"
         # --resume continues from RUN/checkpoints/latest.json when an earlier run was interrupted, else starts fresh
         msdf_cli("train", "--data", self.out / "store", "--preset", self.cfg.preset, "--cond", "text",

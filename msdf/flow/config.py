@@ -149,7 +149,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The same design with depth 6 and width 192 (about 4.5x the transformer FLOPs per sample), trained in bfloat16
     # where the CPU has native bf16 (msdf.flow.precision): in the ablation, at the same 6,000 steps, shapes more whole
     # and nearer the held-out references (1-NNA) than cpu-small's, and in bf16 about 5,000 steps fit the demo's 15
-    # minutes on 2 cores with the same wholeness (docs/training.md, "What compute buys"). The demo's default.
+    # minutes on 2 cores, with wholeness near cpu-small's 6,000-step runs and better 1-NNA (docs/training.md, "What
+    # compute buys"). The demo's default.
     "cpu-medium": {**CPU_SMALL, "model": {**CPU_SMALL["model"], "width": 192, "depth": 6, "heads": 6,
                                           "row_hidden": 192}, "bf16": True},
     # Paper scale (n = 1024, k = 7): a ~DiT-L sized set transformer for GPUs.
