@@ -1,13 +1,14 @@
 """The flow model's end-to-end acceptance check: do generated shapes look like the class their caption asks for?
 
 Protocol (issue "flow-matching transformer", acceptance): the demo's text-conditioned model (its preset, ``cpu-medium``
-by default, is in the demo's ``demo_config.json``) trained for 15 minutes on the synthetic dataset (40 shapes per
-class, store ``--grids 256 --k 5``); 4 samples per prompt; a nearest-neighbour classifier labels each sample with
-the class of its nearest **held-out reference mesh** (the demo's ``data/reference`` set, drawn with a seed the
-training set never used; never the training shapes) by Chamfer distance (2048-point clouds, each bbox-normalised,
-:mod:`msdf.evaluation`). A sample without a mesh counts as a miss and as wholeness 0. Baseline in the same run: chance (1 / number of classes) and the same classifier applied to fresh
-synthetic shapes of the prompted class (the classifier's own accuracy, an upper bound). Each row also gives the
-:mod:`msdf.wholeness` of its raw decoded meshes (median, share >= 0.9, median components).
+by default, is in the demo's ``demo_config.json``) trained for 15 minutes on the synthetic dataset (40 shapes per class,
+store ``--grids 256 --k 5``); 4 samples per prompt; a nearest-neighbour classifier labels each sample with the class of
+its nearest **held-out reference mesh** (the demo's ``data/reference`` set, drawn with a seed the training set never
+used; never the training shapes) by Chamfer distance (2048-point clouds, each bbox-normalised, :mod:`msdf.evaluation`).
+A sample without a mesh counts as a miss and as wholeness 0. Baseline in the same run: chance (1 / number of classes)
+and the same classifier applied to fresh synthetic shapes of the prompted class (the classifier's own accuracy, an upper
+bound). Each row also gives the :mod:`msdf.wholeness` of its raw decoded meshes (median, share >= 0.9, median
+components).
 
 ``msdf demo`` does the training and generation (prompts in ``msdf/demo/prompts.tsv``); this script classifies its
 output. Prompts after the first of each class (second captions, unseen phrasings) are reported separately.
