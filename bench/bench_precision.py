@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.results_io import write_result  # noqa: E402
 from msdf.flow.config import build_config  # noqa: E402
 from msdf.flow.dataset import ArrayStore  # noqa: E402
-from msdf.flow.model import EXPLICIT_ATTENTION_MAX_ROWS  # noqa: E402
+from msdf.flow.model import EXPLICIT_ATTENTION_MAX_ROWS, explicit_attention  # noqa: E402
 from msdf.flow.precision import native_bf16  # noqa: E402
 from msdf.flow.trainer import train  # noqa: E402
 
@@ -90,11 +90,6 @@ def measure(presets: list[str], steps: int | None, repeats: int) -> list[dict]:
         base = next(r for r in rows if r["preset"] == row["preset"] and r["mode"] == "float32")
         row["speedup"] = row["samples_per_s"] / base["samples_per_s"]
     return rows
-
-
-def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """The explicit product, whatever the device and dtype (``msdf.flow.model.attention`` picks it only on the CPU)."""
-    return (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(-1).to(v.dtype) @ v
 
 
 ATTENTION_SHAPES = [(8, 6, n, 32) for n in (128, 256, 512, 1024)] + [(2, 16, n, 64) for n in (256, 512, 1024)]

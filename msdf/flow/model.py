@@ -50,16 +50,21 @@ from msdf.flow.condition import Condition
 EXPLICIT_ATTENTION_MAX_ROWS = 512
 
 
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d)) v`` as plain products, with its (B, heads, n, n) weights in memory."""
+    weights = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    return weights.softmax(-1).to(v.dtype) @ v
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``softmax(q k^T / sqrt(d)) v`` for q, k, v (B, heads, n, d) -> (B, heads, n, d).
 
     ``F.scaled_dot_product_attention`` (fused, O(n) memory) except on the CPU in bfloat16 (training under
-    :mod:`msdf.flow.precision`) with n <= :data:`EXPLICIT_ATTENTION_MAX_ROWS`, where the explicit product with its
-    (B, heads, n, n) weights is faster forward and backward; both compute the same function.
+    :mod:`msdf.flow.precision`) with n <= :data:`EXPLICIT_ATTENTION_MAX_ROWS`, where :func:`explicit_attention` is
+    faster forward and backward; both compute the same function.
     """
     if q.device.type == "cpu" and q.dtype == torch.bfloat16 and q.shape[-2] <= EXPLICIT_ATTENTION_MAX_ROWS:
-        weights = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
-        return weights.softmax(-1).to(v.dtype) @ v
+        return explicit_attention(q, k, v)
     return F.scaled_dot_product_attention(q, k, v)
 
 
