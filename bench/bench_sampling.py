@@ -33,13 +33,16 @@ from bench.results_io import write_result  # noqa: E402
 from msdf.choices import TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
+from msdf.flow.solvers import steps_for  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
+MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
 
-def parse_setting(text: str) -> tuple[float, Restart]:
-    """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | comma-joined
-    -> ``(temperature, Restart)``."""
-    tau, restart = 1.0, Restart(0)
+
+def parse_setting(text: str) -> tuple[float, Restart, int]:
+    """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
+    default 32) | ``"rnfe=N"`` (each restart pass, default 8), comma-joined -> ``(temperature, Restart, nfe)``."""
+    tau, count, t, rnfe, nfe = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -47,13 +50,19 @@ def parse_setting(text: str) -> tuple[float, Restart]:
         if key == "tau":
             tau = float(value)
         elif key == "restarts":
-            count, _, t = value.partition("@")
-            restart = Restart(int(count), float(t) if t else Restart().t)
+            n, _, at = value.partition("@")
+            count, t = int(n), float(at) if at else t
+        elif key == "nfe":
+            nfe = int(value)
+        elif key == "rnfe":
+            rnfe = int(value)
         else:
-            raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t])")
+            raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
+                             "rnfe=N)")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
-    return tau, restart
+    steps_for("midpoint", nfe)
+    return tau, Restart(count, t, rnfe), nfe
 
 
 def main() -> int:
@@ -74,17 +83,17 @@ def main() -> int:
     sampler = FlowSampler.load(args.run, "cpu")
     ref, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     rows = {}
-    for text, (tau, restart) in zip(settings, parsed):
+    for text, (tau, restart, nfe) in zip(settings, parsed):
         t0 = time.perf_counter()
-        report = evaluate_run(sampler, make_solver("midpoint", 32), ref, labels, captions, guidance=args.guidance,
+        report = evaluate_run(sampler, make_solver("midpoint", nfe), ref, labels, captions, guidance=args.guidance,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=restart,
                               temperature=tau)
-        rows[text] = {"temperature": tau, "restart": asdict(restart), "seconds": time.perf_counter() - t0,
+        rows[text] = {"temperature": tau, "restart": asdict(restart), "nfe": nfe, "seconds": time.perf_counter() - t0,
                       "generate_s": report["timings"]["generate_s"], **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {
         "settings": {"run": args.run, "reference": args.reference, "references": len(labels),
-                     "solver": "midpoint", "nfe": 32, "guidance": args.guidance, "seed": args.seed,
+                     "solver": "midpoint", "nfe": MAIN_NFE, "guidance": args.guidance, "seed": args.seed,
                      "resolution": args.resolution},
         "rows": rows})
     return 0
