@@ -351,21 +351,24 @@ def sampling(*files: Data) -> str:
     for name, r in ((n, r) for d in files for n, r in d["rows"].items()):
         w, restart = r["wholeness"], r["restart"]
         missed = ", ".join(f"{c} {pct(a)}" for c, a in r["per_class_accuracy"].items() if a < 1.0) or "–"
-        default = (r["temperature"] == TEMPERATURE_DEFAULT
+        default = (r["temperature"] == TEMPERATURE_DEFAULT and r.get("nfe", st["nfe"]) == st["nfe"]
                    and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS)
         rows.append([f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
                      num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
-                     num(st["nfe"] + restart["count"] * restart["nfe"]), fixed(w["median_wholeness"], 3),
+                     num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
+                     fixed(w["median_wholeness"], 3),
                      pct(w["share_whole"], 0), num(w["median_components"]), num(w["median_stray_rows"]),
                      pct(r["accuracy"]), missed, pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])])
     run = "/".join(Path(st["run"]).parts[-2:])
+    per_class = st["references"] // len(files[0]["rows"][next(iter(files[0]["rows"]))]["per_class_accuracy"])
     return (f"One trained model (`{run}`: the `run/` folder of the recorded `msdf demo` run), so every difference "
-            "comes from sampling; the first row is plain sampling, the baseline. Judged like `msdf evaluate`: one "
-            f"sample per held-out reference caption ({st['references']} references drawn with a seed the training "
-            f"set never used, 8 per class), {st['solver']} {st['nfe']} NFE, guidance {num(st['guidance'])}, raw "
-            f"marching cubes at {st['resolution']}³, failed decodes count as failures. Temperature T: source noise "
-            "T·N(0, I) (`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each "
-            "(`--restarts`). One sample is 12.5% of a class's accuracy.\n\n"
+            "comes from sampling; the first row is the baseline. Judged like `msdf evaluate`: one sample per "
+            f"held-out reference caption ({st['references']} references drawn with a seed the training set never "
+            f"used, {per_class} per class), {st['solver']} {st['nfe']} NFE unless a row's `nfe=N` says otherwise, "
+            f"guidance {num(st['guidance'])}, raw marching cubes at {st['resolution']}³, failed decodes count as "
+            "failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: re-noise to t and "
+            "integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
+            f"{pct(1 / per_class)} of a class's accuracy.\n\n"
             + table(["setting", "temperature", "restarts", "NFE per sample", "median wholeness", "wholeness ≥ 0.9",
                      "median components", "median stray rows", "held-out accuracy", "classes below 100%", "1-NNA",
                      "COV", "failed"], rows))
@@ -435,6 +438,8 @@ SECTIONS = [
             ("row_precision",), row_precision),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
+    Section("sampling-medium", "Sampling settings on the cpu-medium demo model", "bench/bench_sampling.py",
+            ("sampling_nfe_medium",), sampling),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on a cpu-small demo model (CPU)", "bench/bench_solvers.py --run",
