@@ -277,12 +277,16 @@ def generation_quality(*files: Data) -> str:
                              pct(data["1nna_cd"]), pct(data["cov"]), num(data["num_failed"])])
     rows = ceilings + rows
     budget = f"{settings['steps']} steps" if settings.get("steps") else f"{settings['minutes']} min"
-    timed = [(", ".join(f"`{n}`" for n in d["rows"]), d["settings"]) for d in files if not d["settings"].get("steps")]
-    other_budgets = "".join(
-        f" {names}: trained for {s['minutes']:g} minutes instead ("
-        + ("the demo's budget: one training alone on 2 threads" if s["parallel"] == 1 and s["threads"] == 2 else
-           "equal wall time with the step budget of today's preset, same parallelism")
-        + "), so they show what model size buys at equal cost." for names, s in timed)
+    timed: dict[str, list[str]] = {}  # budget sentence -> the rows trained on it, each named once
+    for d in files:
+        s = d["settings"]
+        if not s.get("steps"):
+            why = ("the demo's budget: one training alone on 2 threads" if s["parallel"] == 1 and s["threads"] == 2
+                   else "equal wall time with the step budget of today's preset, same parallelism")
+            names = timed.setdefault(f"trained for {s['minutes']:g} minutes instead ({why})", [])
+            names += [n for n in d["rows"] if n not in names]
+    other_budgets = "".join(f" {', '.join(f'`{n}`' for n in names)}: {sentence}, so they compare at equal cost."
+                            for sentence, names in timed.items())
     for d in files:  # more optimiser steps than the preset
         steps, threads = d["settings"].get("steps"), d["settings"]["threads"]
         if steps and settings.get("steps") and steps > settings["steps"]:
