@@ -333,7 +333,9 @@ def generation_quality(*files: Data) -> str:
             "threads) and the `late-deep6` rows with 6,000 steps (one thread) are those variants at equal steps "
             "instead of equal time. `late-space1` and `late-space3` ran the space loss without "
             "its margin (`space_margin: 0`, "
-            "the first version: the stored overrides predate the option). "
+            "the first version: the stored overrides predate the option). The first `late-deep6-wide192-fast` row "
+            "ran torch's fused attention kernel in bf16, the second the explicit product that "
+            "`msdf.flow.model.attention` now chooses on the CPU in bf16 (`bench/bench_precision.py`). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + other_budgets + "\n\n"
@@ -436,7 +438,8 @@ SECTIONS = [
              "gq_refine100_default_6k", "gq_symlog02_default_6k", "gq_symlog01_default_6k",
              "gq_b16_default_3k", "gq_b16_default_6k", "gq_ema999_default_6k",
              "gq_deep6_default_12k", "gq_deep6_wide192_default_6k", "gq_deep6_wide192_seed1_default_6k",
-             "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min"),
+             "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min",
+             "gq_deep6_wide192_fast_explicit_15min"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
