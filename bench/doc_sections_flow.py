@@ -161,7 +161,8 @@ def dflow(d: Data) -> str:
     judged = "wholeness_plain" in s  # the held-out half-shape protocol (wholeness and class of each completion)
     conditioning = ("conditions a text model on \"a <label>\" and a class model on the label" if judged else
                     "samples a text model unconditionally and conditions class models on the reference label")
-    source = (f"model `{a['run']}`, references `{a['reference']}`"
+    source = (f"model `{'/'.join(Path(a['run']).parts[-2:])}`, references "
+              f"`{'/'.join(Path(a['reference']).parts[-3:])}`"
               + (f" (classes {', '.join(a['classes'])})" if a.get("classes") else "")
               + f"; the script {conditioning}" if a["run"]
               else "a small class model on sphere M-SDFs, trained on the spot")
@@ -439,7 +440,7 @@ SECTIONS = [
              "gq_b16_default_3k", "gq_b16_default_6k", "gq_ema999_default_6k",
              "gq_deep6_default_12k", "gq_deep6_wide192_default_6k", "gq_deep6_wide192_seed1_default_6k",
              "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min",
-             "gq_deep6_wide192_fast_explicit_15min"),
+             "gq_deep6_wide192_fast_explicit_15min", "gq_deep6_wide192_bf16_space1_15min"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
