@@ -310,7 +310,8 @@ def generation_quality(*files: Data) -> str:
             f"for {budget} (seed {settings['seed']}, {settings['threads']} thread(s), {settings['parallel']} "
             "trainings at once) on the demo's store (360 synthetic shapes as n = 256 grids of 5³ with 25 refinement "
             "steps; rows tagged `n128 k7`: the same shapes as 128 grids of 7³; rows tagged `refine0`, `refine100`: "
-            "the same grids with 0 or 100 refinement steps), then judged on "
+            "the same grids with 0 or 100 refinement steps; rows tagged `data80`: 720 shapes, 80 per class, whose "
+            "first 40 of each class are the demo's, encoded the same way), then judged on "
             f"{settings['references']} held-out references "
             f"(a synthetic set drawn with another seed): one sample per reference caption, {settings['solver']} "
             f"{settings['nfe']} NFE, guidance {num(settings['guidance'])} unless the name says otherwise, raw "
@@ -440,7 +441,8 @@ SECTIONS = [
              "gq_b16_default_3k", "gq_b16_default_6k", "gq_ema999_default_6k",
              "gq_deep6_default_12k", "gq_deep6_wide192_default_6k", "gq_deep6_wide192_seed1_default_6k",
              "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min",
-             "gq_deep6_wide192_fast_explicit_15min", "gq_deep6_wide192_bf16_space1_15min"),
+             "gq_deep6_wide192_fast_explicit_15min", "gq_deep6_wide192_bf16_space1_15min",
+             "gq_deep6_wide192_bf16_data80_15min"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
