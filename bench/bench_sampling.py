@@ -3,11 +3,13 @@ passes, judged on held-out references.
 
 The model is fixed (any run folder, e.g. the ``run/`` of an ``msdf demo`` output), so every difference between rows
 comes from sampling alone. Protocol of :func:`msdf.evaluation.evaluate_run` (the one ``msdf evaluate`` uses): one
-sample per reference caption (seed ``--seed + j``), midpoint 32 NFE, guidance 2, marching cubes at 128^3 on the raw
-field, no clean-up. Columns: median wholeness, share >= 0.9, median components and stray rows (:mod:`msdf.wholeness`),
-held-out class accuracy (failed decodes count as misses), 1-NNA / COV (Chamfer), seconds of sampling.
+sample per reference caption (seed ``--seed + j``), midpoint 32 NFE unless ``nfe=N``, guidance 2, marching cubes at
+128^3 on the raw field, no clean-up. Columns: median wholeness, share >= 0.9, median components and stray rows
+(:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses), 1-NNA / COV (Chamfer), seconds of
+sampling.
 
-A setting is ``tau=T`` and/or ``restarts=R[@t]`` joined by commas (``plain`` = tau 1, no restarts)::
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N`` and/or ``rnfe=N`` joined by commas (``plain`` = tau 1, no
+restarts; 8 NFE per restart pass unless ``rnfe=N``)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
