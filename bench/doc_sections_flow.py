@@ -139,7 +139,8 @@ def generate(d: Data) -> str:
     total = rows["generate total"]
     parts = ", ".join(f"{k[7:-2]} {fixed(total[k])} s" for k in ("median_ode_s", "median_decode_s", "median_render_s")
                       if total.get(k) == total.get(k))  # NaN (not rendered) fails x == x
-    return (f"`{a['run']}`, {a['n']} samples, {a['solver']} {a['nfe']} NFE, {a['resolution']}³, median of "
+    run = f"`{'/'.join(Path(a['run']).parts[-2:])}`" if a["run"] else "a briefly trained cpu-small-sized model"
+    return (f"{run}, {a['n']} samples, {a['solver']} {a['nfe']} NFE, {a['resolution']}³, median of "
             f"{a['repeats']} on `{a['device']}`: one `generate` call {fixed(total['time_s'])} s ({parts}). ODE for all "
             f"samples batched {fixed(rows['ode batched']['time_s'])} s vs one at a time "
             f"{fixed(rows['ode sequential (baseline)']['time_s'])} s.")
