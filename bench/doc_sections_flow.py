@@ -443,7 +443,7 @@ SECTIONS = [
              "gq_deep6_default_12k", "gq_deep6_wide192_default_6k", "gq_deep6_wide192_seed1_default_6k",
              "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min",
              "gq_deep6_wide192_fast_explicit_15min", "gq_deep6_wide192_bf16_space1_15min",
-             "gq_deep6_wide192_bf16_data80_15min"),
+             "gq_deep6_wide192_bf16_data80_15min", "gq_deep6_wide192_bf16_lr1e-3_15min"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
