@@ -369,7 +369,8 @@ def sampling(*files: Data) -> str:
                      pct(w["share_whole"], 0), num(w["median_components"]), num(w["median_stray_rows"]),
                      pct(r["accuracy"]), missed, pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])])
     run = "/".join(Path(st["run"]).parts[-2:])
-    per_class = st["references"] // len(files[0]["rows"][next(iter(files[0]["rows"]))]["per_class_accuracy"])
+    first = next(iter(files[0]["rows"].values()))
+    per_class = st["references"] // len(first["per_class_accuracy"])
     return (f"One trained model (`{run}`: the `run/` folder of the recorded `msdf demo` run), so every difference "
             "comes from sampling; the first row is the baseline. Judged like `msdf evaluate`: one sample per "
             f"held-out reference caption ({st['references']} references drawn with a seed the training set never "
