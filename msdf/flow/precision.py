@@ -1,9 +1,10 @@
 """Mixed precision: where training autocasts its matmuls to bfloat16.
 
 bfloat16 keeps float32's exponent range, so the flow-matching loss needs no scaling; only the model's forward pass
-runs under autocast, and the losses after it are computed in float32 (the bf16 prediction is promoted). It pays only where the hardware multiplies bfloat16
-natively: CUDA GPUs that report bf16 support, and CPUs with AVX512-BF16 or AMX tiles (oneDNN's bf16 kernels). On other
-CPUs torch would emulate it, slower than float32, so :func:`autocast` leaves them in float32.
+runs under autocast, and the losses after it are computed in float32 (the bf16 prediction is promoted). It pays only
+where the hardware multiplies bfloat16 natively: CUDA GPUs that report bf16 support, and CPUs with AVX512-BF16 or AMX
+tiles (oneDNN's bf16 kernels). On other CPUs torch would emulate it, slower than float32, so :func:`autocast` leaves
+them in float32.
 """
 from __future__ import annotations
 
