@@ -3,12 +3,12 @@ passes, judged on held-out references.
 
 The model is fixed (any run folder, e.g. the ``run/`` of an ``msdf demo`` output), so every difference between rows
 comes from sampling alone. Protocol of :func:`msdf.evaluation.evaluate_run` (the one ``msdf evaluate`` uses): one
-sample per reference caption (seed ``--seed + j``), midpoint 32 NFE unless ``nfe=N``, guidance 2, marching cubes at
-128^3 on the raw field, no clean-up. Columns: median wholeness, share >= 0.9, median components and stray rows
+sample per reference caption (seed ``--seed + j``), midpoint 32 NFE unless ``nfe=N``, guidance 2 (``--guidance``)
+unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: median wholeness, share >= 0.9, median components and stray rows
 (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses), 1-NNA / COV (Chamfer), seconds of
 sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N`` and/or ``rnfe=N`` joined by commas (``plain`` = tau 1, no
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N`` and/or ``w=G`` joined by commas (``plain`` = tau 1, no
 restarts; 8 NFE per restart pass unless ``rnfe=N``)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
-from msdf.choices import TEMPERATURE_DEFAULT  # noqa: E402
+from msdf.choices import GUIDANCE_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
 from msdf.flow.solvers import steps_for  # noqa: E402
@@ -41,10 +41,11 @@ from msdf.generate import make_solver  # noqa: E402
 MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
 
 
-def parse_setting(text: str) -> tuple[float, Restart, int]:
+def parse_setting(text: str, guidance: float) -> tuple[float, Restart, int, float]:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
-    default 32) | ``"rnfe=N"`` (each restart pass, default 8), comma-joined -> ``(temperature, Restart, nfe)``."""
-    tau, count, t, rnfe, nfe = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE
+    default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``),
+    comma-joined -> ``(temperature, Restart, nfe, guidance)``."""
+    tau, count, t, rnfe, nfe, w = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -58,13 +59,15 @@ def parse_setting(text: str) -> tuple[float, Restart, int]:
             nfe = int(value)
         elif key == "rnfe":
             rnfe = int(value)
+        elif key == "w":
+            w = float(value)
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
-                             "rnfe=N)")
+                             "rnfe=N, w=G)")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
     steps_for("midpoint", nfe)
-    return tau, Restart(count, t, rnfe), nfe
+    return tau, Restart(count, t, rnfe), nfe, w
 
 
 def main() -> int:
@@ -73,25 +76,25 @@ def main() -> int:
     ap.add_argument("--reference", required=True, help="held-out reference meshes (msdf synth-dataset, other seed)")
     ap.add_argument("--setting", action="append",
                     help="sampling setting (module doc); default: plain and the command line's default")
-    ap.add_argument("--guidance", type=float, default=2.0)
+    ap.add_argument("--guidance", type=float, default=GUIDANCE_DEFAULT)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--name", default="sampling", help="results file name")
     args = ap.parse_args()
     default = Restart()
     settings = args.setting or ["plain", f"tau={TEMPERATURE_DEFAULT:g},restarts={default.count}@{default.t:g}"]
-    parsed = [parse_setting(s) for s in settings]  # every setting is checked before the first sample
+    parsed = [parse_setting(s, args.guidance) for s in settings]  # every setting is checked before the first sample
     torch.set_num_threads(os.cpu_count() or 1)
     sampler = FlowSampler.load(args.run, "cpu")
     ref, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     rows = {}
-    for text, (tau, restart, nfe) in zip(settings, parsed):
+    for text, (tau, restart, nfe, w) in zip(settings, parsed):
         t0 = time.perf_counter()
-        report = evaluate_run(sampler, make_solver("midpoint", nfe), ref, labels, captions, guidance=args.guidance,
+        report = evaluate_run(sampler, make_solver("midpoint", nfe), ref, labels, captions, guidance=w,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=restart,
                               temperature=tau)
-        rows[text] = {"temperature": tau, "restart": asdict(restart), "nfe": nfe, "seconds": time.perf_counter() - t0,
-                      "generate_s": report["timings"]["generate_s"], **judged(report)}
+        rows[text] = {"temperature": tau, "restart": asdict(restart), "nfe": nfe, "guidance": w,
+                      "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"], **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {
         "settings": {"run": args.run, "reference": args.reference, "references": len(labels),

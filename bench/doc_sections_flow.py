@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.doc_format import Section, fixed, median, num, pct, table
-from msdf.choices import RESTART_DEFAULTS, TEMPERATURE_DEFAULT
+from msdf.choices import GUIDANCE_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
 
 Data = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
@@ -361,6 +361,7 @@ def sampling(*files: Data) -> str:
         w, restart = r["wholeness"], r["restart"]
         missed = ", ".join(f"{c} {pct(a)}" for c, a in r["per_class_accuracy"].items() if a < 1.0) or "–"
         default = (r["temperature"] == TEMPERATURE_DEFAULT and r.get("nfe", st["nfe"]) == st["nfe"]
+                   and r.get("guidance", st["guidance"]) == GUIDANCE_DEFAULT
                    and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS)
         rows.append([f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
                      num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
@@ -375,7 +376,7 @@ def sampling(*files: Data) -> str:
             "comes from sampling; the first row is the baseline. Judged like `msdf evaluate`: one sample per "
             f"held-out reference caption ({st['references']} references drawn with a seed the training set never "
             f"used, {per_class} per class), {st['solver']} {st['nfe']} NFE unless a row's `nfe=N` says otherwise, "
-            f"guidance {num(st['guidance'])}, raw marching cubes at {st['resolution']}³, failed decodes count as "
+            f"guidance {num(st['guidance'])} unless a row's `w=G` says otherwise, raw marching cubes at {st['resolution']}³, failed decodes count as "
             "failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: re-noise to t and "
             "integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
             f"{pct(1 / per_class)} of a class's accuracy.\n\n"

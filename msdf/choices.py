@@ -24,3 +24,4 @@ BACKENDS = ("local", "ray")  # msdf.data.backends
 # recognised less often (bench/bench_sampling.py compares them with plain sampling on the demo's model).
 RESTART_DEFAULTS = (3, 0.6, 8)
 TEMPERATURE_DEFAULT = 0.9
+GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w of msdf.flow.guidance (1 = the conditional model alone)
