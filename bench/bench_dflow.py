@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench.results_io import write_result  # noqa: E402
+from msdf.choices import GUIDANCE_DEFAULT  # noqa: E402
 from msdf.evaluation import chamfer_matrix, load_reference, mesh_point_cloud, normalize_bbox  # noqa: E402
 from msdf.flow.dflow import complete, observation_loss  # noqa: E402
 from msdf.flow.solvers import solve  # noqa: E402
@@ -76,7 +77,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=16, help="shapes (per class with --classes)")
     ap.add_argument("--classes", nargs="+", default=None, help="complete only references of these labels")
     ap.add_argument("--fallback-steps", type=int, default=400)
-    ap.add_argument("--guidance", type=float, default=2.0)
+    ap.add_argument("--guidance", type=float, default=GUIDANCE_DEFAULT)
     ap.add_argument("--nfe", type=int, default=8, help="midpoint NFE of the differentiable solve")
     ap.add_argument("--steps", type=int, default=20, help="optimiser steps")
     ap.add_argument("--optimizer", default="lbfgs")

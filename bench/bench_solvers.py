@@ -34,6 +34,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.results_io import write_result  # noqa: E402
+from msdf.choices import GUIDANCE_DEFAULT  # noqa: E402
 from msdf.flow.bns import psnr, train_bns  # noqa: E402
 from msdf.flow.solvers import FIXED_STEP_STAGES, solve  # noqa: E402
 
@@ -105,7 +106,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--prompts", default=None, metavar="FILE",
                     help="text model: prompts (one per line) to draw conditions from")
-    ap.add_argument("--guidance", type=float, default=2.0)
+    ap.add_argument("--guidance", type=float, default=GUIDANCE_DEFAULT)
     ap.add_argument("--nfes", type=int, nargs="+", default=[4, 6, 8, 12, 16])
     ap.add_argument("--bns-nfes", type=int, nargs="+", default=None,
                     help="distill BNS only at these NFE (default: every --nfes value)")

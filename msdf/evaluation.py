@@ -26,7 +26,7 @@ import torch
 import trimesh
 from tqdm.auto import tqdm
 
-from msdf.choices import TEMPERATURE_DEFAULT
+from msdf.choices import GUIDANCE_DEFAULT, TEMPERATURE_DEFAULT
 
 if TYPE_CHECKING:
     from msdf.flow.sampler import FlowSampler, Restart
@@ -288,8 +288,9 @@ def requested_conditions(sampler: FlowSampler, count: int, ref_labels: Sequence[
 
 
 def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor, ref_labels: Sequence[str | None],
-                 ref_captions: Sequence[str | None], *, num_samples: int | None = None, guidance: float = 2.0,
-                 seed: int = 0, resolution: int = 128, n_points: int = N_POINTS, batch_size: int = 16,
+                 ref_captions: Sequence[str | None], *, num_samples: int | None = None,
+                 guidance: float = GUIDANCE_DEFAULT, seed: int = 0, resolution: int = 128, n_points: int = N_POINTS,
+                 batch_size: int = 16,
                  quiet: bool = False, restart: Restart | None = None, temperature: float = TEMPERATURE_DEFAULT
                  ) -> dict:
     """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions (with

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from msdf.atomic import write_json
-from msdf.choices import MESH_FORMATS, SOLVERS, TEMPERATURE_DEFAULT
+from msdf.choices import GUIDANCE_DEFAULT, MESH_FORMATS, SOLVERS, TEMPERATURE_DEFAULT
 from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.solvers import METHODS, Solver, solve
 
@@ -159,7 +159,7 @@ def remove_listed_outputs(index: str | Path) -> list[Path]:
 
 
 def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str] | None = None,
-             classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = 2.0,
+             classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = GUIDANCE_DEFAULT,
              solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
              fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
              quiet: bool = False, restart: Restart = Restart(),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from msdf.choices import BNS_INITS
+from msdf.choices import BNS_INITS, GUIDANCE_DEFAULT
 
 NAME = "distill-solver"
 # Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
@@ -16,7 +16,7 @@ HELP = "learn a few-step BNS solver for a trained run (used by `msdf generate --
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="training run directory")
     parser.add_argument("--nfe", type=int, required=True, help="velocity evaluations of the learned solver")
-    parser.add_argument("--guidance", "-w", type=float, default=2.0,
+    parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
                         help="CFG weight the solver is distilled for (default 2; generate with the same -w)")
     parser.add_argument("--pairs", type=int, default=None,
                         help="(noise, condition) training pairs (default 512 on CUDA, 256 on CPU)")

@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from msdf.choices import DECODE_METHODS, MESH_FORMATS, RESTART_DEFAULTS, SOLVERS, TEMPERATURE_DEFAULT
+from msdf.choices import (DECODE_METHODS, GUIDANCE_DEFAULT, MESH_FORMATS, RESTART_DEFAULTS, SOLVERS,
+                          TEMPERATURE_DEFAULT)
 
 NAME = "generate"
 HELP = "generate 3D shapes from a trained flow model: meshes, M-SDF files, renders, contact sheet, samples.json"
@@ -13,7 +14,7 @@ HELP = "generate 3D shapes from a trained flow model: meshes, M-SDF files, rende
 
 def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = "midpoint", default_nfe: int = 32) -> None:
     """``--guidance/--solver/--nfe/--bns-file/--device`` shared by generate, evaluate and complete."""
-    parser.add_argument("--guidance", "-w", type=float, default=2.0,
+    parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
                         help="classifier-free guidance weight w: u_null + w (u_cond - u_null); 1 = plain conditional "
                              "(default 2)")
     parser.add_argument("--solver", choices=SOLVERS, default=default_solver,

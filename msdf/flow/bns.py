@@ -37,7 +37,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from msdf.atomic import atomic_write, write_json
-from msdf.choices import BNS_INITS
+from msdf.choices import BNS_INITS, GUIDANCE_DEFAULT
 from msdf.flow.solvers import CountingVelocity, ODESolution, VelocityFn
 
 if TYPE_CHECKING:
@@ -268,9 +268,9 @@ def train_bns(
     return result
 
 
-def make_pairs(sampler: FlowSampler, pairs: int, *, guidance: float = 2.0, prompts: list[str] | None = None,
-               seed: int = 0, batch_size: int = 16, rtol: float = 1e-5, atol: float = 1e-5,
-               quiet: bool = False) -> tuple[Callable[[Tensor], VelocityFn], Tensor, Tensor, dict]:
+def make_pairs(sampler: FlowSampler, pairs: int, *, guidance: float = GUIDANCE_DEFAULT,
+               prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, rtol: float = 1e-5,
+               atol: float = 1e-5, quiet: bool = False) -> tuple[Callable[[Tensor], VelocityFn], Tensor, Tensor, dict]:
     """(noise, condition) pairs of a :class:`~msdf.flow.sampler.FlowSampler` with their dopri5 solutions.
 
     Conditions are drawn at random (a generator seeded with ``seed``): class models uniformly over
@@ -306,8 +306,9 @@ def make_pairs(sampler: FlowSampler, pairs: int, *, guidance: float = 2.0, promp
     return velocity_for, x0, x1, info
 
 
-def distill(sampler: FlowSampler, nfe: int, *, pairs: int = 256, iters: int = 300, guidance: float = 2.0, init: str = "midpoint",
-            prompts: list[str] | None = None, seed: int = 0, batch_size: int = 16, lr: float = 1e-2,
+def distill(sampler: FlowSampler, nfe: int, *, pairs: int = 256, iters: int = 300,
+            guidance: float = GUIDANCE_DEFAULT, init: str = "midpoint", prompts: list[str] | None = None,
+            seed: int = 0, batch_size: int = 16, lr: float = 1e-2,
             rtol: float = 1e-5, atol: float = 1e-5, quiet: bool = False) -> tuple[BNSTrainResult, dict]:
     """Distill a BNS solver for a :class:`~msdf.flow.sampler.FlowSampler` at guidance ``guidance``.
 

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.choices import OPTIMIZERS
+from msdf.choices import GUIDANCE_DEFAULT, OPTIMIZERS
 from msdf.field import blend_sdf
 from msdf.flow.sampler import FlowSampler
 from msdf.flow.solvers import Solver, VelocityFn
@@ -135,8 +135,9 @@ def complete(
 
 
 def complete_shapes(sampler: FlowSampler, points: np.ndarray, *, prompt: str | None = None,
-                    class_name: str | None = None, num_samples: int = 1, seed: int = 0, guidance: float = 2.0,
-                    solver: Solver | None = None, steps: int = 20, optimizer: str = "lbfgs", lr: float | None = None,
+                    class_name: str | None = None, num_samples: int = 1, seed: int = 0,
+                    guidance: float = GUIDANCE_DEFAULT, solver: Solver | None = None, steps: int = 20,
+                    optimizer: str = "lbfgs", lr: float | None = None,
                     reg_weight: float = 1e-2, frame: str = "fit", max_points: int = 2048,
                     quiet: bool = False) -> tuple[Tensor, Normalization, DFlowResult]:
     """Complete a partial point cloud ``points`` (P, 3) in user coordinates with a :class:`FlowSampler`.

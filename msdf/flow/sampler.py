@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.choices import RESTART_DEFAULTS, TEMPERATURE_DEFAULT
+from msdf.choices import GUIDANCE_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
 from msdf.device import torch_device
 from msdf.flow.checkpoint import CheckpointError, build_model, checkpoint_at, latest_checkpoint, load_weights
 from msdf.flow.condition import Condition
@@ -235,8 +235,8 @@ class FlowSampler:
         """Source noise (len(seeds), n, dim) on this sampler's device, row j from seed ``seeds[j]`` (module doc)."""
         return source_noise(seeds, (self.n, self.dim), self.device)
 
-    def solve(self, cond: Condition, x0: Tensor, solver: Solver, guidance: float = 2.0, batch_size: int = 16,
-              quiet: bool = False, desc: str = "ODE") -> tuple[Tensor, dict[str, Any]]:
+    def solve(self, cond: Condition, x0: Tensor, solver: Solver, guidance: float = GUIDANCE_DEFAULT,
+              batch_size: int = 16, quiet: bool = False, desc: str = "ODE") -> tuple[Tensor, dict[str, Any]]:
         """Integrate the guided ODE from ``x0`` (B, n, dim) in ``batch_size`` chunks; ``cond`` has batch B or 1.
 
         Returns ``(x1 (B, n, dim) normalised, timings)`` with ``ode_s`` (solver wall time), ``nfe`` (evaluations of the
@@ -264,7 +264,7 @@ class FlowSampler:
         return valid_half_widths(self.denormalize(x1.detach()).float().cpu())
 
     @torch.no_grad()
-    def sample(self, cond: Condition, seeds: Sequence[int], solver: Solver, guidance: float = 2.0,
+    def sample(self, cond: Condition, seeds: Sequence[int], solver: Solver, guidance: float = GUIDANCE_DEFAULT,
                batch_size: int = 16, quiet: bool = False, restart: Restart = Restart(),
                temperature: float = TEMPERATURE_DEFAULT) -> tuple[Tensor, dict[str, Any]]:
         """Raw M-SDF matrices (B, n, dim) for ``cond`` (batch B or 1) and one seed per sample (``len(seeds) == B``).
