@@ -354,10 +354,14 @@ def _per_mille(x: float | None) -> str:
 def sampling(*files: Data) -> str:
     """Sampling settings on one trained model (``bench/bench_sampling.py``; files of the same run, one table)."""
     st = files[0]["settings"]
-    if any(d["settings"]["run"] != st["run"] for d in files):
-        raise ValueError("sampling: the files judge different runs")
-    rows = []
+    same = ("run", "reference", "seed", "resolution")
+    if any(d["settings"][key] != st[key] for d in files for key in same):
+        raise ValueError(f"sampling: the files differ in {', '.join(same)}")
+    rows, seen = [], set()
     for name, r in ((n, r) for d in files for n, r in d["rows"].items()):
+        if name in seen:  # the same setting (same seeds) measured again in a later file
+            continue
+        seen.add(name)
         w, restart = r["wholeness"], r["restart"]
         missed = ", ".join(f"{c} {pct(a)}" for c, a in r["per_class_accuracy"].items() if a < 1.0) or "–"
         default = (r["temperature"] == TEMPERATURE_DEFAULT and r.get("nfe", st["nfe"]) == st["nfe"]
@@ -452,7 +456,7 @@ SECTIONS = [
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
     Section("sampling-medium", "Sampling settings on the cpu-medium demo model", "bench/bench_sampling.py",
-            ("sampling_nfe_medium",), sampling),
+            ("sampling_medium", "sampling_medium_more", "sampling_nfe_medium"), sampling),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on a cpu-small demo model (CPU)", "bench/bench_solvers.py --run",
