@@ -19,9 +19,11 @@ DATASET_FORMATS = ("shapenet", "modelnet", "objaverse", "folder", "list")  # msd
 BACKENDS = ("local", "ray")  # msdf.data.backends
 # Sampling of msdf generate / evaluate (msdf.flow.sampler.FlowSampler.sample). Restart passes (0 = off), re-noise
 # time, NFE per pass; temperature tau of the source noise x_0 = tau * eps (1 = the distribution the model was trained
-# from). 3 passes to t = 0.6 at tau = 0.9 were the best balance of bench/bench_generation_quality.py: a third of the
-# components of plain sampling, higher wholeness, the same overall class accuracy, for 24 more NFE; chairs were
-# recognised less often (bench/bench_sampling.py compares them with plain sampling on the demo's model).
+# from). 3 passes to t = 0.6 were the best balance of bench/bench_generation_quality.py on cpu-small models: a third
+# of the components of plain sampling, higher wholeness, the same overall class accuracy, for 24 more NFE. There
+# tau = 0.9 helped a little; on the cpu-medium demo model (bench/bench_sampling.py, docs/benchmarks.md
+# #sampling-medium) every temperature below 1 drew more stray grids and less whole shapes (0.7 -> 0.9 -> 1 -> 1.1:
+# median stray rows 69.5 -> 42 -> 36 -> 26), so the default samples the trained distribution.
 RESTART_DEFAULTS = (3, 0.6, 8)
-TEMPERATURE_DEFAULT = 0.9
+TEMPERATURE_DEFAULT = 1.0
 GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w of msdf.flow.guidance (1 = the conditional model alone)
