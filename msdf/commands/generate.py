@@ -32,7 +32,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=TEMPERATURE_DEFAULT,
                         help=f"sampling temperature tau: the source noise is tau * N(0, I) (default "
                              f"{TEMPERATURE_DEFAULT:g}; 1 = the distribution the model was trained from; see "
-                             f"docs/benchmarks.md#sampling)")
+                             f"docs/benchmarks.md#sampling-medium)")
     count, t, nfe = RESTART_DEFAULTS
     parser.add_argument("--restarts", type=int, default=count,
                         help=f"restart passes after the solve: re-noise each sample to --restart-t and integrate "
