@@ -351,42 +351,67 @@ def _per_mille(x: float | None) -> str:
     return "–" if x is None else fixed(1e3 * x, 1)
 
 
+def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
+    """One table row of a ``bench_sampling`` setting ``r`` (named ``name``) judged under settings ``st``."""
+    w, restart = r["wholeness"], r["restart"]
+    missed = ", ".join(f"{c} {pct(a)}" for c, a in r["per_class_accuracy"].items() if a < 1.0) or "–"
+    default = (r["temperature"] == TEMPERATURE_DEFAULT and r.get("nfe", st["nfe"]) == st["nfe"]
+               and r.get("guidance", st["guidance"]) == GUIDANCE_DEFAULT
+               and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS)
+    return [f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
+            num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
+            num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
+            fixed(w["median_wholeness"], 3),
+            pct(w["share_whole"], 0), num(w["median_components"]), num(w["median_stray_rows"]),
+            pct(r["accuracy"]), missed, pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])]
+
+
+_SAMPLING_COLUMNS = ["setting", "temperature", "restarts", "NFE per sample", "median wholeness", "wholeness ≥ 0.9",
+                     "median components", "median stray rows", "held-out accuracy", "classes below 100%", "1-NNA",
+                     "COV", "failed"]
+
+
+def _sampling_protocol(files: tuple[Data, ...]) -> str:
+    """How every ``bench_sampling`` row is judged; the files must share reference set, seed and resolution."""
+    st = files[0]["settings"]
+    same = ("reference", "seed", "resolution")
+    if any(d["settings"][key] != st[key] for d in files for key in same):
+        raise ValueError(f"sampling: the files differ in {', '.join(same)}")
+    first = next(iter(files[0]["rows"].values()))
+    per_class = st["references"] // len(first["per_class_accuracy"])
+    return ("Judged like `msdf evaluate`: one sample per held-out reference caption "
+            f"({st['references']} references drawn with a seed the training set never used, {per_class} per class), "
+            f"{st['solver']} {st['nfe']} NFE unless a row's `nfe=N` says otherwise, guidance {num(st['guidance'])} "
+            f"unless a row's `w=G` says otherwise, raw marching cubes at {st['resolution']}³, failed decodes count "
+            "as failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: re-noise to t and "
+            "integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
+            f"{pct(1 / per_class)} of a class's accuracy.")
+
+
 def sampling(*files: Data) -> str:
     """Sampling settings on one trained model (``bench/bench_sampling.py``; files of the same run, one table)."""
     st = files[0]["settings"]
-    same = ("run", "reference", "seed", "resolution")
-    if any(d["settings"][key] != st[key] for d in files for key in same):
-        raise ValueError(f"sampling: the files differ in {', '.join(same)}")
+    if any(d["settings"]["run"] != st["run"] for d in files):
+        raise ValueError("sampling: the files judge different runs")
     rows, seen = [], set()
     for name, r in ((n, r) for d in files for n, r in d["rows"].items()):
         if name in seen:  # the same setting (same seeds) measured again in a later file
             continue
         seen.add(name)
-        w, restart = r["wholeness"], r["restart"]
-        missed = ", ".join(f"{c} {pct(a)}" for c, a in r["per_class_accuracy"].items() if a < 1.0) or "–"
-        default = (r["temperature"] == TEMPERATURE_DEFAULT and r.get("nfe", st["nfe"]) == st["nfe"]
-                   and r.get("guidance", st["guidance"]) == GUIDANCE_DEFAULT
-                   and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS)
-        rows.append([f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
-                     num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
-                     num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
-                     fixed(w["median_wholeness"], 3),
-                     pct(w["share_whole"], 0), num(w["median_components"]), num(w["median_stray_rows"]),
-                     pct(r["accuracy"]), missed, pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])])
+        rows.append(_sampling_row(name, r, st))
     run = "/".join(Path(st["run"]).parts[-2:])
-    first = next(iter(files[0]["rows"].values()))
-    per_class = st["references"] // len(first["per_class_accuracy"])
     return (f"One trained model (`{run}`: the `run/` folder of the recorded `msdf demo` run), so every difference "
-            "comes from sampling; the first row is the baseline. Judged like `msdf evaluate`: one sample per "
-            f"held-out reference caption ({st['references']} references drawn with a seed the training set never "
-            f"used, {per_class} per class), {st['solver']} {st['nfe']} NFE unless a row's `nfe=N` says otherwise, "
-            f"guidance {num(st['guidance'])} unless a row's `w=G` says otherwise, raw marching cubes at {st['resolution']}³, failed decodes count as "
-            "failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: re-noise to t and "
-            "integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
-            f"{pct(1 / per_class)} of a class's accuracy.\n\n"
-            + table(["setting", "temperature", "restarts", "NFE per sample", "median wholeness", "wholeness ≥ 0.9",
-                     "median components", "median stray rows", "held-out accuracy", "classes below 100%", "1-NNA",
-                     "COV", "failed"], rows))
+            f"comes from sampling; the first row is the baseline. {_sampling_protocol(files)}\n\n"
+            + table(_SAMPLING_COLUMNS, rows))
+
+
+def sampling_trainings(*files: Data) -> str:
+    """The same sampling settings on several trainings (``bench/bench_sampling.py``, one file per run)."""
+    rows = [[f"`{'/'.join(Path(d['settings']['run']).parts[-2:])}`", *_sampling_row(name, r, d["settings"])]
+            for d in files for name, r in d["rows"].items()]
+    return ("Several trainings, each sampled with the same settings and the same sample seeds, so the rows of one "
+            f"training differ only in sampling. {_sampling_protocol(files)}\n\n"
+            + table(["training", *_SAMPLING_COLUMNS], rows))
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
