@@ -20,10 +20,11 @@ BACKENDS = ("local", "ray")  # msdf.data.backends
 # Sampling of msdf generate / evaluate (msdf.flow.sampler.FlowSampler.sample). Restart passes (0 = off), re-noise
 # time, NFE per pass; temperature tau of the source noise x_0 = tau * eps (1 = the distribution the model was trained
 # from). 3 passes to t = 0.6 were the best balance of bench/bench_generation_quality.py on cpu-small models: a third
-# of the components of plain sampling, higher wholeness, the same overall class accuracy, for 24 more NFE. There
+# of the components of plain sampling, higher wholeness, the same overall class accuracy, for 24 more NFE (on the
+# cpu-medium demo model at tau = 1: 7 components against 9, class accuracy 97.9% against 95.1%). On cpu-small
 # tau = 0.9 helped a little; on the cpu-medium demo model (bench/bench_sampling.py, docs/benchmarks.md
 # #sampling-medium) every temperature below 1 drew more stray grids and less whole shapes (0.7 -> 0.9 -> 1 -> 1.1:
 # median stray rows 69.5 -> 42 -> 36 -> 26), so the default samples the trained distribution.
 RESTART_DEFAULTS = (3, 0.6, 8)
 TEMPERATURE_DEFAULT = 1.0
-GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w of msdf.flow.guidance (1 = the conditional model alone)
+GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w (msdf.flow.model forward_with_cfg; 1 = conditional alone)
