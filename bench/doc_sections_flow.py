@@ -483,6 +483,8 @@ SECTIONS = [
     Section("sampling-medium", "Sampling settings on the cpu-medium demo model", "bench/bench_sampling.py",
             ("sampling_medium", "sampling_medium_more", "sampling_medium_plain", "sampling_nfe_medium"),
             sampling),
+    Section("sampling-trainings", "Temperature on the cpu-medium preset's two ablation trainings",
+            "bench/bench_sampling.py", ("sampling_preset_seed0", "sampling_preset_seed1"), sampling_trainings),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on a cpu-small demo model (CPU)", "bench/bench_solvers.py --run",
