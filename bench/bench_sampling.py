@@ -4,12 +4,12 @@ passes, judged on held-out references.
 The model is fixed (any run folder, e.g. the ``run/`` of an ``msdf demo`` output), so every difference between rows
 comes from sampling alone. Protocol of :func:`msdf.evaluation.evaluate_run` (the one ``msdf evaluate`` uses): one
 sample per reference caption (seed ``--seed + j``), midpoint 32 NFE unless ``nfe=N``, guidance 2 (``--guidance``)
-unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: median wholeness, share >= 0.9, median components and stray rows
-(:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses), 1-NNA / COV (Chamfer), seconds of
-sampling.
+unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: median wholeness, share >= 0.9,
+median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
+1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N`` and/or ``w=G`` joined by commas (``plain`` = tau 1, no
-restarts; 8 NFE per restart pass unless ``rnfe=N``)::
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N`` and/or ``w=G`` joined by commas (``plain`` = tau 1,
+no restarts; 8 NFE per restart pass unless ``rnfe=N``)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
@@ -94,7 +94,8 @@ def main() -> int:
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=restart,
                               temperature=tau)
         rows[text] = {"temperature": tau, "restart": asdict(restart), "nfe": nfe, "guidance": w,
-                      "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"], **judged(report)}
+                      "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
+                      **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {
         "settings": {"run": args.run, "reference": args.reference, "references": len(labels),

@@ -290,9 +290,8 @@ def requested_conditions(sampler: FlowSampler, count: int, ref_labels: Sequence[
 def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor, ref_labels: Sequence[str | None],
                  ref_captions: Sequence[str | None], *, num_samples: int | None = None,
                  guidance: float = GUIDANCE_DEFAULT, seed: int = 0, resolution: int = 128, n_points: int = N_POINTS,
-                 batch_size: int = 16,
-                 quiet: bool = False, restart: Restart | None = None, temperature: float = TEMPERATURE_DEFAULT
-                 ) -> dict:
+                 batch_size: int = 16, quiet: bool = False, restart: Restart | None = None,
+                 temperature: float = TEMPERATURE_DEFAULT) -> dict:
     """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions (with
     ``restart`` passes, :class:`~msdf.flow.sampler.Restart`, None = its defaults, at sampling ``temperature``,
     :meth:`~msdf.flow.sampler.FlowSampler.sample`) and judge them with

@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="training run directory")
     parser.add_argument("--nfe", type=int, required=True, help="velocity evaluations of the learned solver")
     parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
-                        help="CFG weight the solver is distilled for (default 2; generate with the same -w)")
+                        help=f"CFG weight the solver is distilled for (default {GUIDANCE_DEFAULT:g}; generate with the "
+                             "same -w)")
     parser.add_argument("--pairs", type=int, default=None,
                         help="(noise, condition) training pairs (default 512 on CUDA, 256 on CPU)")
     parser.add_argument("--iters", type=int, default=None, help="Adam iterations (default 2000 on CUDA, 500 on CPU)")

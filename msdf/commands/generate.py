@@ -16,7 +16,7 @@ def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = 
     """``--guidance/--solver/--nfe/--bns-file/--device`` shared by generate, evaluate and complete."""
     parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
                         help="classifier-free guidance weight w: u_null + w (u_cond - u_null); 1 = plain conditional "
-                             "(default 2)")
+                             f"(default {GUIDANCE_DEFAULT:g})")
     parser.add_argument("--solver", choices=SOLVERS, default=default_solver,
                         help=f"ODE solver (default {default_solver}); bns = the solver made by `msdf distill-solver`")
     parser.add_argument("--nfe", type=int, default=default_nfe,
