@@ -400,7 +400,7 @@ def sampling(*files: Data) -> str:
         seen.add(name)
         rows.append(_sampling_row(name, r, st))
     run = "/".join(Path(st["run"]).parts[-2:])
-    return (f"One trained model (`{run}`: the `run/` folder of the recorded `msdf demo` run), so every difference "
+    return (f"One trained model (`{run}`: the `run/` folder of an `msdf demo` run), so every difference "
             f"comes from sampling; the first row is the baseline. {_sampling_protocol(files)}\n\n"
             + table(_SAMPLING_COLUMNS, rows))
 
