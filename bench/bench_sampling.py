@@ -8,7 +8,8 @@ unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: 
 median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
 1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N`` and/or ``w=G`` joined by commas (``plain`` = tau 1,
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G`` and/or ``gi=LO:HI`` (guidance only at
+times LO <= t < HI) joined by commas (``plain`` = tau 1,
 no restarts; 8 NFE per restart pass unless ``rnfe=N``)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
@@ -22,7 +23,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -41,11 +42,23 @@ from msdf.generate import make_solver  # noqa: E402
 MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
 
 
-def parse_setting(text: str, guidance: float) -> tuple[float, Restart, int, float]:
+@dataclass(frozen=True)
+class Setting:
+    """One sampling setting: temperature, restart passes, main midpoint NFE, guidance weight and the times
+    ``[lo, hi)`` at which it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`)."""
+
+    temperature: float = 1.0
+    restart: Restart = Restart(0)
+    nfe: int = MAIN_NFE
+    guidance: float = GUIDANCE_DEFAULT
+    interval: tuple[float, float] = (0.0, 1.0)
+
+
+def parse_setting(text: str, guidance: float) -> Setting:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
-    default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``),
-    comma-joined -> ``(temperature, Restart, nfe, guidance)``."""
-    tau, count, t, rnfe, nfe, w = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance
+    default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``) |
+    ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1), comma-joined -> :class:`Setting`."""
+    tau, count, t, rnfe, nfe, w, interval = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance, (0.0, 1.0)
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -61,13 +74,18 @@ def parse_setting(text: str, guidance: float) -> tuple[float, Restart, int, floa
             rnfe = int(value)
         elif key == "w":
             w = float(value)
+        elif key == "gi":
+            lo, _, hi = value.partition(":")
+            interval = (float(lo), float(hi))
+            if not 0.0 <= interval[0] < interval[1] <= 1.0:
+                raise ValueError(f"setting {text!r}: gi needs 0 <= LO < HI <= 1")
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
-                             "rnfe=N, w=G)")
+                             "rnfe=N, w=G, gi=LO:HI)")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
     steps_for("midpoint", nfe)
-    return tau, Restart(count, t, rnfe), nfe, w
+    return Setting(tau, Restart(count, t, rnfe), nfe, w, interval)
 
 
 def main() -> int:
@@ -88,13 +106,14 @@ def main() -> int:
     sampler = FlowSampler.load(args.run, "cpu")
     ref, labels, captions = load_reference(args.reference, seed=args.seed, quiet=True)
     rows = {}
-    for text, (tau, restart, nfe, w) in zip(settings, parsed):
+    for text, st in zip(settings, parsed):
         t0 = time.perf_counter()
-        report = evaluate_run(sampler, make_solver("midpoint", nfe), ref, labels, captions, guidance=w,
-                              seed=args.seed, resolution=args.resolution, quiet=True, restart=restart,
-                              temperature=tau)
-        rows[text] = {"temperature": tau, "restart": asdict(restart), "nfe": nfe, "guidance": w,
-                      "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
+        sampler.with_guidance_interval(*st.interval)
+        report = evaluate_run(sampler, make_solver("midpoint", st.nfe), ref, labels, captions, guidance=st.guidance,
+                              seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
+                              temperature=st.temperature)
+        rows[text] = {"temperature": st.temperature, "restart": asdict(st.restart), "nfe": st.nfe,
+                      "guidance": st.guidance, "guidance_interval": list(st.interval), "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.doc_format import Section, fixed, median, num, pct, table
-from msdf.choices import GUIDANCE_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
+from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
 
 Data = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
@@ -357,6 +357,7 @@ def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
     missed = ", ".join(f"{c} {pct(a)}" for c, a in r["per_class_accuracy"].items() if a < 1.0) or "–"
     default = (r["temperature"] == TEMPERATURE_DEFAULT and r.get("nfe", st["nfe"]) == st["nfe"]
                and r.get("guidance", st["guidance"]) == GUIDANCE_DEFAULT
+               and tuple(r.get("guidance_interval", (0.0, 1.0))) == GUIDANCE_INTERVAL_DEFAULT
                and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS)
     return [f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
             num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
@@ -382,7 +383,8 @@ def _sampling_protocol(files: tuple[Data, ...]) -> str:
     return ("Judged like `msdf evaluate`: one sample per held-out reference caption "
             f"({st['references']} references drawn with a seed the training set never used, {per_class} per class), "
             f"{st['solver']} {st['nfe']} NFE unless a row's `nfe=N` says otherwise, guidance {num(st['guidance'])} "
-            f"unless a row's `w=G` says otherwise, raw marching cubes at {st['resolution']}³, failed decodes count "
+            f"unless a row's `w=G` says otherwise, at every time t unless `gi=LO:HI` limits it to LO ≤ t < HI "
+            "(`--guidance-interval`; the conditional velocity alone elsewhere), raw marching cubes at {st['resolution']}³, failed decodes count "
             "as failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: re-noise to t and "
             "integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
             f"{pct(1 / per_class)} of a class's accuracy.")

@@ -28,3 +28,5 @@ BACKENDS = ("local", "ray")  # msdf.data.backends
 RESTART_DEFAULTS = (3, 0.6, 8)
 TEMPERATURE_DEFAULT = 1.0
 GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w (msdf.flow.model forward_with_cfg; 1 = conditional alone)
+# Times t at which the guidance weight applies (msdf.flow.sampler.FlowSampler.with_guidance_interval); (0, 1) = all.
+GUIDANCE_INTERVAL_DEFAULT = (0.0, 1.0)

@@ -206,16 +206,19 @@ def test_cli_errors(run_dir, tmp_path, capsys):
     assert "--restart-t" in capsys.readouterr().err
     assert main(["generate", str(run_dir), "--class", "small", "--temperature", "0", "-o", str(tmp_path / "t")]) == 2
     assert "--temperature" in capsys.readouterr().err
+    assert main(["generate", str(run_dir), "--class", "small", "--guidance-interval", "0.8", "0.2", "-o",
+                 str(tmp_path / "g")]) == 2
+    assert "--guidance-interval" in capsys.readouterr().err
 
 
 def test_cli_sampling_flags_reach_the_sampler(run_dir, tmp_path):
     out = tmp_path / "r"
     assert main(["generate", str(run_dir), "--class", "small", "-n", "1", "--nfe", "4", "--restarts", "2",
                  "--restart-t", "0.5", "--restart-nfe", "2", "--temperature", "0.7", "--resolution", "24",
-                 "--no-render", "--quiet", "-o", str(out)]) in (0, 3)
+                 "--guidance-interval", "0.1", "0.6", "--no-render", "--quiet", "-o", str(out)]) in (0, 3)
     meta = json.loads((out / "samples.json").read_text())
     assert meta["restart"] == {"count": 2, "t": 0.5, "nfe": 2} and meta["nfe"] == 4 + 2 * 2
-    assert meta["temperature"] == 0.7
+    assert meta["temperature"] == 0.7 and meta["guidance_interval"] == [0.1, 0.6]
 
 
 def test_read_prompts_and_slug(tmp_path):

@@ -5,18 +5,23 @@ import argparse
 import sys
 from pathlib import Path
 
-from msdf.choices import (DECODE_METHODS, GUIDANCE_DEFAULT, MESH_FORMATS, RESTART_DEFAULTS, SOLVERS,
-                          TEMPERATURE_DEFAULT)
+from msdf.choices import (DECODE_METHODS, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, MESH_FORMATS,
+                          RESTART_DEFAULTS, SOLVERS, TEMPERATURE_DEFAULT)
 
 NAME = "generate"
 HELP = "generate 3D shapes from a trained flow model: meshes, M-SDF files, renders, contact sheet, samples.json"
 
 
 def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = "midpoint", default_nfe: int = 32) -> None:
-    """``--guidance/--solver/--nfe/--bns-file/--device`` shared by generate, evaluate and complete."""
+    """``--guidance/--guidance-interval/--solver/--nfe/--bns-file/--device`` shared by generate, evaluate and
+    complete."""
     parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
                         help="classifier-free guidance weight w: u_null + w (u_cond - u_null); 1 = plain conditional "
                              f"(default {GUIDANCE_DEFAULT:g})")
+    lo, hi = GUIDANCE_INTERVAL_DEFAULT
+    parser.add_argument("--guidance-interval", type=float, nargs=2, default=[lo, hi], metavar=("LO", "HI"),
+                        help="apply w only at times LO <= t < HI of the flow (t = 0 noise, 1 data), the conditional "
+                             f"velocity alone elsewhere (default {lo:g} {hi:g})")
     parser.add_argument("--solver", choices=SOLVERS, default=default_solver,
                         help=f"ODE solver (default {default_solver}); bns = the solver made by `msdf distill-solver`")
     parser.add_argument("--nfe", type=int, default=default_nfe,
@@ -53,6 +58,17 @@ def sampling_from_args(args: argparse.Namespace):
         return Restart(args.restarts, args.restart_t, args.restart_nfe), args.temperature
     except ValueError as exc:
         raise UsageError(f"--restarts/--restart-t/--restart-nfe: {exc}") from exc
+
+
+def interval_from_args(args: argparse.Namespace) -> tuple[float, float]:
+    """``--guidance-interval`` as ``(lo, hi)`` (a usage error if invalid)."""
+    from msdf.boundary import UsageError
+    from msdf.flow.sampler import guidance_interval
+
+    try:
+        return guidance_interval(*args.guidance_interval)
+    except ValueError as exc:
+        raise UsageError(f"--guidance-interval: {exc}") from exc
 
 
 def add_condition_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -130,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_sample_arguments(args, ("num_samples", "batch_size"))
     restart, temperature = sampling_from_args(args)
+    interval = interval_from_args(args)
     prompts, classes = conditions_from_args(args)
-    sampler = FlowSampler.load(args.run, args.device)
+    sampler = FlowSampler.load(args.run, args.device).with_guidance_interval(*interval)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
         sampler.condition(prompts=prompts, classes=classes)

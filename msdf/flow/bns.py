@@ -323,7 +323,8 @@ def distill(sampler: FlowSampler, nfe: int, *, pairs: int = 256, iters: int = 30
     t0 = time.perf_counter()
     result = train_bns(velocity_for, x0, x1, nfe, init=init, iters=iters, lr=lr, batch_size=batch_size, seed=seed,
                        quiet=quiet)
-    summary = {"nfe": nfe, "init": init, "guidance": guidance, "pairs": pairs, "iters": iters, "lr": lr,
+    summary = {"nfe": nfe, "init": init, "guidance": guidance,
+               "guidance_interval": list(sampler.guidance_interval), "pairs": pairs, "iters": iters, "lr": lr,
                "batch_size": batch_size, "seed": seed, **info, "train_s": time.perf_counter() - t0,
                "val_rmse_init": math.exp(result.init_val_loss / 2),
                "val_rmse_trained": math.exp(result.best_val_loss / 2), "history": result.history}

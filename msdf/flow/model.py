@@ -325,8 +325,9 @@ class FlowTransformer(nn.Module):
         return self(torch.cat([x, x]), torch.cat([t, t]), Condition.cat([cond, cond.nulled()]), x1_prev)
 
     @staticmethod
-    def combine(branches: torch.Tensor, guidance: float) -> torch.Tensor:
-        """Guided velocity ``u(x | null) + w (u(x | c) - u(x | null))`` from (2B, n, D) ``[u(x | c); u(x | null)]``."""
+    def combine(branches: torch.Tensor, guidance: float | torch.Tensor) -> torch.Tensor:
+        """Guided velocity ``u(x | null) + w (u(x | c) - u(x | null))`` from (2B, n, D) ``[u(x | c); u(x | null)]``;
+        ``w`` a float or a tensor that broadcasts to (B, n, D) (one weight per sample: (B, 1, 1))."""
         u_c, u_null = branches.chunk(2)
         return u_null + guidance * (u_c - u_null)
 

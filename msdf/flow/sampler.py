@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.choices import GUIDANCE_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
+from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
 from msdf.device import torch_device
 from msdf.flow.checkpoint import CheckpointError, build_model, checkpoint_at, latest_checkpoint, load_weights
 from msdf.flow.condition import Condition
@@ -97,6 +97,13 @@ class AutoGuide:
     weight: float
 
 
+def guidance_interval(lo: float, hi: float) -> tuple[float, float]:
+    """``(lo, hi)`` as floats, checked: ``0 <= lo < hi <= 1`` (ValueError otherwise)."""
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"the guidance interval needs 0 <= lo < hi <= 1 (got {lo:g}, {hi:g})")
+    return float(lo), float(hi)
+
+
 def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
     """Project generated matrices (..., n, 4 + k^3) onto valid M-SDFs: half-widths ``s <- max(s, minimum)``.
 
@@ -142,6 +149,7 @@ class FlowSampler:
         self.class_names: list[str] = list(meta.get("class_names") or [])
         self.cond_type: str = config.cond
         self.autoguide: AutoGuide | None = None
+        self.guidance_interval: tuple[float, float] = GUIDANCE_INTERVAL_DEFAULT  # with_guidance_interval
         self.step: int | None = None  # the training step of the weights (set by load)
         self._text = None
 
@@ -180,17 +188,37 @@ class FlowSampler:
         self.autoguide = AutoGuide(weak.model, float(weight))
         return self
 
+    def with_guidance_interval(self, lo: float, hi: float) -> "FlowSampler":
+        """Apply the guidance weight only at times ``lo <= t < hi`` (Kynkaenniemi et al., NeurIPS 2024, "Applying
+        guidance in a limited interval"); outside it the velocity is the conditional one alone (``w = 1``, one
+        branch, half the cost). ``hi = 1`` includes ``t = 1``, so ``(0, 1)`` guides everywhere; returns ``self``."""
+        interval = guidance_interval(lo, hi)
+        if self.model.self_condition and interval != (0.0, 1.0):
+            raise ValueError("a guidance interval is not implemented for self-conditioned models")
+        self.guidance_interval = interval
+        return self
+
     # ---- the velocity field ---------------------------------------------------------------------------------------
     def velocity(self, x: Tensor, t: Tensor | float, cond: Condition | None = None, guidance: float = 1.0) -> Tensor:
         """Guided velocity (B, n, dim) at ``x`` (B, n, dim), ``t`` (B,) or scalar; ``cond`` batch B or 1.
 
-        ``cond=None`` means unconditional (the learned null condition). With :attr:`autoguide` set, the
-        :class:`AutoGuide` term is added. A self-conditioned model gets no previous
-        estimate here (the first step of a trajectory); :meth:`velocity_fn` carries it along a solve.
+        ``cond=None`` means unconditional (the learned null condition). Sample b is guided with weight
+        ``w_b = guidance`` where ``t_b`` lies in :attr:`guidance_interval`, else ``w_b = 1`` (the null branch is
+        evaluated only when some sample needs it). With :attr:`autoguide` set, the :class:`AutoGuide` term is added.
+        A self-conditioned model gets no previous estimate here (the first step of a trajectory); :meth:`velocity_fn`
+        carries it along a solve.
         """
         cond = (self.condition() if cond is None else cond).to(x.device)
-        branches = self.model.forward_branches(x, t, cond, guidance)
-        u = self.model.combine(branches, guidance) if self.model.guided(guidance) else branches
+        lo, hi = self.guidance_interval
+        t_b = torch.as_tensor(t, dtype=torch.float32).reshape(-1).expand(x.shape[0]).to(x.device)
+        inside = (t_b >= lo) & ((t_b < hi) | (hi >= 1.0))  # hi = 1 includes t = 1 (rk4's, dopri5's last stage)
+        w = guidance if bool(inside.any()) else 1.0
+        branches = self.model.forward_branches(x, t, cond, w)
+        if self.model.guided(w):
+            w_b = torch.where(inside, w, 1.0).to(branches.dtype).view(-1, *([1] * (branches.dim() - 1)))
+            u = self.model.combine(branches, w_b)
+        else:
+            u = branches
         if self.autoguide is not None:
             u_c = branches[:x.shape[0]]
             u = u + (self.autoguide.weight - 1.0) * (u_c - self.autoguide.model(x, t, cond))
