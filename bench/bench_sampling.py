@@ -117,7 +117,9 @@ def main() -> int:
                       **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {
-        "settings": {"run": args.run, "reference": args.reference, "references": len(labels),
+        "settings": {"run": args.run, "step": sampler.step, "model": {k: sampler.config["model"][k] for k in
+                                                                      ("width", "depth")},
+                     "reference": args.reference, "references": len(labels),
                      "solver": "midpoint", "nfe": MAIN_NFE, "guidance": args.guidance, "seed": args.seed,
                      "resolution": args.resolution},
         "rows": rows})

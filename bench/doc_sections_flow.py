@@ -407,12 +407,20 @@ def sampling(*files: Data) -> str:
             + table(_SAMPLING_COLUMNS, rows))
 
 
+def _training_label(st: Data) -> str:
+    """The run folder of a ``bench_sampling`` file, with its steps and model size where the file records them."""
+    label = f"`{'/'.join(Path(st['run']).parts[-2:])}`"
+    if "step" in st:
+        label += f" ({num(st['step'])} steps, width {st['model']['width']}, depth {st['model']['depth']})"
+    return label
+
+
 def sampling_trainings(*files: Data) -> str:
     """The same sampling settings on several trainings (``bench/bench_sampling.py``, one file per run)."""
-    rows = [[f"`{'/'.join(Path(d['settings']['run']).parts[-2:])}`", *_sampling_row(name, r, d["settings"])]
+    rows = [[_training_label(d["settings"]), *_sampling_row(name, r, d["settings"])]
             for d in files for name, r in d["rows"].items()]
-    return ("Several trainings, each sampled with the same settings and the same sample seeds, so the rows of one "
-            f"training differ only in sampling. {_sampling_protocol(files)}\n\n"
+    return ("Several trainings; the rows of one training share its model and sample seeds, so they differ only "
+            f"in sampling. {_sampling_protocol(files)}\n\n"
             + table(["training", *_SAMPLING_COLUMNS], rows))
 
 
