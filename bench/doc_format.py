@@ -53,6 +53,8 @@ def provenance(data: dict[str, Any], path: str) -> str:
         machine = machine.get("platform", "machine not recorded")
     cpus = prov.get("cpus") or data.get("cpus") or (recorded.get("cpus") if isinstance(recorded, dict) else None)
     where = f"{machine}, {cpus} CPU{'s' if cpus != 1 else ''}" if cpus else str(machine)
+    if prov.get("cpu_native_bf16") is not None:
+        where += ", native bf16" if prov["cpu_native_bf16"] else ", no native bf16"
     rev = prov.get("git_revision") or data.get("git_revision")
     revision = (f"revision `{rev[:10]}`{' (with local changes)' if prov.get('git_dirty') else ''}" if rev
                 else "git revision not recorded")

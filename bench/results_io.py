@@ -25,20 +25,23 @@ def _git(*args: str) -> str | None:
 
 
 def provenance() -> dict[str, Any]:
-    """Date (UTC), machine, software versions, git revision (and whether the tree had local changes outside
-    ``bench/results/``: a queue of benchmarks rewrites results files that do not change what the next one runs)
-    and the command line of the current run."""
+    """Date (UTC), machine (and whether its CPU multiplies bfloat16 natively), software versions, git revision (and
+    whether the tree had local changes outside ``bench/results/``: a queue of benchmarks rewrites results files that
+    do not change what the next one runs) and the command line of the current run."""
     try:
         import torch
 
+        from msdf.flow.precision import native_bf16
+
         torch_version: str | None = torch.__version__
         threads: int | None = torch.get_num_threads()
+        bf16: bool | None = native_bf16(torch.device("cpu"))
     except ImportError:  # pragma: no cover - every bench script imports torch
-        torch_version, threads = None, None
+        torch_version, threads, bf16 = None, None, None
     status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results")
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch_version, "torch_threads": threads,
+            "torch": torch_version, "torch_threads": threads, "cpu_native_bf16": bf16,
             "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "git_revision": _git("rev-parse", "HEAD"), "git_dirty": bool(status) if status is not None else None,
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
