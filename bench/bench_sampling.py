@@ -8,9 +8,9 @@ unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: 
 median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
 1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G`` and/or ``gi=LO:HI`` (guidance only at
-times LO <= t < HI) joined by commas (``plain`` = tau 1,
-no restarts; 8 NFE per restart pass unless ``rnfe=N``)::
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G`` and/or ``gi=LO:HI`` joined by commas
+(``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at every time unless ``gi=LO:HI``
+limits it to LO <= t < HI: the command line's default interval is spelled out, ``gi=0:0.8``)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
-from msdf.choices import GUIDANCE_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
+from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
 from msdf.flow.solvers import steps_for  # noqa: E402
@@ -99,8 +99,9 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--name", default="sampling", help="results file name")
     args = ap.parse_args()
-    default = Restart()
-    settings = args.setting or ["plain", f"tau={TEMPERATURE_DEFAULT:g},restarts={default.count}@{default.t:g}"]
+    default, (lo, hi) = Restart(), GUIDANCE_INTERVAL_DEFAULT
+    settings = args.setting or ["plain", f"tau={TEMPERATURE_DEFAULT:g},restarts={default.count}@{default.t:g},"
+                                         f"gi={lo:g}:{hi:g}"]
     parsed = [parse_setting(s, args.guidance) for s in settings]  # every setting is checked before the first sample
     torch.set_num_threads(os.cpu_count() or 1)
     sampler = FlowSampler.load(args.run, "cpu")
@@ -113,7 +114,8 @@ def main() -> int:
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
                               temperature=st.temperature)
         rows[text] = {"temperature": st.temperature, "restart": asdict(st.restart), "nfe": st.nfe,
-                      "guidance": st.guidance, "guidance_interval": list(st.interval), "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
+                      "guidance": st.guidance, "guidance_interval": list(st.interval),
+                      "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {

@@ -384,9 +384,9 @@ def _sampling_protocol(files: tuple[Data, ...]) -> str:
             f"({st['references']} references drawn with a seed the training set never used, {per_class} per class), "
             f"{st['solver']} {st['nfe']} NFE unless a row's `nfe=N` says otherwise, guidance {num(st['guidance'])} "
             f"unless a row's `w=G` says otherwise, at every time t unless `gi=LO:HI` limits it to LO ≤ t < HI "
-            "(`--guidance-interval`; the conditional velocity alone elsewhere), raw marching cubes at {st['resolution']}³, failed decodes count "
-            "as failures. Temperature T: source noise T·N(0, I) (`--temperature`); restarts: re-noise to t and "
-            "integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
+            "(`--guidance-interval`; the conditional velocity alone elsewhere), raw marching cubes at "
+            f"{st['resolution']}³, failed decodes count as failures. Temperature T: source noise T·N(0, I) "
+            "(`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
             f"{pct(1 / per_class)} of a class's accuracy.")
 
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 from toy_flows import train_random_run
 
+from msdf.choices import GUIDANCE_INTERVAL_DEFAULT
 from msdf.flow.sampler import FlowSampler
 
 
@@ -13,7 +14,7 @@ def run(tmp_path_factory):
 
 
 def test_guidance_applies_only_inside_the_interval(run):
-    everywhere = FlowSampler.load(run)
+    everywhere = FlowSampler.load(run).with_guidance_interval(0.0, 1.0)
     limited = FlowSampler.load(run).with_guidance_interval(0.3, 0.6)
     cond = everywhere.condition(classes=["a", "b", "a"])
     torch.manual_seed(0)
@@ -45,7 +46,7 @@ def test_sampling_with_an_interval_is_guided_then_conditional(run):
     x0 = sampler.noise([3, 4])
     got, timings = sampler.sample(cond, [3, 4], lambda v, x: solve(v, x, "midpoint", 8), guidance=3.0, quiet=True,
                                   restart=Restart(0), temperature=1.0)
-    plain = FlowSampler.load(run)
+    plain = FlowSampler.load(run).with_guidance_interval(0.0, 1.0)
     with torch.no_grad():
         half = solve(lambda x, t: plain.velocity(x, t, cond, 3.0), x0, "midpoint", 4, t1=0.5).x
         x1 = solve(lambda x, t: plain.velocity(x, t, cond, 1.0), half, "midpoint", 4, t0=0.5).x
@@ -56,10 +57,14 @@ def test_sampling_with_an_interval_is_guided_then_conditional(run):
 
 
 def test_the_full_interval_guides_at_t_1(run):
-    sampler = FlowSampler.load(run)
+    sampler = FlowSampler.load(run).with_guidance_interval(0.0, 1.0)
     cond = sampler.condition(classes=["a"])
     x = torch.randn(1, 6, 12)
     with torch.no_grad():
         u = sampler.velocity(x, 1.0, cond, 3.0)
         u_c = sampler.model(x, torch.ones(1), cond)
     assert (u - u_c).abs().max() > 1e-3
+
+
+def test_default_interval(run):
+    assert FlowSampler.load(run).guidance_interval == GUIDANCE_INTERVAL_DEFAULT != (0.0, 1.0)

@@ -98,6 +98,9 @@ def test_trained_self_conditioned_run_learns_from_and_samples_with_its_estimate(
     folder, _ = latest_checkpoint(tmp_path / "run")
     assert load_file(str(folder / "weights.safetensors"))["model.self_embed.mlp.2.weight"].abs().max() > 0
     sampler = FlowSampler.load(tmp_path / "run")
+    assert sampler.guidance_interval == (0.0, 1.0)  # guided at every time: its branches carry estimates
+    with pytest.raises(ValueError, match="self-conditioned"):
+        sampler.with_guidance_interval(0.0, 0.8)
     cond = sampler.condition(classes=["a", "b"])
     assert isinstance(sampler.velocity_fn(cond, 2.0), SelfConditionedVelocity)
     matrices, timings = sampler.sample(cond, [0, 1], make_solver("midpoint", 4), quiet=True,

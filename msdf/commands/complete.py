@@ -43,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
-    from msdf.commands.generate import check_sample_arguments, claim_sample_folder, interval_from_args
-    from msdf.flow.sampler import FlowSampler
+    from msdf.commands.generate import (check_sample_arguments, claim_sample_folder, interval_from_args,
+                                        load_sampler)
     from msdf.flow.dflow import complete_shapes
     from msdf.limits import check_archive
     from viscogrid.pointio import load_points
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     check_archive(args.points)
     points, _ = load_points(args.points)
-    sampler = FlowSampler.load(args.run, args.device).with_guidance_interval(*interval)
+    sampler = load_sampler(args, interval)
     solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
                          device=sampler.device)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     result.timings.update({"optimize_s": t_opt, "total_s": time.perf_counter() - t_start})
     write_json(Path(args.out) / "completion.json", {
         "run": str(args.run), "points": str(args.points), "num_points": int(len(points)), "prompt": args.prompt,
-        "class": args.class_name, "guidance": args.guidance, "guidance_interval": list(interval),
+        "class": args.class_name, "guidance": args.guidance, "guidance_interval": list(sampler.guidance_interval),
         "solver": args.solver, "nfe": args.nfe,
         "steps": args.steps, "optimizer": args.optimizer, "reg_weight": args.reg_weight, "frame": args.frame,
         "normalization": {"center": norm.center.tolist(), "scale": norm.scale}, "timings": result.timings,

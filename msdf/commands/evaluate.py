@@ -34,19 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.evaluation import evaluate_run, load_reference, markdown_table
     from msdf.flow.checkpoint import CheckpointError
-    from msdf.flow.sampler import FlowSampler
     from msdf.atomic import atomic_write, write_json
     from msdf.generate import make_solver
 
     from dataclasses import asdict
 
-    from msdf.commands.generate import interval_from_args, sampling_from_args
+    from msdf.commands.generate import interval_from_args, load_sampler, sampling_from_args
 
     restart, temperature = sampling_from_args(args)
     interval = interval_from_args(args)
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     try:
-        sampler = FlowSampler.load(args.run, args.device).with_guidance_interval(*interval)
+        sampler = load_sampler(args, interval)
         solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance,
                              bns_path=args.bns_file, device=sampler.device)
         clouds, labels, captions = load_reference(args.reference, n_points=args.points, limit=args.reference_limit,

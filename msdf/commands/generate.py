@@ -19,9 +19,10 @@ def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = 
                         help="classifier-free guidance weight w: u_null + w (u_cond - u_null); 1 = plain conditional "
                              f"(default {GUIDANCE_DEFAULT:g})")
     lo, hi = GUIDANCE_INTERVAL_DEFAULT
-    parser.add_argument("--guidance-interval", type=float, nargs=2, default=[lo, hi], metavar=("LO", "HI"),
+    parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                         help="apply w only at times LO <= t < HI of the flow (t = 0 noise, 1 data), the conditional "
-                             f"velocity alone elsewhere (default {lo:g} {hi:g})")
+                             f"velocity alone elsewhere (default {lo:g} {hi:g}; 0 1 = every time, which "
+                             "self-conditioned models always use; see docs/benchmarks.md#guidance-interval)")
     parser.add_argument("--solver", choices=SOLVERS, default=default_solver,
                         help=f"ODE solver (default {default_solver}); bns = the solver made by `msdf distill-solver`")
     parser.add_argument("--nfe", type=int, default=default_nfe,
@@ -60,15 +61,27 @@ def sampling_from_args(args: argparse.Namespace):
         raise UsageError(f"--restarts/--restart-t/--restart-nfe: {exc}") from exc
 
 
-def interval_from_args(args: argparse.Namespace) -> tuple[float, float]:
-    """``--guidance-interval`` as ``(lo, hi)`` (a usage error if invalid)."""
+def interval_from_args(args: argparse.Namespace) -> tuple[float, float] | None:
+    """``--guidance-interval`` as ``(lo, hi)``, None when not given (the sampler's default; a usage error if
+    invalid)."""
     from msdf.boundary import UsageError
     from msdf.flow.sampler import guidance_interval
 
+    if args.guidance_interval is None:
+        return None
     try:
         return guidance_interval(*args.guidance_interval)
     except ValueError as exc:
         raise UsageError(f"--guidance-interval: {exc}") from exc
+
+
+def load_sampler(args: argparse.Namespace, interval: tuple[float, float] | None):
+    """The :class:`~msdf.flow.sampler.FlowSampler` of ``args.run`` on ``args.device``, guided on ``interval``
+    (:func:`interval_from_args`; None: the sampler's default)."""
+    from msdf.flow.sampler import FlowSampler
+
+    sampler = FlowSampler.load(args.run, args.device)
+    return sampler if interval is None else sampler.with_guidance_interval(*interval)
 
 
 def add_condition_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -141,14 +154,13 @@ def conditions_from_args(args: argparse.Namespace) -> tuple[list[str] | None, li
 
 
 def run(args: argparse.Namespace) -> int:
-    from msdf.flow.sampler import FlowSampler
     from msdf.generate import generate, make_solver
 
     check_sample_arguments(args, ("num_samples", "batch_size"))
     restart, temperature = sampling_from_args(args)
     interval = interval_from_args(args)
     prompts, classes = conditions_from_args(args)
-    sampler = FlowSampler.load(args.run, args.device).with_guidance_interval(*interval)
+    sampler = load_sampler(args, interval)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
         sampler.condition(prompts=prompts, classes=classes)

@@ -149,7 +149,8 @@ class FlowSampler:
         self.class_names: list[str] = list(meta.get("class_names") or [])
         self.cond_type: str = config.cond
         self.autoguide: AutoGuide | None = None
-        self.guidance_interval: tuple[float, float] = GUIDANCE_INTERVAL_DEFAULT  # with_guidance_interval
+        # with_guidance_interval; a self-conditioned model is guided at every time (its branches carry estimates)
+        self.guidance_interval: tuple[float, float] = (0.0, 1.0) if model.self_condition else GUIDANCE_INTERVAL_DEFAULT
         self.step: int | None = None  # the training step of the weights (set by load)
         self._text = None
 
@@ -191,7 +192,9 @@ class FlowSampler:
     def with_guidance_interval(self, lo: float, hi: float) -> "FlowSampler":
         """Apply the guidance weight only at times ``lo <= t < hi`` (Kynkaenniemi et al., NeurIPS 2024, "Applying
         guidance in a limited interval"); outside it the velocity is the conditional one alone (``w = 1``, one
-        branch, half the cost). ``hi = 1`` includes ``t = 1``, so ``(0, 1)`` guides everywhere; returns ``self``."""
+        branch, half the cost). ``hi = 1`` includes ``t = 1``, so ``(0, 1)`` guides everywhere. The default is
+        ``msdf.choices.GUIDANCE_INTERVAL_DEFAULT``, except for self-conditioned models (every time); returns
+        ``self``."""
         interval = guidance_interval(lo, hi)
         if self.model.self_condition and interval != (0.0, 1.0):
             raise ValueError("a guidance interval is not implemented for self-conditioned models")
