@@ -236,7 +236,9 @@ def demo(d: Data) -> str:
     gen = d.get("generation") or {}
     if gen.get("restart") is not None:
         r = gen["restart"]
-        lines.append(f"Sampling: {gen['solver']}, guidance {num(gen['guidance'])}, temperature "
+        lo, hi = gen.get("guidance_interval") or (0.0, 1.0)
+        at = f" at t in [{lo:g}, {hi:g})" if (lo, hi) != (0.0, 1.0) else ""
+        lines.append(f"Sampling: {gen['solver']}, guidance {num(gen['guidance'])}{at}, temperature "
                      f"{num(gen['temperature'])}, {r['count']} restart passes to t = {r['t']:g} ({num(gen['nfe'])} "
                      "NFE per sample in all).")
     for what, w in (("the prompts' samples", d.get("generation_wholeness")),
@@ -364,12 +366,13 @@ def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
             num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
             fixed(w["median_wholeness"], 3),
             pct(w["share_whole"], 0), num(w["median_components"]), num(w["median_stray_rows"]),
-            pct(r["accuracy"]), missed, pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"])]
+            pct(r["accuracy"]), missed, pct(r["1nna_cd"]), pct(r["cov"]), num(r["num_failed"]),
+            fixed(r["generate_s"], 0)]
 
 
 _SAMPLING_COLUMNS = ["setting", "temperature", "restarts", "NFE per sample", "median wholeness", "wholeness ≥ 0.9",
                      "median components", "median stray rows", "held-out accuracy", "classes below 100%", "1-NNA",
-                     "COV", "failed"]
+                     "COV", "failed", "sampling s (all samples)"]
 
 
 def _sampling_protocol(files: tuple[Data, ...]) -> str:
@@ -387,7 +390,8 @@ def _sampling_protocol(files: tuple[Data, ...]) -> str:
             "(`--guidance-interval`; the conditional velocity alone elsewhere), raw marching cubes at "
             f"{st['resolution']}³, failed decodes count as failures. Temperature T: source noise T·N(0, I) "
             "(`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
-            f"{pct(1 / per_class)} of a class's accuracy.")
+            f"{pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the samples (solve "
+            "and restarts, not decoding), on the machine of the file's source line: compare it within one file.")
 
 
 def sampling(*files: Data) -> str:
@@ -495,6 +499,8 @@ SECTIONS = [
             sampling),
     Section("sampling-trainings", "Temperature on the cpu-medium preset's two ablation trainings",
             "bench/bench_sampling.py", ("sampling_preset_seed0", "sampling_preset_seed1"), sampling_trainings),
+    Section("guidance-interval", "Guidance in a limited interval, on two 15-minute trainings without bf16",
+            "bench/bench_sampling.py", ("sampling_interval_fp32_s0", "sampling_interval_small"), sampling_trainings),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on a cpu-small demo model (CPU)", "bench/bench_solvers.py --run",
