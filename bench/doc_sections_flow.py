@@ -428,6 +428,14 @@ def sampling_trainings(*files: Data) -> str:
             + table(["training", *_SAMPLING_COLUMNS], rows))
 
 
+def guidance_interval(*files: Data) -> str:
+    """:func:`sampling_trainings` of the guidance-interval files, with what each training is."""
+    return ("The trainings: `run_s0` is `msdf train --preset cpu-medium --cond text --minutes 15 --seed 0` on the "
+            "demo's store, `run_small` the same with `--preset cpu-small`, `demo_gi/run` the recorded demo's (README); "
+            "all three on a CPU without native bf16, so `cpu-medium` trained in float32. The rows without `gi` guide "
+            "at every time (the default before the interval). " + sampling_trainings(*files))
+
+
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
     out: Data = {}
     for k, v in overrides.items():
@@ -501,7 +509,7 @@ SECTIONS = [
             "bench/bench_sampling.py", ("sampling_preset_seed0", "sampling_preset_seed1"), sampling_trainings),
     Section("guidance-interval", "Guidance in a limited interval, on three 15-minute trainings without bf16",
             "bench/bench_sampling.py", ("sampling_interval_fp32_s0", "sampling_interval_small",
-                                        "sampling_interval_demo"), sampling_trainings),
+                                        "sampling_interval_demo"), guidance_interval),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on a cpu-small demo model (CPU)", "bench/bench_solvers.py --run",
