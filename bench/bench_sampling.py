@@ -35,7 +35,7 @@ from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
-from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
+from msdf.flow.sampler import FlowSampler, Restart, guidance_interval  # noqa: E402
 from msdf.flow.solvers import steps_for  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
@@ -47,11 +47,11 @@ class Setting:
     """One sampling setting: temperature, restart passes, main midpoint NFE, guidance weight and the times
     ``[lo, hi)`` at which it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`)."""
 
-    temperature: float = 1.0
-    restart: Restart = Restart(0)
-    nfe: int = MAIN_NFE
-    guidance: float = GUIDANCE_DEFAULT
-    interval: tuple[float, float] = (0.0, 1.0)
+    temperature: float
+    restart: Restart
+    nfe: int
+    guidance: float
+    interval: tuple[float, float]
 
 
 def parse_setting(text: str, guidance: float) -> Setting:
@@ -76,9 +76,10 @@ def parse_setting(text: str, guidance: float) -> Setting:
             w = float(value)
         elif key == "gi":
             lo, _, hi = value.partition(":")
-            interval = (float(lo), float(hi))
-            if not 0.0 <= interval[0] < interval[1] <= 1.0:
-                raise ValueError(f"setting {text!r}: gi needs 0 <= LO < HI <= 1")
+            try:
+                interval = guidance_interval(float(lo), float(hi))
+            except ValueError as exc:
+                raise ValueError(f"setting {text!r}: {exc}") from exc
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
                              "rnfe=N, w=G, gi=LO:HI)")

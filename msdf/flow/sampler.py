@@ -11,7 +11,7 @@ and seeds into raw M-SDF matrices. Sampling has exactly one seeding rule and one
     M_j    = valid(denormalize(x_1[j]))                                            (B, n, 4 + k^3) float32 on the CPU
 
 ``tau`` is the sampling temperature (``msdf.choices.TEMPERATURE_DEFAULT``; 1 = the distribution the model was
-trained from; 0.8-0.9 made samples more whole in the generation-quality ablation, lower values lost class accuracy).
+trained from; 0.8-0.9 made ``cpu-small`` samples a little more whole, ``cpu-medium`` ones less whole).
 ``valid`` clamps the half-widths (column 3) to ``MIN_HALF_WIDTH``; a non-finite value cannot be repaired, so
 :func:`msdf.decoder.decode_batch` reports such a sample as failed. ``msdf generate``, ``msdf evaluate``,
 ``msdf complete`` (D-Flow) and ``msdf distill-solver`` (BNS training pairs) all sample through this class.
