@@ -389,8 +389,8 @@ def _sampling_protocol(files: tuple[Data, ...]) -> str:
             f"unless a row's `w=G` says otherwise, at every time t unless `gi=LO:HI` limits it to LO ≤ t < HI "
             "(`--guidance-interval`; the conditional velocity alone elsewhere), raw marching cubes at "
             f"{st['resolution']}³, failed decodes count as failures. Temperature T: source noise T·N(0, I) "
-            "(`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each unless `rnfe=N` says otherwise (`--restarts`). One sample is "
-            f"{pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the samples (solve "
+            "(`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each unless `rnfe=N` says "
+            f"otherwise (`--restarts`). One sample is {pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the samples (solve "
             "and restarts, not decoding), on the machine of the file's source line: compare it within one file.")
 
 

@@ -162,7 +162,8 @@ def test_distill_and_generate_with_bns(run_dir, sampler, tmp_path):
     assert result.solver.num_parameters() == 18 and summary["dopri5_nfe_mean"] > 4
     path = solver_path(run_dir, 4, 2.0)
     result.solver.save(path, summary)
-    assert BNSSolver.load(path)[1]["pairs"] == 12
+    meta = BNSSolver.load(path)[1]
+    assert meta["pairs"] == 12 and meta["guidance_interval"] == list(sampler.guidance_interval)
     out = tmp_path / "bns"
     assert main(["generate", str(run_dir), "--class", "small", "-n", "1", "--solver", "bns", "--nfe", "4",
                  "--guidance", "2", "--resolution", "24", "--no-render", "--quiet", "-o", str(out)]) in (0, 3)
