@@ -2,7 +2,7 @@
 
 For each CPU preset (``cpu-small``, ``cpu-medium``) at the demo's representation (n = 256 grids of k = 5, rows of
 4 + 125) and the preset's own batch, ``msdf.flow.trainer.train`` first runs S steps once from scratch in each mode
-(the *first* run: in the compile mode it compiles with torch's kernel caches empty, a fresh cache folder per bench
+(the *first* run: in a compile mode it compiles with torch's kernel caches empty, a fresh cache folder per bench
 run), then, ``--repeats`` times, S and 2 S steps from scratch. The difference of those two wall times is the
 steady-state cost of S steps:
 
@@ -49,8 +49,8 @@ from msdf.flow.precision import native_bf16  # noqa: E402
 from msdf.flow.trainer import train  # noqa: E402
 
 N, K = 256, 5
-MODES = {"float32": {"bf16": False, "compile": False}, "bf16": {"bf16": True, "compile": False},
-         "bf16 + compile": {"bf16": True, "compile": True}}
+MODES = {"float32": {"bf16": False, "compile": False}, "float32 + compile": {"bf16": False, "compile": True},
+         "bf16": {"bf16": True, "compile": False}, "bf16 + compile": {"bf16": True, "compile": True}}
 
 
 def timed_train(store: ArrayStore, preset: str, mode: str, steps: int, seed: int) -> float:
@@ -66,14 +66,15 @@ def timed_train(store: ArrayStore, preset: str, mode: str, steps: int, seed: int
 STEPS = {"cpu-small": 160, "cpu-medium": 60}
 
 
-def measure(presets: list[str], steps: int | None, repeats: int) -> list[dict]:
-    """One row per preset and mode: steady-state samples/s, warm-up seconds (module doc), all repeats."""
+def measure(presets: list[str], modes: list[str], steps: int | None, repeats: int) -> list[dict]:
+    """One row per preset and mode (``modes``: keys of MODES, float32 first): steady-state samples/s, warm-up
+    seconds (module doc), all repeats."""
     rows = []
     store = ArrayStore(np.random.default_rng(0).normal(size=(16, N, 4 + K ** 3)).astype(np.float32), K,
                        labels=["a", "b"] * 8)
     for preset in presets:
         batch, s = build_config(preset).batch_size, steps or STEPS.get(preset, 60)
-        for mode in MODES:
+        for mode in modes:
             first = timed_train(store, preset, mode, s, 0)
             rates, warmups = [], []
             for r in range(repeats):
@@ -84,7 +85,7 @@ def measure(presets: list[str], steps: int | None, repeats: int) -> list[dict]:
             rows.append({"preset": preset, "mode": mode, "batch": batch, "steps": s, "samples_per_s": rate,
                          "warmup_s": statistics.median(warmups), "first_warmup_s": first - s * batch / rate,
                          "all_samples_per_s": rates, "all_warmup_s": warmups})
-            print(f"  {preset:10s} {mode:15s} {rate:7.1f} samples/s  warm-up {rows[-1]['warmup_s']:5.1f} s, first "
+            print(f"  {preset:10s} {mode:17s} {rate:7.1f} samples/s  warm-up {rows[-1]['warmup_s']:5.1f} s, first "
                   f"run {rows[-1]['first_warmup_s']:5.1f} s  (median of {repeats})", flush=True)
     for row in rows:
         base = next(r for r in rows if r["preset"] == row["preset"] and r["mode"] == "float32")
@@ -126,6 +127,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=None,
                     help="S, steps of the short run (the long one runs twice as many; default per preset)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES),
+                    help="modes to time (float32, the baseline, always runs)")
     ap.add_argument("--attention", action=argparse.BooleanOptionalAction, default=True,
                     help="also time the two attention kernels")
     ap.add_argument("--out", default="precision")
@@ -133,10 +136,11 @@ def main() -> int:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-precision-inductor-")  # a cold first run
     native = native_bf16(torch.device("cpu"))
     print(f"CPU training precision ({torch.get_num_threads()} threads, native bf16: {native}):")
-    rows = measure(args.presets, args.steps, args.repeats)
-    print(f"{'preset':10s} {'mode':15s} {'samples/s':>9s} {'speed-up':>8s} {'warm-up s':>9s} {'first run':>9s}")
+    rows = measure(args.presets, ["float32"] + [m for m in args.modes if m != "float32"], args.steps,
+                   args.repeats)
+    print(f"{'preset':10s} {'mode':17s} {'samples/s':>9s} {'speed-up':>8s} {'warm-up s':>9s} {'first run':>9s}")
     for r in rows:
-        print(f"{r['preset']:10s} {r['mode']:15s} {r['samples_per_s']:9.1f} {r['speedup']:7.2f}x {r['warmup_s']:9.1f} "
+        print(f"{r['preset']:10s} {r['mode']:17s} {r['samples_per_s']:9.1f} {r['speedup']:7.2f}x {r['warmup_s']:9.1f} "
               f"{r['first_warmup_s']:9.1f}")
     attention = None
     if args.attention:
