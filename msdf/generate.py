@@ -27,11 +27,13 @@ from msdf.flow.solvers import METHODS, Solver, solve
 
 
 def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, guidance: float = 1.0,
-                bns_path: str | Path | None = None, device: str | torch.device = "cpu") -> Solver:
+                bns_path: str | Path | None = None, device: str | torch.device = "cpu",
+                interval: tuple[float, float] = (0.0, 1.0)) -> Solver:
     """A :data:`Solver` for ``method`` (euler | midpoint | rk4 | dopri5 | bns) at ``nfe`` evaluations.
 
     ``bns`` loads the solver distilled for this run, NFE and guidance (``msdf distill-solver``) from ``bns_path`` or
-    its default place :func:`msdf.flow.bns.solver_path`.
+    its default place :func:`msdf.flow.bns.solver_path`, and checks that it was distilled for the sampler's guidance
+    weight and guidance ``interval`` (:func:`check_bns_sampling`).
     """
     if method == "bns":
         from msdf.flow.bns import BNSFormatError, BNSSolver, solver_path
@@ -43,6 +45,7 @@ def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, gui
         bns, meta = BNSSolver.load(bns_path)
         if bns.nfe != nfe:
             raise BNSFormatError(f"{bns_path}: a {bns.nfe}-NFE solver, but --nfe {nfe} was asked for")
+        check_bns_sampling(bns_path, meta, guidance, interval)
         bns = bns.to(device)
         return lambda velocity_fn, x0: bns(velocity_fn, x0)
     if method not in METHODS:
@@ -52,6 +55,26 @@ def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, gui
 
         steps_for(method, nfe)  # validate the budget now, not after loading everything
     return lambda velocity_fn, x0: solve(velocity_fn, x0, method, nfe)
+
+
+def check_bns_sampling(path: str | Path, meta: dict, guidance: float, interval: tuple[float, float]) -> None:
+    """Raise :class:`~msdf.flow.bns.BNSFormatError` unless the BNS solver described by ``meta`` (its ``.json``) was
+    distilled for guidance weight ``guidance`` on the guidance interval ``interval``.
+
+    A solver's time grid and coefficients fit the velocity field it was distilled on, and that field changes with
+    the weight and with where it applies. Solvers written before the interval existed guided at every time: their
+    interval reads as ``(0, 1)``.
+    """
+    from msdf.flow.bns import BNSFormatError
+
+    recorded = meta.get("guidance")
+    if recorded is not None and abs(float(recorded) - guidance) > 1e-9:
+        raise BNSFormatError(f"{path}: distilled for guidance {recorded:g}, but guidance {guidance:g} was asked for")
+    lo, hi = (float(v) for v in meta.get("guidance_interval", (0.0, 1.0)))
+    if abs(lo - interval[0]) > 1e-9 or abs(hi - interval[1]) > 1e-9:
+        raise BNSFormatError(f"{path}: distilled for guidance on [{lo:g}, {hi:g}), but the sampler guides on "
+                             f"[{interval[0]:g}, {interval[1]:g}): distil it again for this interval or pass "
+                             f"--guidance-interval {lo:g} {hi:g}")
 
 
 def read_prompts(path: str | Path) -> list[str]:
@@ -177,7 +200,7 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
         raise ValueError(f"-n must be at least 1 (got {num_samples})")
     t_start = time.perf_counter()
     solve_fn = make_solver(solver, nfe, run_dir=sampler.run_dir, guidance=guidance, bns_path=bns_path,
-                           device=sampler.device)
+                           device=sampler.device, interval=sampler.guidance_interval)
     kind = "class" if classes is not None else "prompt"
     base = list(classes if classes is not None else prompts if prompts is not None else [""])
     items = [item for item in base for _ in range(num_samples)]

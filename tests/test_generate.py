@@ -8,11 +8,11 @@ import trimesh
 
 from msdf.cli import main
 from msdf.choices import RESTART_DEFAULTS, TEMPERATURE_DEFAULT
-from msdf.flow.bns import BNSSolver, distill, solver_path
+from msdf.flow.bns import BNSFormatError, BNSSolver, distill, solver_path
 from msdf.flow.sampler import FlowSampler
 from msdf.flow.sampler import Restart, source_noise
 from msdf.flow.solvers import solve
-from msdf.generate import generate, make_solver, read_prompts, slug
+from msdf.generate import check_bns_sampling, generate, make_solver, read_prompts, slug
 from toy_flows import sphere_matrices
 
 PLAIN = Restart(0)  # no restart passes
@@ -171,6 +171,18 @@ def test_distill_and_generate_with_bns(run_dir, sampler, tmp_path):
     # no solver distilled for 6 NFE: a clear error naming the missing file
     with pytest.raises(ValueError, match="bns_nfe6_w2"):
         make_solver("bns", 6, run_dir=run_dir, guidance=2.0)
+    # distilled for guidance 2 on the default interval: another interval or weight is refused, naming the file
+    with pytest.raises(BNSFormatError, match=r"bns_nfe4_w2.*\[0, 0\.8\).*\[0, 1\)"):
+        make_solver("bns", 4, run_dir=run_dir, guidance=2.0, interval=(0.0, 1.0))
+    with pytest.raises(BNSFormatError, match="distilled for guidance 2, but guidance 3"):
+        make_solver("bns", 4, bns_path=path, guidance=3.0, interval=sampler.guidance_interval)
+    assert main(["generate", str(run_dir), "--class", "small", "--solver", "bns", "--nfe", "4", "--guidance", "2",
+                 "--guidance-interval", "0", "1", "--no-render", "--quiet", "-o", str(tmp_path / "other")]) == 1
+    # a solver written before the interval existed was distilled with guidance at every time
+    legacy = {k: v for k, v in meta.items() if k != "guidance_interval"}
+    check_bns_sampling(path, legacy, 2.0, (0.0, 1.0))
+    with pytest.raises(BNSFormatError, match="--guidance-interval 0 1"):
+        check_bns_sampling(path, legacy, 2.0, (0.0, 0.8))
 
 
 def test_cli_distill_solver_sizes_by_device(run_dir, tmp_path, monkeypatch):
@@ -182,6 +194,9 @@ def test_cli_distill_solver_sizes_by_device(run_dir, tmp_path, monkeypatch):
                  "-o", str(out), "--quiet"]) == 0
     meta = BNSSolver.load(out)[1]
     assert (meta["pairs"], meta["iters"], meta["batch_size"], meta["nfe"]) == (6, 2, 3, 2)
+    assert main(["distill-solver", str(run_dir), "--nfe", "2", "--pairs", "6", "--iters", "2", "--batch-size", "3",
+                 "--guidance-interval", "0", "1", "-o", str(tmp_path / "every.safetensors"), "--quiet"]) == 0
+    assert BNSSolver.load(tmp_path / "every.safetensors")[1]["guidance_interval"] == [0.0, 1.0]
     seen = {}
 
     def fake_distill(sampler, nfe, **kw):

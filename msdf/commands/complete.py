@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     points, _ = load_points(args.points)
     sampler = load_sampler(args, interval)
     solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
-                         device=sampler.device)
+                         device=sampler.device, interval=sampler.guidance_interval)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
         sampler.condition(prompts=None if args.prompt is None else [args.prompt],
                           classes=None if args.class_name is None else [args.class_name])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from msdf.choices import BNS_INITS, GUIDANCE_DEFAULT
+from msdf.commands.generate import add_guidance_interval_argument, interval_from_args, load_sampler
 
 NAME = "distill-solver"
 # Training size by device. On an H200 the GPU setting takes ~90 s for an 8-NFE solver of the demo model and reaches
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
                         help=f"CFG weight the solver is distilled for (default {GUIDANCE_DEFAULT:g}; generate with the "
                              "same -w)")
+    add_guidance_interval_argument(parser)
     parser.add_argument("--pairs", type=int, default=None,
                         help="(noise, condition) training pairs (default 512 on CUDA, 256 on CPU)")
     parser.add_argument("--iters", type=int, default=None, help="Adam iterations (default 2000 on CUDA, 500 on CPU)")
@@ -38,7 +40,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
     from msdf.flow.bns import distill, solver_path
-    from msdf.flow.sampler import FlowSampler
     from msdf.generate import read_prompts
     from msdf.outpaths import check_output_file
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--lr must be > 0, got {args.lr}")
     out = check_output_file(args.out or solver_path(args.run, args.nfe, args.guidance), (".safetensors",))
     prompts = read_prompts(args.prompts) if args.prompts else None
-    sampler = FlowSampler.load(args.run, args.device)
+    sampler = load_sampler(args, interval_from_args(args))
     size = GPU_DEFAULTS if sampler.device.type == "cuda" else CPU_DEFAULTS
     pairs, iters, batch = (size[k] if getattr(args, k) is None else getattr(args, k) for k in size)
     result, summary = distill(sampler, args.nfe, pairs=pairs, iters=iters, guidance=args.guidance, init=args.init,

@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         sampler = load_sampler(args, interval)
         solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance,
-                             bns_path=args.bns_file, device=sampler.device)
+                             bns_path=args.bns_file, device=sampler.device,
+                             interval=sampler.guidance_interval)
         clouds, labels, captions = load_reference(args.reference, n_points=args.points, limit=args.reference_limit,
                                                   split=args.split, resolution=args.resolution, seed=args.seed,
                                                   quiet=args.quiet)

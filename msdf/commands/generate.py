@@ -18,11 +18,7 @@ def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = 
     parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
                         help="classifier-free guidance weight w: u_null + w (u_cond - u_null); 1 = plain conditional "
                              f"(default {GUIDANCE_DEFAULT:g})")
-    lo, hi = GUIDANCE_INTERVAL_DEFAULT
-    parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
-                        help="apply w only at times LO <= t < HI of the flow (t = 0 noise, 1 data), the conditional "
-                             f"velocity alone elsewhere (default {lo:g} {hi:g}; 0 1 = every time, which "
-                             "self-conditioned models always use; see docs/benchmarks.md#guidance-interval)")
+    add_guidance_interval_argument(parser)
     parser.add_argument("--solver", choices=SOLVERS, default=default_solver,
                         help=f"ODE solver (default {default_solver}); bns = the solver made by `msdf distill-solver`")
     parser.add_argument("--nfe", type=int, default=default_nfe,
@@ -30,6 +26,15 @@ def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = 
     parser.add_argument("--bns-file", default=None, metavar="SAFETENSORS",
                         help="BNS solver file (default RUN/solvers/bns_nfe<N>_w<W>.safetensors)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
+
+
+def add_guidance_interval_argument(parser: argparse.ArgumentParser) -> None:
+    """``--guidance-interval LO HI`` (read back by :func:`interval_from_args`)."""
+    lo, hi = GUIDANCE_INTERVAL_DEFAULT
+    parser.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                        help="apply w only at times LO <= t < HI of the flow (t = 0 noise, 1 data), the conditional "
+                             f"velocity alone elsewhere (default {lo:g} {hi:g}; 0 1 = every time, which "
+                             "self-conditioned models always use; see docs/benchmarks.md#guidance-interval)")
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
@@ -161,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
     interval = interval_from_args(args)
     prompts, classes = conditions_from_args(args)
     sampler = load_sampler(args, interval)
-    make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file)
+    make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
+                interval=sampler.guidance_interval)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
         sampler.condition(prompts=prompts, classes=classes)
     claim_sample_folder(args, "samples.json")
