@@ -39,17 +39,19 @@ def train(d: Data) -> str:
 
 
 def precision(d: Data) -> str:
-    """CPU training throughput by precision (``bench/bench_precision.py``): float32 against bf16 and bf16 + compile."""
+    """CPU training throughput by precision (``bench/bench_precision.py``): float32 against the file's other modes
+    (float32 + compile, bf16, bf16 + compile)."""
     rows = [[r["preset"], r["mode"], num(r["batch"]), num(r["steps"]), fixed(r["samples_per_s"], 1),
              f"{r['speedup']:.2f}×", fixed(r["warmup_s"], 1), fixed(r["first_warmup_s"], 1)] for r in d["rows"]]
-    native = "has" if d["native_bf16"] else "does **not** have (the bf16 rows ran in float32)"
+    native = "has" if d["native_bf16"] else "does **not** have"
+    emulated = "" if d["native_bf16"] else ": any bf16 rows ran in float32"
     return (f"`msdf.flow.trainer.train` at the demo's representation (n = {d['n']}, k = {d['k']}) on {d['threads']} "
             "thread(s), each preset at its own batch; float32 is the baseline. Each mode trains S and then 2 S steps "
             "from scratch: samples/s = S · batch / (T(2 S) − T(S)) is the steady-state rate, warm-up = T(S) − "
             "S · batch / rate; medians of the repeats. *First run* is the same warm-up for the mode's first run, "
             "before any of them: in the compile rows, what compiling with torch's caches empty adds (warm-ups within a "
             "second of zero, negative ones included, are timing noise). This CPU "
-            f"{native} native bf16 instructions (AVX512-BF16 or AMX, `msdf.flow.precision`).\n\n"
+            f"{native} native bf16 instructions (AVX512-BF16 or AMX, `msdf.flow.precision`){emulated}.\n\n"
             + table(["preset", "mode", "batch", "S", "samples/s", "speed-up", "warm-up s", "first run s"], rows)
             + _attention(d))
 
@@ -475,6 +477,8 @@ SECTIONS = [
     Section("train", "Training throughput and the OT ablation", "bench/bench_train.py", ("train",), train),
     Section("precision", "CPU training precision: float32, bf16, compile", "bench/bench_precision.py", ("precision",),
             precision),
+    Section("precision-fp32", "CPU training without native bf16: float32 against float32 + compile",
+            "bench/bench_precision.py", ("precision_fp32",), precision),
     Section("flow-e2e", "The demo's model end to end", "bench/bench_flow_e2e.py", ("flow_e2e",), flow_e2e),
     Section("generation-quality", "Whole shapes: the training-design ablation",
             "bench/bench_generation_quality.py",
