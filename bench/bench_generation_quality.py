@@ -3,17 +3,18 @@
 Every variant is the baseline (``BASE``: the ``cpu-small`` preset as it was before the field loss, the cosine LR and
 the late time sampler: rows as a set, column statistics, constant LR, uniform t) plus a few overrides, trained on the
 same M-SDF store with the same conditioning, seed and budget (``--steps``, or ``--minutes``); trainings run
-``--parallel`` at a time with ``--threads`` torch threads each (a fixed step budget makes the comparison independent
-of how busy the machine is; the samples/s column says what each step costs). Each run is then judged by
+``--parallel`` at a time with ``--threads`` torch threads each (a fixed step budget makes the comparison independent of
+how busy the machine is; the samples/s column says what each step costs). Each run is then judged by
 :func:`msdf.evaluation.evaluate_run` against a held-out reference set (a synthetic set drawn with a seed the training
 set never used): one sample per reference caption (16 per class with ``msdf synth-dataset --per-class 16``), midpoint
-32 NFE, guidance 2, marching cubes at 128^3 on the raw field. Reported per variant: median wholeness, share of samples
-with wholeness >= 0.9, median connected components (:mod:`msdf.wholeness`), held-out class accuracy (nearest reference
-by Chamfer, failed decodes count as misses), COV / MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline
-row is ``set``; ``set-field1-cosine-late`` is the ``cpu-small`` preset as it is now. ``--judge-data`` adds the
-training store's own encodings judged the same way (the ceiling of every column); ``--tag`` names a store with another
-representation. Runs are judged by plain sampling (temperature 1, no restarts) unless ``--temperature`` (repeatable)
-or ``--restarts`` ask for other settings; ``bench/bench_sampling.py`` compares sampling settings on any one run.
+32 NFE, guidance 2 at every time (``--guidance-interval`` limits it), marching cubes at 128^3 on the raw field.
+Reported per variant: median wholeness, share of samples with wholeness >= 0.9, median connected components
+(:mod:`msdf.wholeness`), held-out class accuracy (nearest reference by Chamfer, failed decodes count as misses), COV /
+MMD / 1-NNA (Chamfer), training steps and samples/s. The baseline row is ``set``; ``set-field1-cosine-late`` is the
+``cpu-small`` preset as it is now. ``--judge-data`` adds the training store's own encodings judged the same way (the
+ceiling of every column); ``--tag`` names a store with another representation. Runs are judged by plain sampling
+(temperature 1, no restarts) unless ``--temperature`` (repeatable) or ``--restarts`` ask for other settings;
+``bench/bench_sampling.py`` compares sampling settings on any one run.
 
     python bench/bench_generation_quality.py --store data/store --reference data/reference --work bench_runs \\
         --steps 6000 --variant set --variant slots
@@ -95,6 +96,7 @@ VARIANTS: dict[str, dict] = {
     "late-valuesfirst08": {**LATE, "values_end": 0.8},
     "late-symlog01": {**LATE, "value_scale": 0.01},
     "late-symlog02": {**LATE, "value_scale": 0.02},
+    "late-surface4": {**LATE, "field_surface_weight": 4.0},
     "set-field1-cosine-geomfirst08": {"field_weight": 1.0, "schedule": "cosine", "geometry_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
@@ -230,6 +232,9 @@ def main() -> int:
     ap.add_argument("--temperature", action="append", type=float, metavar="TAU",
                     help="sampling temperature (x_0 = tau eps; default 1, plain sampling); repeat to judge every "
                          "run at several")
+    ap.add_argument("--guidance-interval", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"),
+                    help="guide only at times LO <= t < HI (default 0 1: at every time, the protocol of the table's "
+                         "earlier rows; msdf generate's default is 0 0.8)")
     ap.add_argument("--autoguide", action="append", metavar="STEP:A", default=None,
                     help="judge with autoguidance weight A against the run's checkpoint of STEP, or 'off' "
                          "(repeatable; default off; the run must have kept the checkpoint)")
@@ -250,7 +255,7 @@ def main() -> int:
                 for tau in args.temperature or [PLAIN_TEMPERATURE] for g in guides)
     for variant, guidance, tau, guide in settings:
         run = Path(args.work) / variant
-        sampler = FlowSampler.load(run, "cpu")
+        sampler = FlowSampler.load(run, "cpu").with_guidance_interval(*args.guidance_interval)
         if guide is not None:
             sampler.with_autoguide(int(guide[0]), guide[1])
         report = evaluate_run(sampler, make_solver("midpoint", 32), ref, labels, captions,
@@ -258,10 +263,12 @@ def main() -> int:
                               restart=restart, temperature=tau)
         name = (row_name(variant, guidance, args.tag) + (f" tau={tau:g}" if tau != PLAIN_TEMPERATURE else "")
                 + (f" + {restart.count} restarts to t={restart.t:g}" if restart.count else "")
-                + (f" autoguide {guide[1]:g}@{int(guide[0])}" if guide else ""))
+                + (f" autoguide {guide[1]:g}@{int(guide[0])}" if guide else "")
+                + (" gi={:g}:{:g}".format(*sampler.guidance_interval) if sampler.guidance_interval != (0, 1) else ""))
         rows[name] = {"overrides": VARIANTS[variant], "guidance": guidance, "temperature": tau,
                       "autoguide": {"step": int(guide[0]), "weight": guide[1]} if guide else None,
-                      "restart": asdict(restart), "training": progress(run), **judged(report)}
+                      "restart": asdict(restart), "guidance_interval": list(sampler.guidance_interval),
+                      "training": progress(run), **judged(report)}
         print_row(name, rows[name])
     data = None
     if args.judge_data:
@@ -275,6 +282,7 @@ def main() -> int:
                      "parallel": args.parallel, "threads": args.threads, "seed": args.seed, "tag": args.tag,
                      "solver": "midpoint", "nfe": 32, "guidance": args.guidance or [DEFAULT_GUIDANCE],
                      "temperature": args.temperature or [PLAIN_TEMPERATURE],
+                     "guidance_interval": list(args.guidance_interval),
                      "resolution": args.resolution,
                      "base_config": BASE},
         "rows": rows, "data": data, "seconds": time.perf_counter() - t0})

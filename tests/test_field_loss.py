@@ -40,3 +40,25 @@ def test_gradient_reaches_centres_and_values():
     pred = (data + 0.02 * torch.randn_like(data)).requires_grad_(True)
     field_loss(pred, data, torch.ones(1), K, 0.1).backward()
     assert pred.grad[..., :3].abs().sum() > 0 and pred.grad[..., 4:].abs().sum() > 0
+
+
+def test_surface_weight_moves_the_loss_to_near_surface_nodes():
+    """An error at the surface costs more than the same error far from it once lambda > 0; a uniform error keeps
+    the plain loss (the weights are normalised); lambda = 0 is the plain loss."""
+    s = 0.3
+    data = _plane_rows(torch.zeros(1, 3), s, torch.tensor([0.0, 0.0, 1.0]), 0.0)
+    values = data[..., 4:]
+    near, far = values.abs() < 1e-6, values.abs() > 0.25  # the nodes on the plane, those a half-width away
+    t = torch.ones(1)
+
+    def loss_with_error_at(mask: torch.Tensor, lam: float) -> torch.Tensor:
+        pred = data.clone()
+        pred[..., 4:] += 0.01 * mask.float() / mask.float().mean().sqrt()  # the same total squared error
+        return field_loss(pred, data, t, K, 1.0, surface_weight=lam)
+
+    assert torch.isclose(loss_with_error_at(near, 0.0), loss_with_error_at(far, 0.0), rtol=1e-4)
+    assert loss_with_error_at(near, 4.0) > 3.0 * loss_with_error_at(far, 4.0)
+    uniform = data.clone()
+    uniform[..., 4:] += 0.01
+    torch.testing.assert_close(field_loss(uniform, data, t, K, 1.0, surface_weight=4.0),
+                               field_loss(uniform, data, t, K, 1.0))

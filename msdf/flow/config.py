@@ -39,6 +39,7 @@ class TrainConfig:
     normalization: str = "column"       # column | slot (per slot and column; needs model.slots)
     value_scale: float | None = None    # symlog scale a of the SDF values before standardising (msdf.flow.normalizer)
     field_weight: float = 0.0           # weight of the field-space loss (msdf.flow.field_loss); 0 = off
+    field_surface_weight: float = 0.0   # lambda: the field loss's extra weight at near-surface nodes; 0 = uniform
     center_weight: float = 0.0          # weight of the nearest-centre loss (msdf.flow.center_loss); 0 = off
     space_weight: float = 0.0           # weight of the space loss (msdf.flow.space_loss); 0 = off
     space_resolution: int = 64          # lattice of the space loss's truth volumes (2 R^3 bytes per shape)
@@ -83,6 +84,7 @@ class TrainConfig:
             "p_uncond": 0.0 <= self.p_uncond < 1.0,
             "geometry_weight": self.geometry_weight > 0,
             "field_weight": self.field_weight >= 0,
+            "field_surface_weight": self.field_surface_weight >= 0,
             "center_weight": self.center_weight >= 0,
             "space_weight": self.space_weight >= 0,
             "space_resolution": self.space_resolution >= 8,

@@ -14,6 +14,16 @@ general); row i of ``x1_hat`` estimates row i of ``x1``. With raw rows ``(p, s, 
 ``sigma`` is the overall standard deviation of the SDF values, so the loss has the scale of the normalised MSE, and
 the weight ``t`` fades it out where ``x1_hat`` is still a blurred average of many shapes. A grid moved along a flat
 surface leaves F unchanged; moved across it, F changes by the distance moved: the loss measures surface placement.
+
+Marching cubes reads only the sign of the field, so an error matters where the data's value is small: a thin board
+one node spacing thick is a few near-zero values whose signs a small error flips, while a node far from the surface
+can be off by as much without changing the mesh. ``surface_weight`` lambda >= 0 moves the loss's weight there::
+
+    omega_ia = 1 + lambda exp(-|V_ia| / delta_i)     (delta_i = 2 s_i / (k - 1): data grid i's node spacing)
+    L_field  = mean_{b, i, a} t_b omega_ia (F_ia - V_ia)^2 / (mean(omega) sigma^2)
+
+Normalised by the mean weight, it redistributes the loss towards the surface without raising its total; lambda = 0
+is the plain loss above.
 """
 from __future__ import annotations
 
@@ -43,9 +53,20 @@ def predicted_field_at_data_nodes(pred: torch.Tensor, data: torch.Tensor, k: int
     return out.reshape(b, n, k ** 3)
 
 
+def surface_weights(data: torch.Tensor, k: int, surface_weight: float) -> torch.Tensor:
+    """``omega`` (B, n, k^3) of the module docstring for raw data rows ``data`` (B, n, 4 + k^3)."""
+    spacing = 2.0 * data[..., HALF_WIDTH, None] / (k - 1)  # (B, n, 1)
+    return 1.0 + surface_weight * torch.exp(-data[..., VALUES].abs() / spacing.clamp_min(1e-6))
+
+
 def field_loss(pred_raw: torch.Tensor, data_raw: torch.Tensor, t: torch.Tensor, k: int,
-               value_std: float) -> torch.Tensor:
+               value_std: float, surface_weight: float = 0.0) -> torch.Tensor:
     """``L_field`` of the module docstring: raw estimate ``pred_raw`` and data ``data_raw`` (B, n, 4 + k^3), times
-    ``t`` (B,). Returns a float32 scalar."""
-    err = (predicted_field_at_data_nodes(pred_raw.float(), data_raw.float(), k) - data_raw[..., VALUES].float()).pow(2)
-    return (t.float()[:, None, None] * err).mean() / value_std ** 2
+    ``t`` (B,), near-surface weight ``surface_weight`` (lambda; 0 = uniform). Returns a float32 scalar."""
+    data = data_raw.float()
+    err = (predicted_field_at_data_nodes(pred_raw.float(), data, k) - data[..., VALUES]).pow(2)
+    weighted = t.float()[:, None, None] * err
+    if surface_weight > 0:
+        omega = surface_weights(data, k, surface_weight)
+        weighted = omega * weighted / omega.mean()
+    return weighted.mean() / value_std ** 2

@@ -397,7 +397,8 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
             x1_hat_raw = normalizer.denormalize(path.clean_estimate(xt, t, pred.float()))
             x1_raw = normalizer.denormalize(x1)
             if config.field_weight > 0:
-                loss = loss + config.field_weight * field_loss(x1_hat_raw, x1_raw, t, store.k, value_std)
+                loss = loss + config.field_weight * field_loss(x1_hat_raw, x1_raw, t, store.k, value_std,
+                                                               config.field_surface_weight)
             if config.center_weight > 0:
                 loss = loss + config.center_weight * center_loss(x1_hat_raw, x1_raw, t)
             if truth is not None:
