@@ -378,11 +378,17 @@ _SAMPLING_COLUMNS = ["setting", "temperature", "restarts", "NFE per sample", "me
 
 
 def _sampling_protocol(files: tuple[Data, ...]) -> str:
-    """How every ``bench_sampling`` row is judged; the files must share reference set, seed and resolution."""
+    """How every ``bench_sampling`` row is judged; the files must share reference set (its folder, however the
+    path was spelled), seed and resolution."""
     st = files[0]["settings"]
-    same = ("reference", "seed", "resolution")
-    if any(d["settings"][key] != st[key] for d in files for key in same):
-        raise ValueError(f"sampling: the files differ in {', '.join(same)}")
+
+    def key(settings: Data) -> dict:
+        return {"reference": Path(settings["reference"]).name, "seed": settings["seed"],
+                "resolution": settings["resolution"]}
+
+    differ = sorted({k for d in files for k, v in key(d["settings"]).items() if v != key(st)[k]})
+    if differ:
+        raise ValueError(f"sampling: the files differ in {', '.join(differ)}")
     first = next(iter(files[0]["rows"].values()))
     per_class = st["references"] // len(first["per_class_accuracy"])
     return ("Judged like `msdf evaluate`: one sample per held-out reference caption "
@@ -513,7 +519,7 @@ SECTIONS = [
             "bench/bench_sampling.py", ("sampling_preset_seed0", "sampling_preset_seed1"), sampling_trainings),
     Section("guidance-interval", "Guidance in a limited interval, on three 15-minute trainings without bf16",
             "bench/bench_sampling.py", ("sampling_interval_fp32_s0", "sampling_interval_small",
-                                        "sampling_interval_demo"), guidance_interval),
+                                        "sampling_interval_demo", "sampling_interval_weight_demo"), guidance_interval),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on a cpu-small demo model (CPU)", "bench/bench_solvers.py --run",
