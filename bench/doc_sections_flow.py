@@ -343,6 +343,9 @@ def generation_quality(*files: Data) -> str:
             "the first version: the stored overrides predate the option). The first `late-deep6-wide192-fast` row "
             "ran torch's fused attention kernel in bf16, the second the explicit product that "
             "`msdf.flow.model.attention` now chooses on the CPU in bf16 (`bench/bench_precision.py`). "
+            "The `late-surface4` rows (the field loss weighted towards near-surface nodes, `field_surface_weight: "
+            "4`) were trained on a later machine, an AVX2 CPU (the variant trains in float32 like every 6,000-step "
+            "row, but the same seed on another CPU is another training), two at once on one thread each. "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + other_budgets + "\n\n"
@@ -506,7 +509,8 @@ SECTIONS = [
              "gq_deep6_default_12k", "gq_deep6_wide192_default_6k", "gq_deep6_wide192_seed1_default_6k",
              "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min",
              "gq_deep6_wide192_fast_explicit_15min", "gq_deep6_wide192_bf16_space1_15min",
-             "gq_deep6_wide192_bf16_data80_15min", "gq_deep6_wide192_bf16_lr1e-3_15min"),
+             "gq_deep6_wide192_bf16_data80_15min", "gq_deep6_wide192_bf16_lr1e-3_15min", "gq_surface4_6k",
+             "gq_surface4_seed1_6k"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
