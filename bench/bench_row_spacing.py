@@ -79,7 +79,8 @@ def main() -> int:
     sampling_s = time.perf_counter() - t0
     encodings, data_labels = data_like_reference(args.store, list(ref_labels))
     rows = {"encodings": per_class(encodings, data_labels), "generated": per_class(generated, list(labels))}
-    print(f"{'class':8s} {'spacing enc':>11s} {'gen':>6s} {'inside enc':>10s} {'gen':>6s} {'width enc':>9s} {'gen':>6s}")
+    heads = ("spacing enc", "gen", "inside enc", "gen", "width enc", "gen")
+    print(f"{'class':8s} " + " ".join(f"{h:>{max(len(h), 6)}s}" for h in heads))
     for c in rows["generated"]:
         e, g = rows["encodings"][c], rows["generated"][c]
         print(f"{c:8s} {e['spacing']:11.2f} {g['spacing']:6.2f} {e['inside']:10.3f} {g['inside']:6.3f} "
