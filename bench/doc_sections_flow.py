@@ -482,6 +482,28 @@ def row_precision(d: Data) -> str:
                "or too few grids on the right one."))
 
 
+def row_spacing(*files: Data) -> str:
+    """Generated grids' layout against the training encodings' (``bench/bench_row_spacing.py``), one file per run."""
+    st = files[0]["settings"]
+    rows = []
+    for d in files:
+        run = _training_label(d["settings"])
+        for c, g in d["rows"]["generated"].items():
+            e = d["rows"]["encodings"][c]
+            rows.append([run, c, fixed(e["spacing"], 2), fixed(g["spacing"], 2), fixed(e["inside"], 3),
+                         fixed(g["inside"], 3), fixed(e["width"], 3), fixed(g["width"], 3)])
+    interval = "every time" if st["guidance_interval"] == [0.0, 1.0] else "t in [{:g}, {:g})".format(
+        *st["guidance_interval"])
+    return ("One sample per held-out reference caption (" + num(st["references"]) + " references), drawn as `msdf "
+            f"generate` draws them ({st['solver']} {st['nfe']} NFE, guidance {num(st['guidance'])} at {interval}, "
+            f"temperature {num(st['temperature'])}, {st['restart']['count']} restarts to t={st['restart']['t']:g}), "
+            "against the run's training encodings with the references' class make-up (the baseline). Medians per "
+            "class. *Spacing*: each grid's distance to the nearest other centre in units of its own half-width; "
+            "*inside*: share of the SDF values below zero; *width*: half-width (unit frame). No decoding.\n\n"
+            + table(["training", "class", "spacing (encodings)", "spacing (generated)", "inside (encodings)",
+                     "inside (generated)", "width (encodings)", "width (generated)"], rows))
+
+
 SECTIONS = [
     Section("train", "Training throughput and the OT ablation", "bench/bench_train.py", ("train",), train),
     Section("precision", "CPU training precision: float32, bf16, compile", "bench/bench_precision.py", ("precision",),
@@ -514,6 +536,8 @@ SECTIONS = [
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
+    Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
+            "bench/bench_row_spacing.py", ("row_spacing_small", "row_spacing_demo"), row_spacing),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
     Section("sampling-medium", "Sampling settings on a cpu-medium demo model (bf16)", "bench/bench_sampling.py",
