@@ -21,19 +21,20 @@ import torch
 from torch import Tensor
 
 from msdf.atomic import write_json
-from msdf.choices import GUIDANCE_DEFAULT, MESH_FORMATS, SOLVERS, TEMPERATURE_DEFAULT
+from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, MESH_FORMATS, SOLVERS, TEMPERATURE_DEFAULT
 from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.solvers import METHODS, Solver, solve
 
 
 def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, guidance: float = 1.0,
                 bns_path: str | Path | None = None, device: str | torch.device = "cpu",
-                interval: tuple[float, float] = (0.0, 1.0)) -> Solver:
+                interval: tuple[float, float] = GUIDANCE_INTERVAL_DEFAULT) -> Solver:
     """A :data:`Solver` for ``method`` (euler | midpoint | rk4 | dopri5 | bns) at ``nfe`` evaluations.
 
     ``bns`` loads the solver distilled for this run, NFE and guidance (``msdf distill-solver``) from ``bns_path`` or
     its default place :func:`msdf.flow.bns.solver_path`, and checks that it was distilled for the sampler's guidance
-    weight and guidance ``interval`` (:func:`check_bns_sampling`).
+    weight and guidance ``interval`` (:func:`check_bns_sampling`; pass the sampler's ``guidance_interval``, the default
+    is the sampler's default).
     """
     if method == "bns":
         from msdf.flow.bns import BNSFormatError, BNSSolver, solver_path
