@@ -97,6 +97,8 @@ VARIANTS: dict[str, dict] = {
     "late-symlog01": {**LATE, "value_scale": 0.01},
     "late-symlog02": {**LATE, "value_scale": 0.02},
     "late-surface4": {**LATE, "field_surface_weight": 4.0},
+    "late-spacing1": {**LATE, "spacing_weight": 1.0},
+    "late-spacing3": {**LATE, "spacing_weight": 3.0},
     "set-field1-cosine-geomfirst08": {"field_weight": 1.0, "schedule": "cosine", "geometry_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},

@@ -38,10 +38,11 @@ def _config(**kw):
     return build_config(overrides=base)
 
 
-@pytest.mark.parametrize("weight", ["field_weight", "center_weight", "space_weight"])
+@pytest.mark.parametrize("weight", ["field_weight", "center_weight", "spacing_weight", "space_weight"])
 def test_each_auxiliary_loss_reaches_the_optimiser(tmp_path, weight):
-    """Same seed, same data: a positive weight of the field / centre / space loss changes the trained weights (Adam's
-    first steps follow the gradient's sign, so only some entries move: compare every tensor exactly)."""
+    """Same seed, same data: a positive weight of the field / centre / spacing / space loss changes the trained
+    weights (Adam's first steps follow the gradient's sign, so only some entries move: compare every tensor
+    exactly)."""
     from msdf.flow.field_loss import node_offsets
 
     k, rng = 3, np.random.default_rng(0)

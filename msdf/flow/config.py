@@ -41,6 +41,7 @@ class TrainConfig:
     field_weight: float = 0.0           # weight of the field-space loss (msdf.flow.field_loss); 0 = off
     field_surface_weight: float = 0.0   # lambda: the field loss's extra weight at near-surface nodes; 0 = uniform
     center_weight: float = 0.0          # weight of the nearest-centre loss (msdf.flow.center_loss); 0 = off
+    spacing_weight: float = 0.0         # weight of the spacing loss (msdf.flow.spacing_loss); 0 = off
     space_weight: float = 0.0           # weight of the space loss (msdf.flow.space_loss); 0 = off
     space_resolution: int = 64          # lattice of the space loss's truth volumes (2 R^3 bytes per shape)
     space_margin: float = 1.0           # the space loss is silent within space_margin lattice spacings of the surface
@@ -86,6 +87,7 @@ class TrainConfig:
             "field_weight": self.field_weight >= 0,
             "field_surface_weight": self.field_surface_weight >= 0,
             "center_weight": self.center_weight >= 0,
+            "spacing_weight": self.spacing_weight >= 0,
             "space_weight": self.space_weight >= 0,
             "space_resolution": self.space_resolution >= 8,
             "space_margin": self.space_margin >= 0,

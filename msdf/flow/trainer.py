@@ -15,6 +15,7 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
     loss   =  mean || u_theta(x_t, t | c, x1_p) - kappa'(t) (x1 - x0) ||^2
                                                              (+ field_weight * L_field, msdf.flow.field_loss)
                                                              (+ center_weight * L_center, msdf.flow.center_loss)
+                                                             (+ spacing_weight * L_spacing, msdf.flow.spacing_loss)
                                                              (+ space_weight * L_space, msdf.flow.space_loss)
     AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
 
@@ -55,6 +56,7 @@ from msdf.flow.path import CondOTPath, column_weights, flow_matching_loss, sampl
 from msdf.flow.self_condition import training_estimate
 from msdf.flow.slots import fit_template, reorder_rows
 from msdf.flow.space_loss import SpaceTruth, space_loss
+from msdf.flow.spacing_loss import spacing_loss
 
 
 class TrainingError(RuntimeError):
@@ -393,7 +395,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
                        if config.self_condition > 0 else None)
             pred = fwd(xt, t, cond, x1_prev)
         loss = flow_matching_loss(pred, path.target_velocity(x0, x1, t), weight)
-        if config.field_weight > 0 or config.center_weight > 0 or truth is not None:
+        if config.field_weight > 0 or config.center_weight > 0 or config.spacing_weight > 0 or truth is not None:
             x1_hat_raw = normalizer.denormalize(path.clean_estimate(xt, t, pred.float()))
             x1_raw = normalizer.denormalize(x1)
             if config.field_weight > 0:
@@ -401,6 +403,8 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
                                                                config.field_surface_weight)
             if config.center_weight > 0:
                 loss = loss + config.center_weight * center_loss(x1_hat_raw, x1_raw, t)
+            if config.spacing_weight > 0:
+                loss = loss + config.spacing_weight * spacing_loss(x1_hat_raw, x1_raw, t)
             if truth is not None:
                 loss = loss + config.space_weight * space_loss(x1_hat_raw, truth, idx, t, store.k, value_std,
                                                                 config.space_margin)
