@@ -99,6 +99,7 @@ VARIANTS: dict[str, dict] = {
     "late-surface4": {**LATE, "field_surface_weight": 4.0},
     "late-spacing1": {**LATE, "spacing_weight": 1.0},
     "late-spacing3": {**LATE, "spacing_weight": 3.0},
+    "late-loc2": {**LATE, "logit_normal_loc": 2.0},
     "set-field1-cosine-geomfirst08": {"field_weight": 1.0, "schedule": "cosine", "geometry_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},
