@@ -100,6 +100,7 @@ VARIANTS: dict[str, dict] = {
     "late-spacing1": {**LATE, "spacing_weight": 1.0},
     "late-spacing3": {**LATE, "spacing_weight": 3.0},
     "late-loc2": {**LATE, "logit_normal_loc": 2.0},
+    "late-fourier6": {**LATE, "model": {"centre_freqs": 6}},
     "set-field1-cosine-geomfirst08": {"field_weight": 1.0, "schedule": "cosine", "geometry_end": 0.8},
     "slotnorm-wide": {"model": {"slots": True, "width": 192, "heads": 6, "row_hidden": 192}, "normalization": "slot"},
     "slots-logitnormal": {"model": {"slots": True}, "time_sampler": "logit_normal"},

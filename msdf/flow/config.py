@@ -25,6 +25,7 @@ class ModelConfig:
     row_hidden: int = 512
     cond_tokens: bool = False           # also add the condition embedding to every row token (in-context)
     slots: bool = False                 # rows in slot-template order with a slot embedding (msdf.flow.slots)
+    centre_freqs: int = 0               # octaves of the Fourier features of each row's centre (0 = none)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class TrainConfig:
             "val_fraction": 0.0 <= self.val_fraction < 1.0,
             "ema_decay": 0.0 <= self.ema_decay < 1.0,
             "model.width/heads": self.model.width % self.model.heads == 0,
+            "model.centre_freqs": self.model.centre_freqs >= 0,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

@@ -125,19 +125,42 @@ class TextEmbedder(nn.Module):
         return torch.where(null[:, None], self.null.to(emb.dtype).expand_as(emb), emb)
 
 
+def fourier_features(p: torch.Tensor, freqs: int) -> torch.Tensor:
+    """``[p, sin(2^f pi p), cos(2^f pi p)]_{f < freqs}`` of points ``p`` (..., 3) -> (..., 3 (1 + 2 freqs)),
+    float32."""
+    p = p.float()
+    scales = math.pi * 2.0 ** torch.arange(freqs, device=p.device, dtype=torch.float32)
+    args = (p[..., None] * scales).flatten(-2)  # (..., 3 freqs)
+    return torch.cat([p, torch.sin(args), torch.cos(args)], dim=-1)
+
+
 class SlotEmbedder(nn.Module):
-    """Template points (n, 3) -> (n, width): ``Linear([p, sin(2^f pi p), cos(2^f pi p)]_{f < freqs})``."""
+    """Template points (n, 3) -> (n, width): ``Linear(fourier_features(template))``."""
 
     def __init__(self, slots: int, width: int, freqs: int = 6):
         super().__init__()
+        self.freqs = freqs
         self.register_buffer("template", torch.zeros(slots, 3))
-        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(freqs, dtype=torch.float32), persistent=False)
         self.proj = nn.Linear(3 * (1 + 2 * freqs), width)
 
     def forward(self) -> torch.Tensor:
-        p = self.template.float()
-        args = (p[:, :, None] * self.freqs).flatten(1)  # (n, 3 freqs)
-        return self.proj(torch.cat([p, torch.sin(args), torch.cos(args)], dim=1).to(self.proj.weight.dtype))
+        return self.proj(fourier_features(self.template, self.freqs).to(self.proj.weight.dtype))
+
+
+class CentreEmbedder(nn.Module):
+    """Each row's current centre -> (B, n, width): ``Linear(fourier_features(x_i[:3]))``, zero-initialised.
+
+    The row MLP reads a centre as three plain numbers, so two rows whose centres differ by a small fraction of the
+    shape look alike to attention; sines of up to ``2^(freqs-1) pi`` times the (standardised) coordinates let the
+    blocks tell apart, and line up, grids that are a board's thickness apart."""
+
+    def __init__(self, width: int, freqs: int):
+        super().__init__()
+        self.freqs = freqs
+        self.proj = nn.Linear(3 * (1 + 2 * freqs), width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(fourier_features(x[..., :3], self.freqs).to(self.proj.weight.dtype))
 
 
 class Attention(nn.Module):
@@ -205,6 +228,7 @@ class FlowTransformer(nn.Module):
         slots: 0 (rows are a set) or n, the number of rows, for slot-ordered rows (:class:`SlotEmbedder`; set its
             ``template`` buffer, or load it with the weights).
         self_condition: also read a previous clean estimate ``x1_prev`` (module doc).
+        centre_freqs: 0, or the number of octaves of the :class:`CentreEmbedder` added to every row token.
     """
 
     def __init__(
@@ -221,6 +245,7 @@ class FlowTransformer(nn.Module):
         cond_tokens: bool = False,
         slots: int = 0,
         self_condition: bool = False,
+        centre_freqs: int = 0,
     ):
         super().__init__()
         if cond not in ("class", "text", "none"):
@@ -231,6 +256,7 @@ class FlowTransformer(nn.Module):
         self.row_embed = RowEmbedder(dim, width, row_hidden)
         self.slot_embed = SlotEmbedder(slots, width) if slots else None
         self.self_embed = RowEmbedder(dim, width, row_hidden) if self_condition else None
+        self.centre_embed = CentreEmbedder(width, centre_freqs) if centre_freqs else None
         self.t_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width) if cond == "class" else None
         self.text_embed = TextEmbedder(text_dim, width) if cond == "text" else None
@@ -254,6 +280,8 @@ class FlowTransformer(nn.Module):
             nn.init.zeros_(blk.ada[-1].bias)
         if self.self_embed is not None:  # starts as the plain model: the estimate enters only once it helps
             nn.init.zeros_(self.self_embed.mlp[-1].weight)
+        if self.centre_embed is not None:  # likewise
+            nn.init.zeros_(self.centre_embed.proj.weight)
         for lin in (self.final.ada[-1], self.final.linear):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
@@ -294,6 +322,8 @@ class FlowTransformer(nn.Module):
         if ce is not None:
             c = c + ce
         h = self.row_embed(x)
+        if self.centre_embed is not None:
+            h = h + self.centre_embed(x)
         if self.self_embed is not None:
             h = h + self.self_embed(torch.zeros_like(x) if x1_prev is None else x1_prev.to(x.dtype))
         if self.slot_embed is not None:
