@@ -14,6 +14,8 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
+- ``CentreEmbedder`` (``centre_freqs > 0``): ``h_i += Linear(fourier_features(x_i[:3]))``, the sines and cosines
+  of each row's current centre at ``centre_freqs`` octaves, zero-initialised; it keeps permutation equivariance.
 - ``SlotEmbedder`` (``slots = n``): rows are in the slot order of :mod:`msdf.flow.slots` and token i gets
   ``Linear(fourier(template_i))`` added, where ``template`` (n, 3) is a buffer saved with the weights.
 - Self-conditioning (``self_condition=True``; Chen et al. 2023, Analog Bits): the model also reads a previous estimate
