@@ -14,8 +14,10 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
-- ``CentreEmbedder`` (``centre_freqs > 0``): ``h_i += Linear(fourier_features(x_i[:3]))``, the sines and cosines
-  of each row's current centre at ``centre_freqs`` octaves, zero-initialised; it keeps permutation equivariance.
+- Centre features (``centre_freqs > 0``): ``h_i += FourierEmbedder(x_i[:3])``, sines and cosines of each row's
+  current (standardised) centre at ``centre_freqs`` octaves, zero-initialised. The row MLP reads a centre as three
+  plain numbers, so two rows whose centres differ by a small fraction of the shape look alike to attention; the
+  sines let the blocks tell apart, and line up, grids a board's thickness apart. Permutation equivariance holds.
 - ``SlotEmbedder`` (``slots = n``): rows are in the slot order of :mod:`msdf.flow.slots` and token i gets
   ``Linear(fourier(template_i))`` added, where ``template`` (n, 3) is a buffer saved with the weights.
 - Self-conditioning (``self_condition=True``; Chen et al. 2023, Analog Bits): the model also reads a previous estimate
@@ -136,33 +138,27 @@ def fourier_features(p: torch.Tensor, freqs: int) -> torch.Tensor:
     return torch.cat([p, torch.sin(args), torch.cos(args)], dim=-1)
 
 
-class SlotEmbedder(nn.Module):
-    """Template points (n, 3) -> (n, width): ``Linear(fourier_features(template))``."""
-
-    def __init__(self, slots: int, width: int, freqs: int = 6):
-        super().__init__()
-        self.freqs = freqs
-        self.register_buffer("template", torch.zeros(slots, 3))
-        self.proj = nn.Linear(3 * (1 + 2 * freqs), width)
-
-    def forward(self) -> torch.Tensor:
-        return self.proj(fourier_features(self.template, self.freqs).to(self.proj.weight.dtype))
-
-
-class CentreEmbedder(nn.Module):
-    """Each row's current centre -> (B, n, width): ``Linear(fourier_features(x_i[:3]))``, zero-initialised.
-
-    The row MLP reads a centre as three plain numbers, so two rows whose centres differ by a small fraction of the
-    shape look alike to attention; sines of up to ``2^(freqs-1) pi`` times the (standardised) coordinates let the
-    blocks tell apart, and line up, grids that are a board's thickness apart."""
+class FourierEmbedder(nn.Module):
+    """Points (..., 3) -> (..., width): ``Linear(fourier_features(p, freqs))``."""
 
     def __init__(self, width: int, freqs: int):
         super().__init__()
         self.freqs = freqs
         self.proj = nn.Linear(3 * (1 + 2 * freqs), width)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(fourier_features(x[..., :3], self.freqs).to(self.proj.weight.dtype))
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        return self.proj(fourier_features(p, self.freqs).to(self.proj.weight.dtype))
+
+
+class SlotEmbedder(FourierEmbedder):
+    """Template points (n, 3) -> (n, width): the :class:`FourierEmbedder` of the ``template`` buffer."""
+
+    def __init__(self, slots: int, width: int, freqs: int = 6):
+        super().__init__(width, freqs)
+        self.register_buffer("template", torch.zeros(slots, 3))
+
+    def forward(self) -> torch.Tensor:
+        return super().forward(self.template)
 
 
 class Attention(nn.Module):
@@ -230,7 +226,7 @@ class FlowTransformer(nn.Module):
         slots: 0 (rows are a set) or n, the number of rows, for slot-ordered rows (:class:`SlotEmbedder`; set its
             ``template`` buffer, or load it with the weights).
         self_condition: also read a previous clean estimate ``x1_prev`` (module doc).
-        centre_freqs: 0, or the number of octaves of the :class:`CentreEmbedder` added to every row token.
+        centre_freqs: 0, or the octaves of the :class:`FourierEmbedder` of each row's centre added to its token.
     """
 
     def __init__(
@@ -258,7 +254,7 @@ class FlowTransformer(nn.Module):
         self.row_embed = RowEmbedder(dim, width, row_hidden)
         self.slot_embed = SlotEmbedder(slots, width) if slots else None
         self.self_embed = RowEmbedder(dim, width, row_hidden) if self_condition else None
-        self.centre_embed = CentreEmbedder(width, centre_freqs) if centre_freqs else None
+        self.centre_embed = FourierEmbedder(width, centre_freqs) if centre_freqs else None
         self.t_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width) if cond == "class" else None
         self.text_embed = TextEmbedder(text_dim, width) if cond == "text" else None
@@ -325,7 +321,7 @@ class FlowTransformer(nn.Module):
             c = c + ce
         h = self.row_embed(x)
         if self.centre_embed is not None:
-            h = h + self.centre_embed(x)
+            h = h + self.centre_embed(x[..., :3])
         if self.self_embed is not None:
             h = h + self.self_embed(torch.zeros_like(x) if x1_prev is None else x1_prev.to(x.dtype))
         if self.slot_embed is not None:
