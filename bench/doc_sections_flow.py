@@ -344,8 +344,11 @@ def generation_quality(*files: Data) -> str:
             "ran torch's fused attention kernel in bf16, the second the explicit product that "
             "`msdf.flow.model.attention` now chooses on the CPU in bf16 (`bench/bench_precision.py`). "
             "The `late-surface4` rows (the field loss weighted towards near-surface nodes, `field_surface_weight: "
-            "4`) were trained on a later machine, an AVX2 CPU (the variant trains in float32 like every 6,000-step "
-            "row, but the same seed on another CPU is another training), two at once on one thread each. "
+            "4`), `late-spacing1`, `late-spacing3` (the spacing loss), `late-loc2` (the logit-normal time sampler "
+            "at location 2) and `late-fourier6` (Fourier features of each row's centre, `model.centre_freqs: 6`) "
+            "were trained on a later machine, an AVX2 CPU (each trains in float32 like every 6,000-step row, but the "
+            "same seed on another CPU is another training), on one thread each: the `late-surface4` rows two at "
+            "once, the others four at once. "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + other_budgets + "\n\n"
@@ -532,12 +535,13 @@ SECTIONS = [
              "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min",
              "gq_deep6_wide192_fast_explicit_15min", "gq_deep6_wide192_bf16_space1_15min",
              "gq_deep6_wide192_bf16_data80_15min", "gq_deep6_wide192_bf16_lr1e-3_15min", "gq_surface4_6k",
-             "gq_surface4_seed1_6k"),
+             "gq_surface4_seed1_6k", "gq_spacing1_6k", "gq_spacing3_6k", "gq_loc2_6k", "gq_fourier6_6k"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
     Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
-            "bench/bench_row_spacing.py", ("row_spacing_small", "row_spacing_demo"), row_spacing),
+            "bench/bench_row_spacing.py", ("row_spacing_small", "row_spacing_demo", "row_spacing_spacing1", "row_spacing_fourier6"),
+            row_spacing),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
     Section("sampling-medium", "Sampling settings on a cpu-medium demo model (bf16)", "bench/bench_sampling.py",
