@@ -348,7 +348,7 @@ def generation_quality(*files: Data) -> str:
             "at location 2) and `late-fourier6` (Fourier features of each row's centre, `model.centre_freqs: 6`) "
             "were trained on a later machine, an AVX2 CPU (each trains in float32 like every 6,000-step row, but the "
             "same seed on another CPU is another training), on one thread each: the `late-surface4` rows two at "
-            "once, the others four at once. "
+            "once, the others four at once (the second `late-fourier6` training beside other jobs). "
             "The budget is in steps, so the quality columns do not depend on the machine's load; samples/s does "
             "(trainings shared the 2 cores with each other and with other jobs) and is no speed comparison."
             + other_budgets + "\n\n"
@@ -535,7 +535,8 @@ SECTIONS = [
              "gq_deep6_wide192_fast_15min", "gq_deep6_wide192_bf16_15min", "gq_deep6_wide192_bf16_seed1_15min",
              "gq_deep6_wide192_fast_explicit_15min", "gq_deep6_wide192_bf16_space1_15min",
              "gq_deep6_wide192_bf16_data80_15min", "gq_deep6_wide192_bf16_lr1e-3_15min", "gq_surface4_6k",
-             "gq_surface4_seed1_6k", "gq_spacing1_6k", "gq_spacing3_6k", "gq_loc2_6k", "gq_fourier6_6k"),
+             "gq_surface4_seed1_6k", "gq_spacing1_6k", "gq_spacing3_6k", "gq_loc2_6k", "gq_fourier6_6k",
+             "gq_fourier6_seed1_6k"),
             generation_quality),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
