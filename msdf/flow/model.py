@@ -14,12 +14,13 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
-- Centre features (``centre_freqs > 0``): ``h_i += FourierEmbedder(x_i[:3])``, sines and cosines of each row's
-  current (standardised) centre at ``centre_freqs`` octaves, zero-initialised. The row MLP reads a centre as three
-  plain numbers, so two rows whose centres differ by a small fraction of the shape look alike to attention; the
-  sines let the blocks tell apart, and line up, grids a board's thickness apart. Permutation equivariance holds.
+- Centre features (``centre_freqs > 0``): ``h_i += FourierEmbedder(p_i)`` (``p_i = x_i[CENTERS]``), sines and cosines
+  of each row's current (standardised) centre at ``centre_freqs`` octaves, zero-initialised. The row MLP reads a
+  centre as three plain numbers, so two rows whose centres differ by a small fraction of the shape look alike to
+  attention; the sines let the blocks tell apart, and line up, grids a board's thickness apart. Permutation
+  equivariance holds.
 - ``SlotEmbedder`` (``slots = n``): rows are in the slot order of :mod:`msdf.flow.slots` and token i gets
-  ``Linear(fourier(template_i))`` added, where ``template`` (n, 3) is a buffer saved with the weights.
+  ``FourierEmbedder(template_i)`` added, where ``template`` (n, 3) is a buffer saved with the weights.
 - Self-conditioning (``self_condition=True``; Chen et al. 2023, Analog Bits): the model also reads a previous estimate
   of the clean sample, ``x1_prev`` (B, n, D) (zeros when there is none), through its own zero-initialised row MLP:
   ``h_i = RowEmbed(x_i) + SelfEmbed(x1_prev_i)``. Row i of ``x1_prev`` is the estimate ``x_i + (1 - t) u_i`` (the
@@ -46,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from msdf.flow.condition import Condition
+from msdf.rows import CENTERS
 
 
 # Up to this many rows, CPU bf16 attention is the explicit product: torch's fused CPU kernel took 2.2-4.9x its time
@@ -321,7 +323,7 @@ class FlowTransformer(nn.Module):
             c = c + ce
         h = self.row_embed(x)
         if self.centre_embed is not None:
-            h = h + self.centre_embed(x[..., :3])
+            h = h + self.centre_embed(x[..., CENTERS])
         if self.self_embed is not None:
             h = h + self.self_embed(torch.zeros_like(x) if x1_prev is None else x1_prev.to(x.dtype))
         if self.slot_embed is not None:
