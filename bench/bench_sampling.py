@@ -8,9 +8,11 @@ unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: 
 median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
 1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G`` and/or ``gi=LO:HI`` joined by commas
-(``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at every time unless ``gi=LO:HI``
-limits it to LO <= t < HI: the command line's default interval is spelled out, ``gi=0:0.8``)::
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI`` and/or ``sde=ETA`` joined by
+commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at every time unless
+``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled out, ``gi=0:0.8``; ``sde=ETA``
+replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic` at noise level ETA, with the
+same NFE)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
@@ -36,7 +38,8 @@ from bench.results_io import write_result  # noqa: E402
 from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart, guidance_interval  # noqa: E402
-from msdf.flow.solvers import steps_for  # noqa: E402
+from msdf.flow.solvers import Solver  # noqa: E402
+from msdf.flow.stochastic import EulerMaruyama  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
 MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
@@ -44,21 +47,29 @@ MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
 
 @dataclass(frozen=True)
 class Setting:
-    """One sampling setting: temperature, restart passes, main midpoint NFE, guidance weight and the times
-    ``[lo, hi)`` at which it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`)."""
+    """One sampling setting: temperature, restart passes, main NFE, guidance weight, the times ``[lo, hi)`` at which
+    it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`) and the SDE's noise level (None: the
+    midpoint ODE solver)."""
 
     temperature: float
     restart: Restart
     nfe: int
     guidance: float
     interval: tuple[float, float]
+    sde: float | None = None
+
+    def solver(self) -> Solver | EulerMaruyama:
+        """The main solve: midpoint at ``nfe``, or Euler-Maruyama at ``nfe`` steps with noise level ``sde``."""
+        return make_solver("midpoint", self.nfe) if self.sde is None else EulerMaruyama(self.sde, self.nfe)
 
 
 def parse_setting(text: str, guidance: float) -> Setting:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
     default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``) |
-    ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1), comma-joined -> :class:`Setting`."""
+    ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1) | ``"sde=ETA"`` (the SDE solver),
+    comma-joined -> :class:`Setting`."""
     tau, count, t, rnfe, nfe, w, interval = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance, (0.0, 1.0)
+    sde = None
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -74,6 +85,8 @@ def parse_setting(text: str, guidance: float) -> Setting:
             rnfe = int(value)
         elif key == "w":
             w = float(value)
+        elif key == "sde":
+            sde = float(value)
         elif key == "gi":
             lo, _, hi = value.partition(":")
             try:
@@ -82,11 +95,15 @@ def parse_setting(text: str, guidance: float) -> Setting:
                 raise ValueError(f"setting {text!r}: {exc}") from exc
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
-                             "rnfe=N, w=G, gi=LO:HI)")
+                             "rnfe=N, w=G, gi=LO:HI, sde=ETA)")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
-    steps_for("midpoint", nfe)
-    return Setting(tau, Restart(count, t, rnfe), nfe, w, interval)
+    try:
+        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde)
+        setting.solver()
+    except ValueError as exc:
+        raise ValueError(f"setting {text!r}: {exc}") from exc
+    return setting
 
 
 def main() -> int:
@@ -111,11 +128,11 @@ def main() -> int:
     for text, st in zip(settings, parsed):
         t0 = time.perf_counter()
         sampler.with_guidance_interval(*st.interval)
-        report = evaluate_run(sampler, make_solver("midpoint", st.nfe), ref, labels, captions, guidance=st.guidance,
+        report = evaluate_run(sampler, st.solver(), ref, labels, captions, guidance=st.guidance,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
                               temperature=st.temperature)
         rows[text] = {"temperature": st.temperature, "restart": asdict(st.restart), "nfe": st.nfe,
-                      "guidance": st.guidance, "guidance_interval": list(st.interval),
+                      "guidance": st.guidance, "guidance_interval": list(st.interval), "sde": st.sde,
                       "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])

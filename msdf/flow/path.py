@@ -65,16 +65,25 @@ class CondOTPath:
         """``t`` (B,) shaped (B, 1, ..., 1) to broadcast against ``like``."""
         return t.reshape(-1, *([1] * (like.dim() - 1))).to(like.dtype)
 
+    def kappa(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``kappa_d(t) = min(1, t / e_d)`` (B, 1, ..., D), broadcastable against ``like`` (B, ..., D)."""
+        return (self._time(t, like) / self._ends(like)).clamp(max=1.0)
+
+    def rate(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``kappa'_d(t)`` (B, 1, ..., D): ``1 / e_d`` while column d moves, else 0 (a column that ends at 1 moves up
+        to t = 1)."""
+        ends = self._ends(like)
+        moving = (self._time(t, like) < ends) | (ends == 1.0)
+        return moving.to(like.dtype) / ends
+
     def interpolate(self, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``x_t = (1 - kappa(t)) x0 + kappa(t) x1`` (B, ..., D)."""
-        kappa = (self._time(t, x0) / self._ends(x0)).clamp(max=1.0)
+        kappa = self.kappa(t, x0)
         return (1.0 - kappa) * x0 + kappa * x1
 
     def target_velocity(self, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The conditional velocity ``kappa'(t) (x1 - x0)`` (B, ..., D)."""
-        ends = self._ends(x0)
-        moving = (self._time(t, x0) < ends) | (ends == 1.0)  # a column that ends at 1 moves up to t = 1
-        return moving.to(x0.dtype) / ends * (x1 - x0)
+        return self.rate(t, x0) * (x1 - x0)
 
     def clean_estimate(self, x: torch.Tensor, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """The data estimate a velocity ``u`` implies at ``(x, t)``: ``x1_hat = x + (1 - kappa) / kappa' * u``, i.e.

@@ -38,6 +38,7 @@ from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import CondOTPath
 from msdf.flow.self_condition import SelfConditionedVelocity
 from msdf.flow.solvers import Solver, VelocityFn, solve
+from msdf.flow.stochastic import EulerMaruyama
 from msdf.rows import HALF_WIDTH
 
 MIN_HALF_WIDTH = 1e-3  # unit frame (the shape spans [-0.9, 0.9]); far below any encoder's half-width
@@ -267,9 +268,12 @@ class FlowSampler:
         """Source noise (len(seeds), n, dim) on this sampler's device, row j from seed ``seeds[j]`` (module doc)."""
         return source_noise(seeds, (self.n, self.dim), self.device)
 
-    def solve(self, cond: Condition, x0: Tensor, solver: Solver, guidance: float = GUIDANCE_DEFAULT,
-              batch_size: int = 16, quiet: bool = False, desc: str = "ODE") -> tuple[Tensor, dict[str, Any]]:
-        """Integrate the guided ODE from ``x0`` (B, n, dim) in ``batch_size`` chunks; ``cond`` has batch B or 1.
+    def solve(self, cond: Condition, x0: Tensor, solver: Solver | EulerMaruyama, guidance: float = GUIDANCE_DEFAULT,
+              batch_size: int = 16, quiet: bool = False, desc: str = "ODE",
+              seeds: Sequence[int] | None = None) -> tuple[Tensor, dict[str, Any]]:
+        """Integrate the guided ODE (or, for an :class:`~msdf.flow.stochastic.EulerMaruyama` solver, the SDE with
+        its marginals, its step noise drawn from ``seeds``, one per sample) from ``x0`` (B, n, dim) in
+        ``batch_size`` chunks; ``cond`` has batch B or 1.
 
         Returns ``(x1 (B, n, dim) normalised, timings)`` with ``ode_s`` (solver wall time), ``nfe`` (evaluations of the
         last chunk) and ``nfe_per_batch``.
@@ -278,12 +282,16 @@ class FlowSampler:
             cond = cond.expand(x0.shape[0])
         if cond.batch_size != x0.shape[0]:
             raise ValueError(f"{cond.batch_size} conditions for {x0.shape[0]} samples")
+        if isinstance(solver, EulerMaruyama) and (seeds is None or len(seeds) != x0.shape[0]):
+            raise ValueError("the SDE solver needs one seed per sample for its step noise")
         out, nfes, t_ode = [], [], 0.0
         starts = range(0, x0.shape[0], batch_size)
         for s in tqdm(starts, desc=desc, unit="batch", disable=quiet or len(starts) == 1):
             idx = torch.arange(s, min(s + batch_size, x0.shape[0]))
             t0 = time.perf_counter()
-            sol = solver(self.velocity_fn(cond.index(idx.to(cond.null.device)), guidance), x0[s:s + len(idx)])
+            run = (solver.bind(self.path, seeds[s:s + len(idx)], tuple(x0.shape[1:]), self.device)
+                   if isinstance(solver, EulerMaruyama) else solver)
+            sol = run(self.velocity_fn(cond.index(idx.to(cond.null.device)), guidance), x0[s:s + len(idx)])
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             t_ode += time.perf_counter() - t0
@@ -296,7 +304,8 @@ class FlowSampler:
         return valid_half_widths(self.denormalize(x1.detach()).float().cpu())
 
     @torch.no_grad()
-    def sample(self, cond: Condition, seeds: Sequence[int], solver: Solver, guidance: float = GUIDANCE_DEFAULT,
+    def sample(self, cond: Condition, seeds: Sequence[int], solver: Solver | EulerMaruyama,
+               guidance: float = GUIDANCE_DEFAULT,
                batch_size: int = 16, quiet: bool = False, restart: Restart = Restart(),
                temperature: float = TEMPERATURE_DEFAULT) -> tuple[Tensor, dict[str, Any]]:
         """Raw M-SDF matrices (B, n, dim) for ``cond`` (batch B or 1) and one seed per sample (``len(seeds) == B``).
@@ -308,7 +317,8 @@ class FlowSampler:
         """
         if not temperature > 0.0:
             raise ValueError(f"temperature must be > 0 (got {temperature})")
-        x1, timings = self.solve(cond, temperature * self.noise(seeds), solver, guidance, batch_size, quiet)
+        x1, timings = self.solve(cond, temperature * self.noise(seeds), solver, guidance, batch_size, quiet,
+                                 seeds=seeds)
         for r in range(restart.count):
             eps = temperature * source_noise(seeds, (self.n, self.dim), self.device, draw=r + 1)
             x_t = self.path.interpolate(eps, x1, torch.full((len(x1),), restart.t, device=x1.device))
