@@ -22,9 +22,11 @@ Euler-Maruyama on ``t_k = t0 + k h``, ``h = (1 - t0) / nfe``, one evaluation per
     x_{k+1} = x_k + h (u_k - eta kappa' eps_hat_k) + sqrt(2 eta kappa' (1 - kappa) h) z_k,   z_k ~ N(0, I)
 
 The last step is a plain Euler step (no noise, no correction): it lands on the model's clean estimate
-``x + (1 - t) u``. ``z_k`` of sample j is draw k of a CPU generator seeded with ``seeds[j] + NOISE_SEED_OFFSET``
-(:class:`StepNoise`), so a sample depends only on its own seed, not on the batching, and its source noise
-(draws of the generator seeded with ``seeds[j]``) is that of the ODE solvers.
+``x + (1 - t) u``. ``z_k`` of sample j is draw k of a numpy PCG64 generator seeded with the entropy
+``(seeds[j], NOISE_STREAM)`` (:class:`StepNoise`), so a sample depends only on its own seed, not on the batching, its
+source noise (draws of the torch generator seeded with ``seeds[j]``) is that of the ODE solvers, and the two streams
+are independent. (Not a torch generator with an offset seed: torch's CPU generator keeps only the low 32 bits of a
+seed, so ``seed + 2^48`` would replay the source noise.)
 """
 from __future__ import annotations
 
@@ -32,25 +34,28 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from msdf.flow.path import CondOTPath
 from msdf.flow.solvers import CountingVelocity, ODESolution, Solver, VelocityFn
 
-NOISE_SEED_OFFSET = 2 ** 48  # the step noise's stream, apart from the source noise's (seeds[j] itself)
+NOISE_STREAM = 0x5DE  # the second entropy word of the step noise's generators (module doc)
 
 
 class StepNoise:
-    """Per-sample standard normal draws: ``next()`` -> (len(seeds), *shape), row j the next draw of the CPU generator
-    seeded with ``seeds[j] + NOISE_SEED_OFFSET``."""
+    """Per-sample standard normal draws: ``next()`` -> (len(seeds), *shape) float32, row j the next draw of the numpy
+    PCG64 generator seeded with the entropy ``(seeds[j], NOISE_STREAM)``."""
 
     def __init__(self, seeds: Sequence[int], shape: tuple[int, ...], device: str | torch.device = "cpu"):
-        self.generators = [torch.Generator().manual_seed(int(s) + NOISE_SEED_OFFSET) for s in seeds]
+        self.generators = [np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(s), NOISE_STREAM])))
+                           for s in seeds]
         self.shape, self.device = shape, device
 
     def next(self) -> Tensor:
-        return torch.stack([torch.randn(self.shape, generator=g) for g in self.generators]).to(self.device)
+        draws = np.stack([g.standard_normal(self.shape, dtype=np.float32) for g in self.generators])
+        return torch.from_numpy(draws).to(self.device)
 
 
 def sde_solve(velocity_fn: VelocityFn, x0: Tensor, path: CondOTPath, eta: float, nfe: int, noise: StepNoise,
