@@ -39,7 +39,7 @@ from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, TEMPERATUR
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart, guidance_interval  # noqa: E402
 from msdf.flow.solvers import Solver  # noqa: E402
-from msdf.flow.stochastic import EulerMaruyama  # noqa: E402
+from msdf.flow.stochastic import EulerMaruyama  # noqa: E402  (a Setting's solver type)
 from msdf.generate import make_solver  # noqa: E402
 
 MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
@@ -60,7 +60,7 @@ class Setting:
 
     def solver(self) -> Solver | EulerMaruyama:
         """The main solve: midpoint at ``nfe``, or Euler-Maruyama at ``nfe`` steps with noise level ``sde``."""
-        return make_solver("midpoint", self.nfe) if self.sde is None else EulerMaruyama(self.sde, self.nfe)
+        return make_solver("midpoint" if self.sde is None else "sde", self.nfe, sde_noise=self.sde or 0.0)
 
 
 def parse_setting(text: str, guidance: float) -> Setting:

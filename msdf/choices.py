@@ -10,7 +10,8 @@ DEVICES = ("cpu", "cuda", "auto")  # "auto": msdf.device.torch_device picks cuda
 DECODE_METHODS = ("mc", "visco")  # msdf.decoder: marching cubes | VisCo reconstruction
 MESH_FORMATS = ("glb", "obj", "ply", "stl")  # mesh files written by generate / complete
 ODE_METHODS = ("euler", "midpoint", "rk4", "dopri5")  # msdf.flow.solvers
-SOLVERS = (*ODE_METHODS, "bns")  # plus the distilled few-step solver (msdf.flow.bns)
+# plus the stochastic sampler (msdf.flow.stochastic, Euler-Maruyama) and the distilled few-step solver (msdf.flow.bns)
+SOLVERS = (*ODE_METHODS, "sde", "bns")
 BNS_INITS = ("euler", "midpoint")  # classical solvers a BNS solver starts from
 OPTIMIZERS = ("lbfgs", "adam")  # D-Flow (msdf.flow.dflow)
 FRAMES = ("fit", "unit")  # how msdf complete maps the observed points to the unit frame
@@ -26,6 +27,8 @@ BACKENDS = ("local", "ray")  # msdf.data.backends
 # #sampling-medium) every temperature below 1 drew more stray grids and less whole shapes (0.7 -> 0.9 -> 1 -> 1.1:
 # median stray rows 69.5 -> 42 -> 36 -> 26), so the default samples the trained distribution.
 RESTART_DEFAULTS = (3, 0.6, 8)
+SOLVER_DEFAULT, NFE_DEFAULT = "midpoint", 32  # the main solve of msdf generate / evaluate and of the demo
+SDE_NOISE_DEFAULT = 1.0  # eta of --solver sde (msdf.flow.stochastic; 0 = the Euler ODE)
 TEMPERATURE_DEFAULT = 1.0
 GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w (msdf.flow.model forward_with_cfg; 1 = conditional alone)
 # Times t at which the guidance weight applies (msdf.flow.sampler.FlowSampler.with_guidance_interval; t = 0 noise, 1

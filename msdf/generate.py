@@ -21,15 +21,20 @@ import torch
 from torch import Tensor
 
 from msdf.atomic import write_json
-from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, MESH_FORMATS, SOLVERS, TEMPERATURE_DEFAULT
+from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, MESH_FORMATS, NFE_DEFAULT, SDE_NOISE_DEFAULT,
+                          SOLVER_DEFAULT, SOLVERS, TEMPERATURE_DEFAULT)
 from msdf.flow.sampler import FlowSampler, Restart
 from msdf.flow.solvers import METHODS, Solver, solve
+from msdf.flow.stochastic import EulerMaruyama
 
 
 def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, guidance: float = 1.0,
                 bns_path: str | Path | None = None, device: str | torch.device = "cpu",
-                interval: tuple[float, float] = GUIDANCE_INTERVAL_DEFAULT) -> Solver:
-    """A :data:`Solver` for ``method`` (euler | midpoint | rk4 | dopri5 | bns) at ``nfe`` evaluations.
+                interval: tuple[float, float] = GUIDANCE_INTERVAL_DEFAULT,
+                sde_noise: float = SDE_NOISE_DEFAULT) -> Solver | EulerMaruyama:
+    """A :data:`Solver` for ``method`` (euler | midpoint | rk4 | dopri5 | bns) at ``nfe`` evaluations, or for ``sde``
+    the stochastic :class:`~msdf.flow.stochastic.EulerMaruyama` solver at noise level ``sde_noise`` and ``nfe`` steps
+    (:meth:`~msdf.flow.sampler.FlowSampler.sample` binds it to the samples' seeds).
 
     ``bns`` loads the solver distilled for this run, NFE and guidance (``msdf distill-solver``) from ``bns_path`` or
     its default place :func:`msdf.flow.bns.solver_path`, and checks that it was distilled for the sampler's guidance
@@ -49,6 +54,8 @@ def make_solver(method: str, nfe: int, *, run_dir: str | Path | None = None, gui
         check_bns_sampling(bns_path, meta, guidance, interval)
         bns = bns.to(device)
         return lambda velocity_fn, x0: bns(velocity_fn, x0)
+    if method == "sde":
+        return EulerMaruyama(sde_noise, nfe)
     if method not in METHODS:
         raise ValueError(f"unknown solver {method!r}; choose one of {', '.join(SOLVERS)}")
     if method != "dopri5":
@@ -184,12 +191,13 @@ def remove_listed_outputs(index: str | Path) -> list[Path]:
 
 def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str] | None = None,
              classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = GUIDANCE_DEFAULT,
-             solver: str = "midpoint", nfe: int = 32, seed: int = 0, resolution: int = 256, method: str = "mc",
+             solver: str = SOLVER_DEFAULT, nfe: int = NFE_DEFAULT, seed: int = 0, resolution: int = 256, method: str = "mc",
              fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
              quiet: bool = False, restart: Restart = Restart(),
-             temperature: float = TEMPERATURE_DEFAULT) -> GenerationResult:
+             temperature: float = TEMPERATURE_DEFAULT, sde_noise: float = SDE_NOISE_DEFAULT) -> GenerationResult:
     """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` (at sampling
-    ``temperature``, plus ``restart`` passes: :meth:`~msdf.flow.sampler.FlowSampler.sample`) and write all files.
+    ``temperature``, plus ``restart`` passes: :meth:`~msdf.flow.sampler.FlowSampler.sample`; ``sde_noise`` is the
+    noise level of ``solver="sde"``) and write all files.
 
     At most one of ``prompts`` / ``classes`` (neither = unconditional). Writes ``samples.json`` last.
     """
@@ -201,7 +209,7 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
         raise ValueError(f"-n must be at least 1 (got {num_samples})")
     t_start = time.perf_counter()
     solve_fn = make_solver(solver, nfe, run_dir=sampler.run_dir, guidance=guidance, bns_path=bns_path,
-                           device=sampler.device, interval=sampler.guidance_interval)
+                           device=sampler.device, interval=sampler.guidance_interval, sde_noise=sde_noise)
     kind = "class" if classes is not None else "prompt"
     base = list(classes if classes is not None else prompts if prompts is not None else [""])
     items = [item for item in base for _ in range(num_samples)]
@@ -221,7 +229,7 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
     result.samples_json = write_json(Path(out_dir) / "samples.json", {
         "run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance,
         "guidance_interval": list(sampler.guidance_interval), "restart": asdict(restart), "temperature": temperature,
-        "seed": seed,
+        "sde_noise": sde_noise if solver == "sde" else None, "seed": seed,
         "num_samples_per_item": num_samples, "resolution": resolution, "method": method, "format": fmt,
         "device": str(sampler.device), "timings": result.timings,
         "contact_sheet": result.contact_sheet.name if result.contact_sheet else None, "samples": result.samples})

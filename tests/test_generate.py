@@ -12,6 +12,7 @@ from msdf.flow.bns import BNSFormatError, BNSSolver, distill, solver_path
 from msdf.flow.sampler import FlowSampler
 from msdf.flow.sampler import Restart, source_noise
 from msdf.flow.solvers import solve
+from msdf.flow.stochastic import StepNoise, sde_solve
 from msdf.generate import check_bns_sampling, generate, make_solver, read_prompts, slug
 from toy_flows import sphere_matrices
 
@@ -108,6 +109,30 @@ def test_restart_passes_keep_the_seeding_rule(sampler):
     torch.testing.assert_close(sampler.matrices(x)[0], restarted[1], atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="restart needs"):
         Restart(1, t=1.0)
+
+
+def test_sde_solver_keeps_the_seeding_rule(sampler):
+    """--solver sde: sample j is Euler-Maruyama from the same x_0 as the ODE solvers, with step noise from its own
+    stream (msdf.flow.stochastic.StepNoise of seeds[j]), whatever the batching; restarts follow it as usual."""
+    cond = sampler.condition(classes=["small", "large", "large"])
+    seeds, sde = [5, 6, 7], make_solver("sde", 6, sde_noise=0.8)
+    a, timing = sampler.sample(cond, seeds, sde, batch_size=3, quiet=True, restart=Restart(1, 0.5, 2),
+                               temperature=1.0)
+    b, _ = sampler.sample(cond, seeds, sde, batch_size=1, quiet=True, restart=Restart(1, 0.5, 2), temperature=1.0)
+    assert timing["nfe"] == 6 + 2
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    one = sampler.condition(classes=["large"])
+    x = sde_solve(sampler.velocity_fn(one, 2.0), source_noise([6], (sampler.n, sampler.dim)), sampler.path, 0.8, 6,
+                  StepNoise([6], (sampler.n, sampler.dim))).x
+    x = solve(sampler.velocity_fn(one, 2.0), 0.5 * x + 0.5 * source_noise([6], x.shape[1:], draw=1)[0:1],
+              "midpoint", 2, t0=0.5).x
+    torch.testing.assert_close(sampler.matrices(x)[0], a[1], atol=1e-5, rtol=0)
+    ode, _ = sampler.sample(cond, seeds, make_solver("euler", 6), quiet=True, restart=PLAIN, temperature=1.0)
+    still, _ = sampler.sample(cond, seeds, make_solver("sde", 6, sde_noise=0.0), quiet=True, restart=PLAIN,
+                              temperature=1.0)
+    torch.testing.assert_close(still, ode, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="one seed per sample"):
+        sampler.solve(cond, torch.zeros(3, sampler.n, sampler.dim), sde)
 
 
 def test_temperature_scales_the_source_noise(sampler):
@@ -225,6 +250,9 @@ def test_cli_errors(run_dir, tmp_path, capsys):
     assert main(["generate", str(run_dir), "--class", "small", "--guidance-interval", "0.8", "0.2", "-o",
                  str(tmp_path / "g")]) == 2
     assert "--guidance-interval" in capsys.readouterr().err
+    assert main(["generate", str(run_dir), "--class", "small", "--solver", "sde", "--sde-noise", "-1", "-o",
+                 str(tmp_path / "s")]) == 1
+    assert "--sde-noise" in capsys.readouterr().err
 
 
 def test_cli_sampling_flags_reach_the_sampler(run_dir, tmp_path):
@@ -234,7 +262,13 @@ def test_cli_sampling_flags_reach_the_sampler(run_dir, tmp_path):
                  "--guidance-interval", "0.1", "0.6", "--no-render", "--quiet", "-o", str(out)]) in (0, 3)
     meta = json.loads((out / "samples.json").read_text())
     assert meta["restart"] == {"count": 2, "t": 0.5, "nfe": 2} and meta["nfe"] == 4 + 2 * 2
-    assert meta["temperature"] == 0.7 and meta["guidance_interval"] == [0.1, 0.6]
+    assert meta["temperature"] == 0.7 and meta["guidance_interval"] == [0.1, 0.6] and meta["sde_noise"] is None
+    sde = tmp_path / "sde"
+    assert main(["generate", str(run_dir), "--class", "small", "-n", "1", "--solver", "sde", "--nfe", "5",
+                 "--sde-noise", "0.25", "--restarts", "0", "--resolution", "24", "--no-render", "--quiet", "-o",
+                 str(sde)]) in (0, 3)
+    meta = json.loads((sde / "samples.json").read_text())
+    assert meta["solver"] == "sde" and meta["sde_noise"] == 0.25 and meta["nfe"] == 5
 
 
 def test_read_prompts_and_slug(tmp_path):
@@ -310,6 +344,8 @@ def test_complete_command(run_dir, tmp_path):
     assert rep["normalization"]["center"][0] == pytest.approx(5.4, abs=0.05)  # bbox centre of the half sphere
     if "mesh" in s:  # the mesh comes back in the user's coordinates, near the observed points
         assert trimesh.load(out / s["mesh"], force="mesh").bounds.mean(axis=0)[0] > 3.0
+    assert main(["complete", str(run_dir), "--points", str(pts), "--class", "large", "--solver", "sde", "-o",
+                 str(tmp_path / "sde"), "--quiet"]) == 2  # D-Flow needs a deterministic solve
     bad = tmp_path / "bad.xyz"
     bad.write_text("1 2\n")
     assert main(["complete", str(run_dir), "--points", str(bad), "-o", str(out), "--quiet"]) == 1

@@ -66,7 +66,7 @@ def test_step_noise_is_per_sample():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ValueError, match="eta >= 0"):
+    with pytest.raises(ValueError, match="eta >= 0 \\(--sde-noise\\)"):
         EulerMaruyama(-0.1)
     with pytest.raises(ValueError, match="nfe >= 1"):
         EulerMaruyama(0.5, 0)

@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from msdf.generate import make_solver, slug, write_samples
 
     check_sample_arguments(args, ("num_samples", "steps", "max_points"))
-    if args.solver == "dopri5":
-        raise UsageError("D-Flow differentiates through a fixed few-step solve: use euler/midpoint/rk4/bns")
+    if args.solver in ("dopri5", "sde"):
+        raise UsageError("D-Flow differentiates through a fixed few-step ODE solve: use euler/midpoint/rk4/bns")
     interval = interval_from_args(args)
     t_start = time.perf_counter()
     check_archive(args.points)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         sampler = load_sampler(args, interval)
         solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance,
                              bns_path=args.bns_file, device=sampler.device,
-                             interval=sampler.guidance_interval)
+                             interval=sampler.guidance_interval, sde_noise=args.sde_noise)
         clouds, labels, captions = load_reference(args.reference, n_points=args.points, limit=args.reference_limit,
                                                   split=args.split, resolution=args.resolution, seed=args.seed,
                                                   quiet=args.quiet)
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"msdf evaluate: error: {exc}", file=sys.stderr)
         return 1
     report.update({"run": str(args.run), "reference": str(args.reference), "split": args.split,
-                   "solver": args.solver, "restart": asdict(restart),
+                   "solver": args.solver, "sde_noise": args.sde_noise if args.solver == "sde" else None,
+                   "restart": asdict(restart),
                    "temperature": temperature})
     write_json(out / "evaluation.json", report)
     table = markdown_table(report)

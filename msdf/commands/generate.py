@@ -6,23 +6,29 @@ import sys
 from pathlib import Path
 
 from msdf.choices import (DECODE_METHODS, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, MESH_FORMATS,
-                          RESTART_DEFAULTS, SOLVERS, TEMPERATURE_DEFAULT)
+                          NFE_DEFAULT, RESTART_DEFAULTS, SDE_NOISE_DEFAULT, SOLVER_DEFAULT, SOLVERS,
+                          TEMPERATURE_DEFAULT)
 
 NAME = "generate"
 HELP = "generate 3D shapes from a trained flow model: meshes, M-SDF files, renders, contact sheet, samples.json"
 
 
-def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = "midpoint", default_nfe: int = 32) -> None:
-    """``--guidance/--guidance-interval/--solver/--nfe/--bns-file/--device`` shared by generate, evaluate and
-    complete."""
+def add_solver_arguments(parser: argparse.ArgumentParser, default_solver: str = SOLVER_DEFAULT,
+                         default_nfe: int = NFE_DEFAULT) -> None:
+    """``--guidance/--guidance-interval/--solver/--nfe/--sde-noise/--bns-file/--device`` shared by generate, evaluate
+    and complete."""
     parser.add_argument("--guidance", "-w", type=float, default=GUIDANCE_DEFAULT,
                         help="classifier-free guidance weight w: u_null + w (u_cond - u_null); 1 = plain conditional "
                              f"(default {GUIDANCE_DEFAULT:g})")
     add_guidance_interval_argument(parser)
     parser.add_argument("--solver", choices=SOLVERS, default=default_solver,
-                        help=f"ODE solver (default {default_solver}); bns = the solver made by `msdf distill-solver`")
+                        help=f"solver (default {default_solver}); sde = Euler-Maruyama on the SDE with the flow's "
+                             "marginals (--sde-noise); bns = the solver made by `msdf distill-solver`")
     parser.add_argument("--nfe", type=int, default=default_nfe,
                         help=f"velocity evaluations per sample (default {default_nfe}; ignored by dopri5)")
+    parser.add_argument("--sde-noise", type=float, default=SDE_NOISE_DEFAULT, metavar="ETA",
+                        help=f"noise level eta of --solver sde (default {SDE_NOISE_DEFAULT:g}; 0 = the Euler ODE; see "
+                             "docs/benchmarks.md#sampling-sde)")
     parser.add_argument("--bns-file", default=None, metavar="SAFETENSORS",
                         help="BNS solver file (default RUN/solvers/bns_nfe<N>_w<W>.safetensors)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
@@ -167,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     prompts, classes = conditions_from_args(args)
     sampler = load_sampler(args, interval)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
-                interval=sampler.guidance_interval)
+                interval=sampler.guidance_interval, sde_noise=args.sde_noise)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written
         sampler.condition(prompts=prompts, classes=classes)
     claim_sample_folder(args, "samples.json")
@@ -175,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
                       guidance=args.guidance, solver=args.solver, nfe=args.nfe, seed=args.seed,
                       resolution=args.resolution, method=args.method, fmt=args.fmt, batch_size=args.batch_size,
                       render=not args.no_render, bns_path=args.bns_file, quiet=args.quiet, restart=restart,
-                      temperature=temperature)
+                      temperature=temperature, sde_noise=args.sde_noise)
     failed = [r for r in result.samples if "error" in r]
     t = result.timings
     print(f"wrote {len(result.samples) - len(failed)} meshes to {args.out} (ODE {t['ode_s']:.1f} s, decode "

@@ -138,13 +138,12 @@ class Demo:
         return {"run": str(run)}
 
     def generate(self) -> dict:
-        """Samples for the fixed prompt list: CFG, midpoint solver at 32 NFE (plus the default restart passes and
-        temperature of `msdf generate`), marching cubes."""
+        """Samples for the fixed prompt list: CFG and the solver, restart passes and temperature `msdf generate` uses
+        by default, marching cubes."""
         prompts = self.out / "prompts.txt"
         with atomic_write(prompts) as tmp:
             tmp.write_text("\n".join(p for _, p in read_prompts()) + "\n")
-        msdf_cli("generate", self.out / "run", "--prompts", prompts, "-n", self.cfg.samples, "--solver", "midpoint",
-                 "--nfe", 32, "--seed", self.cfg.seed, "--resolution", self.cfg.resolution, "--method", "mc",
+        msdf_cli("generate", self.out / "run", "--prompts", prompts, "-n", self.cfg.samples, "--seed", self.cfg.seed, "--resolution", self.cfg.resolution, "--method", "mc",
                  "-o", self.out / "generated", log=self.log, ok=(0, 3))  # 3: some samples had no surface (reported)
         return {"prompts": len(read_prompts()), "samples_per_prompt": self.cfg.samples}
 

@@ -122,7 +122,9 @@ def write_report(out: str | Path) -> Path:
              f"<style>{CSS}</style></head><body><h1>Mosaic-SDF demo report</h1>",
              "<p>Synthetic captioned dataset → M-SDF store → text-conditioned flow-matching transformer "
              f"({html.escape(str(preset))}) "
-             "→ shapes from prompts (classifier-free guidance, midpoint solver, VisCo clean-up) → metrics.</p>"]
+             "→ shapes from prompts (classifier-free guidance, "
+             f"{html.escape(str(metrics['generation'].get('solver') or 'midpoint'))} solver, VisCo clean-up) "
+             "→ metrics.</p>"]
     parts.append("<h2>Generated shapes</h2>")
     for prompt, sheet, recs in prompt_sheets(out / "generated", out / "contact_sheets"):
         errors = [r["error"] for r in recs if r.get("error")]

@@ -91,8 +91,8 @@ class EulerMaruyama:
 
     def __post_init__(self) -> None:
         if not (self.eta >= 0.0 and math.isfinite(self.eta)) or self.nfe < 1:
-            raise ValueError(f"the SDE solver needs a finite eta >= 0 and nfe >= 1 (got eta={self.eta}, "
-                             f"nfe={self.nfe})")
+            raise ValueError(f"the SDE solver needs a finite noise level eta >= 0 (--sde-noise) and nfe >= 1 "
+                             f"(got eta={self.eta:g}, nfe={self.nfe})")
 
     def bind(self, path: CondOTPath, seeds: Sequence[int], shape: tuple[int, ...],
              device: str | torch.device = "cpu") -> Solver:
