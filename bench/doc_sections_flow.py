@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.doc_format import Section, fixed, median, num, pct, table
-from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
+from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, RESTART_DEFAULTS, SDE_NOISE_DEFAULT,
+                          SOLVER_DEFAULT, TEMPERATURE_DEFAULT)
 
 Data = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
@@ -368,7 +369,8 @@ def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
     default = (r["temperature"] == TEMPERATURE_DEFAULT and r.get("nfe", st["nfe"]) == st["nfe"]
                and r.get("guidance", st["guidance"]) == GUIDANCE_DEFAULT
                and tuple(r.get("guidance_interval", (0.0, 1.0))) == GUIDANCE_INTERVAL_DEFAULT
-               and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS)
+               and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS
+               and r.get("sde") == (SDE_NOISE_DEFAULT if SOLVER_DEFAULT == "sde" else None))
     return [f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
             num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
             num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
@@ -404,8 +406,11 @@ def _sampling_protocol(files: tuple[Data, ...]) -> str:
             "(`--guidance-interval`; the conditional velocity alone elsewhere), raw marching cubes at "
             f"{st['resolution']}³, failed decodes count as failures. Temperature T: source noise T·N(0, I) "
             "(`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each unless `rnfe=N` says "
-            f"otherwise (`--restarts`). One sample is {pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the samples (solve "
-            "and restarts, not decoding), on the machine of the file's source line: compare it within one file.")
+            "otherwise (`--restarts`); `sde=ETA`: the main solve is Euler–Maruyama on the SDE with the flow's "
+            "marginals at noise level ETA, with the same NFE (`--solver sde --sde-noise ETA`). "
+            f"One sample is {pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the "
+            "samples (solve and restarts, not decoding), on the machine of the file's source line: compare it within "
+            "one file.")
 
 
 def sampling(*files: Data) -> str:
@@ -448,6 +453,20 @@ def guidance_interval(*files: Data) -> str:
             "demo's store, `run_small` the same with `--preset cpu-small`, `demo_gi/run` the recorded demo's (README); "
             "all three on a CPU without native bf16, so `cpu-medium` trained in float32. The rows without `gi` guide "
             "at every time (the default before the interval). " + sampling_trainings(*files))
+
+
+def sampling_sde(*files: Data) -> str:
+    """:func:`sampling_trainings` of the SDE files (``msdf.flow.stochastic``), with what each training is."""
+    return ("The trainings are those of [guidance in a limited interval](#guidance-interval). The rows marked "
+            "(the default) sample as the command line does, measured again in the same run. "
+            + sampling_trainings(*files))
+
+
+def sampling_spread(d: Data) -> str:
+    """:func:`sampling` of one file that repeats settings of the SDE files at another sample seed."""
+    return ("Two settings of [stochastic sampling](#sampling-sde) on the demo's model again, with sample seeds "
+            f"{num(d['settings']['seed'])} + j and the reference clouds drawn with that seed instead of 0: how far "
+            "the same setting moves with the sampling noise alone. " + sampling(d))
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
@@ -554,6 +573,11 @@ SECTIONS = [
     Section("guidance-interval", "Guidance in a limited interval, on three 15-minute trainings without bf16",
             "bench/bench_sampling.py", ("sampling_interval_fp32_s0", "sampling_interval_small",
                                         "sampling_interval_demo", "sampling_interval_weight_demo"), guidance_interval),
+    Section("sampling-sde", "Stochastic sampling (an SDE with the flow's marginals) on three 15-minute trainings",
+            "bench/bench_sampling.py", ("sampling_sde_demo", "sampling_sde_demo_more", "sampling_sde_s0",
+                                        "sampling_sde_small"), sampling_sde),
+    Section("sampling-spread", "The same sampling at a second sample seed", "bench/bench_sampling.py --seed 1",
+            ("sampling_sde_demo_seed1",), sampling_spread),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),
             solvers_gmm),
     Section("solvers-model", "Few-step solvers on a cpu-small demo model (CPU)", "bench/bench_solvers.py --run",
