@@ -28,7 +28,10 @@ BACKENDS = ("local", "ray")  # msdf.data.backends
 # median stray rows 69.5 -> 42 -> 36 -> 26), so the default samples the trained distribution.
 RESTART_DEFAULTS = (3, 0.6, 8)
 SOLVER_DEFAULT, NFE_DEFAULT = "midpoint", 32  # the main solve of msdf generate / evaluate and of the demo
-SDE_NOISE_DEFAULT = 1.0  # eta of --solver sde (msdf.flow.stochastic; 0 = the Euler ODE)
+# eta of --solver sde (msdf.flow.stochastic; 0 = the Euler ODE). Not the default solver: on three 15-minute
+# trainings it was no more whole than the midpoint ODE (docs/benchmarks.md#sampling-sde); eta 1 without restarts was
+# as whole as the default at 32 NFE instead of 56 on the demo's model, eta 2 less whole.
+SDE_NOISE_DEFAULT = 1.0
 TEMPERATURE_DEFAULT = 1.0
 GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w (msdf.flow.model forward_with_cfg; 1 = conditional alone)
 # Times t at which the guidance weight applies (msdf.flow.sampler.FlowSampler.with_guidance_interval; t = 0 noise, 1

@@ -191,9 +191,9 @@ def remove_listed_outputs(index: str | Path) -> list[Path]:
 
 def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str] | None = None,
              classes: Sequence[str] | None = None, num_samples: int = 1, guidance: float = GUIDANCE_DEFAULT,
-             solver: str = SOLVER_DEFAULT, nfe: int = NFE_DEFAULT, seed: int = 0, resolution: int = 256, method: str = "mc",
-             fmt: str = "glb", batch_size: int = 16, render: bool = True, bns_path: str | Path | None = None,
-             quiet: bool = False, restart: Restart = Restart(),
+             solver: str = SOLVER_DEFAULT, nfe: int = NFE_DEFAULT, seed: int = 0, resolution: int = 256,
+             method: str = "mc", fmt: str = "glb", batch_size: int = 16, render: bool = True,
+             bns_path: str | Path | None = None, quiet: bool = False, restart: Restart = Restart(),
              temperature: float = TEMPERATURE_DEFAULT, sde_noise: float = SDE_NOISE_DEFAULT) -> GenerationResult:
     """Generate ``num_samples`` shapes per prompt (or class) with a loaded :class:`FlowSampler` (at sampling
     ``temperature``, plus ``restart`` passes: :meth:`~msdf.flow.sampler.FlowSampler.sample`; ``sde_noise`` is the

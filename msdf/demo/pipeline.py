@@ -143,8 +143,9 @@ class Demo:
         prompts = self.out / "prompts.txt"
         with atomic_write(prompts) as tmp:
             tmp.write_text("\n".join(p for _, p in read_prompts()) + "\n")
-        msdf_cli("generate", self.out / "run", "--prompts", prompts, "-n", self.cfg.samples, "--seed", self.cfg.seed, "--resolution", self.cfg.resolution, "--method", "mc",
-                 "-o", self.out / "generated", log=self.log, ok=(0, 3))  # 3: some samples had no surface (reported)
+        msdf_cli("generate", self.out / "run", "--prompts", prompts, "-n", self.cfg.samples, "--seed", self.cfg.seed,
+                 "--resolution", self.cfg.resolution, "--method", "mc", "-o", self.out / "generated", log=self.log,
+                 ok=(0, 3))  # 3: some samples had no surface (reported)
         return {"prompts": len(read_prompts()), "samples_per_prompt": self.cfg.samples}
 
     def visco(self) -> dict:

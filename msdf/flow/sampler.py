@@ -6,6 +6,7 @@ and seeds into raw M-SDF matrices. Sampling has exactly one seeding rule and one
     x_0[j] = tau eps_j,  eps_j ~ N(0, I) (n, D)  drawn from a CPU generator seeded with seeds[j]
                                                                                    (independent of batching)
     x_1    = solve(u_w(., t | c_j), x_0)                                           (normalised space, batch_size chunks)
+             (the SDE solver's step noise: a second stream of seeds[j], msdf.flow.stochastic.StepNoise)
     u_w    = u(x | null) + w(t) (u(x | c) - u(x | null))                           (classifier-free guidance)
     w(t)   = w if lo <= t < hi else 1                                 (guidance_interval; default (0, 0.8))
     M_j    = valid(denormalize(x_1[j]))                                            (B, n, 4 + k^3) float32 on the CPU

@@ -21,12 +21,17 @@ Euler-Maruyama on ``t_k = t0 + k h``, ``h = (1 - t0) / nfe``, one evaluation per
 
     x_{k+1} = x_k + h (u_k - eta kappa' eps_hat_k) + sqrt(2 eta kappa' (1 - kappa) h) z_k,   z_k ~ N(0, I)
 
-The last step is a plain Euler step (no noise, no correction): it lands on the model's clean estimate
-``x + (1 - t) u``. ``z_k`` of sample j is draw k of a numpy PCG64 generator seeded with the entropy
+The last step is a plain Euler step (no noise, no correction): on the plain CondOT path it lands on the model's
+clean estimate ``x + (1 - t) u``. ``z_k`` of sample j is draw k of a numpy PCG64 generator seeded with the entropy
 ``(seeds[j], NOISE_STREAM)`` (:class:`StepNoise`), so a sample depends only on its own seed, not on the batching, its
 source noise (draws of the torch generator seeded with ``seeds[j]``) is that of the ODE solvers, and the two streams
 are independent. (Not a torch generator with an offset seed: torch's CPU generator keeps only the low 32 bits of a
-seed, so ``seed + 2^48`` would replay the source noise.)
+seed, so ``seed + 2^48`` would replay the source noise.) The sampling temperature scales the source noise only.
+
+Measured (``bench/bench_sampling.py``, docs/benchmarks.md#sampling-sde): on three 15-minute trainings, ``eta = 0.5``
+before the default restart passes was a little less whole than the midpoint ODE (median wholeness lower by 0.001
+to 0.011) and 1.4 to 2.8 points more accurate in class, within the sampling noise of one seed (0.014); so the
+command line keeps the midpoint ODE and offers this solver as ``--solver sde``.
 """
 from __future__ import annotations
 
