@@ -8,11 +8,12 @@ unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: 
 median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
 1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI`` and/or ``sde=ETA`` joined by
-commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at every time unless
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA`` and/or ``gc=C``
+joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at every time unless
 ``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled out, ``gi=0:0.8``; ``sde=ETA``
 replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic` at noise level ETA, with the
-same NFE)::
+same NFE; ``gc=geometry`` or ``gc=values`` guides those columns of each row only,
+:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
@@ -37,7 +38,7 @@ from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
-from msdf.flow.sampler import FlowSampler, Restart, guidance_interval  # noqa: E402
+from msdf.flow.sampler import GUIDANCE_COLUMNS, FlowSampler, Restart, guidance_interval  # noqa: E402
 from msdf.flow.solvers import Solver  # noqa: E402
 from msdf.flow.stochastic import EulerMaruyama  # noqa: E402  (a Setting's solver type)
 from msdf.generate import make_solver  # noqa: E402
@@ -48,8 +49,8 @@ MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
 @dataclass(frozen=True)
 class Setting:
     """One sampling setting: temperature, restart passes, main NFE, guidance weight, the times ``[lo, hi)`` at which
-    it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`) and the SDE's noise level (None: the
-    midpoint ODE solver)."""
+    it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`), the SDE's noise level (None: the
+    midpoint ODE solver) and the guided columns (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`)."""
 
     temperature: float
     restart: Restart
@@ -57,6 +58,7 @@ class Setting:
     guidance: float
     interval: tuple[float, float]
     sde: float | None = None
+    columns: str = "all"
 
     def solver(self) -> Solver | EulerMaruyama:
         """The main solve: midpoint at ``nfe``, or Euler-Maruyama at ``nfe`` steps with noise level ``sde``."""
@@ -66,10 +68,10 @@ class Setting:
 def parse_setting(text: str, guidance: float) -> Setting:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
     default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``) |
-    ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1) | ``"sde=ETA"`` (the SDE solver),
+    ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1) | ``"sde=ETA"`` (the SDE solver) | ``"gc=C"`` (guided columns),
     comma-joined -> :class:`Setting`."""
     tau, count, t, rnfe, nfe, w, interval = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance, (0.0, 1.0)
-    sde = None
+    sde, columns = None, "all"
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -87,6 +89,8 @@ def parse_setting(text: str, guidance: float) -> Setting:
             w = float(value)
         elif key == "sde":
             sde = float(value)
+        elif key == "gc":
+            columns = value
         elif key == "gi":
             lo, _, hi = value.partition(":")
             try:
@@ -95,11 +99,13 @@ def parse_setting(text: str, guidance: float) -> Setting:
                 raise ValueError(f"setting {text!r}: {exc}") from exc
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
-                             "rnfe=N, w=G, gi=LO:HI, sde=ETA)")
+                             "rnfe=N, w=G, gi=LO:HI, sde=ETA, gc=COLUMNS)")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
+    if columns not in GUIDANCE_COLUMNS:
+        raise ValueError(f"setting {text!r}: gc must be one of {', '.join(GUIDANCE_COLUMNS)}")
     try:
-        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde)
+        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns)
         setting.solver()
     except ValueError as exc:
         raise ValueError(f"setting {text!r}: {exc}") from exc
@@ -127,12 +133,13 @@ def main() -> int:
     rows = {}
     for text, st in zip(settings, parsed):
         t0 = time.perf_counter()
-        sampler.with_guidance_interval(*st.interval)
+        sampler.with_guidance_interval(*st.interval).with_guidance_columns(st.columns)
         report = evaluate_run(sampler, st.solver(), ref, labels, captions, guidance=st.guidance,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
                               temperature=st.temperature)
         rows[text] = {"temperature": st.temperature, "restart": asdict(st.restart), "nfe": st.nfe,
                       "guidance": st.guidance, "guidance_interval": list(st.interval), "sde": st.sde,
+                      "guidance_columns": st.columns,
                       "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])

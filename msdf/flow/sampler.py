@@ -40,7 +40,9 @@ from msdf.flow.path import CondOTPath
 from msdf.flow.self_condition import SelfConditionedVelocity
 from msdf.flow.solvers import Solver, VelocityFn, solve
 from msdf.flow.stochastic import EulerMaruyama
-from msdf.rows import HALF_WIDTH
+from msdf.rows import GEOMETRY, HALF_WIDTH
+
+GUIDANCE_COLUMNS = ("all", "geometry", "values")  # FlowSampler.with_guidance_columns
 
 MIN_HALF_WIDTH = 1e-3  # unit frame (the shape spans [-0.9, 0.9]); far below any encoder's half-width
 
@@ -154,6 +156,7 @@ class FlowSampler:
         self.autoguide: AutoGuide | None = None
         # with_guidance_interval; a self-conditioned model is guided at every time (its branches carry estimates)
         self.guidance_interval: tuple[float, float] = (0.0, 1.0) if model.self_condition else GUIDANCE_INTERVAL_DEFAULT
+        self.guidance_columns: str = "all"  # with_guidance_columns
         self.step: int | None = None  # the training step of the weights (set by load)
         self._text = None
 
@@ -204,6 +207,26 @@ class FlowSampler:
         self.guidance_interval = interval
         return self
 
+    def with_guidance_columns(self, columns: str) -> "FlowSampler":
+        """Apply the guidance weight to some columns of each row only: ``"all"`` (the default), ``"geometry"`` (the
+        4 centre/half-width columns; the SDF values follow the conditional velocity alone) or ``"values"``; returns
+        ``self``. Measured in ``bench/bench_sampling.py`` (setting ``gc=``); nothing uses it by default."""
+        if columns not in GUIDANCE_COLUMNS:
+            raise ValueError(f"guidance columns must be one of {', '.join(GUIDANCE_COLUMNS)} (got {columns!r})")
+        self.guidance_columns = columns
+        return self
+
+    def _column_weight(self, w_b: Tensor) -> Tensor:
+        """Per-sample weights (B, 1, 1) -> the weights of :attr:`guidance_columns`: ``w_b`` on the guided columns,
+        1 on the others ((B, 1, 1) or (B, 1, D))."""
+        if self.guidance_columns == "all":
+            return w_b
+        guided = torch.zeros(self.dim, dtype=torch.bool, device=w_b.device)
+        guided[GEOMETRY] = True
+        if self.guidance_columns == "values":
+            guided = ~guided
+        return torch.where(guided, w_b, torch.ones_like(w_b))
+
     # ---- the velocity field ---------------------------------------------------------------------------------------
     def velocity(self, x: Tensor, t: Tensor | float, cond: Condition | None = None, guidance: float = 1.0) -> Tensor:
         """Guided velocity (B, n, dim) at ``x`` (B, n, dim), ``t`` (B,) or scalar; ``cond`` batch B or 1.
@@ -222,7 +245,7 @@ class FlowSampler:
         branches = self.model.forward_branches(x, t, cond, w)
         if self.model.guided(w):
             w_b = torch.where(inside, w, 1.0).to(branches.dtype).view(-1, *([1] * (branches.dim() - 1)))
-            u = self.model.combine(branches, w_b)
+            u = self.model.combine(branches, self._column_weight(w_b))
         else:
             u = branches
         if self.autoguide is not None:
