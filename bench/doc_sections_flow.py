@@ -370,7 +370,8 @@ def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
                and r.get("guidance", st["guidance"]) == GUIDANCE_DEFAULT
                and tuple(r.get("guidance_interval", (0.0, 1.0))) == GUIDANCE_INTERVAL_DEFAULT
                and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS
-               and r.get("sde") == (SDE_NOISE_DEFAULT if SOLVER_DEFAULT == "sde" else None))
+               and r.get("sde") == (SDE_NOISE_DEFAULT if SOLVER_DEFAULT == "sde" else None)
+               and r.get("guidance_columns", "all") == "all")
     return [f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
             num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
             num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
@@ -407,7 +408,9 @@ def _sampling_protocol(files: tuple[Data, ...]) -> str:
             f"{st['resolution']}³, failed decodes count as failures. Temperature T: source noise T·N(0, I) "
             "(`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each unless `rnfe=N` says "
             "otherwise (`--restarts`); `sde=ETA`: the main solve is Euler–Maruyama on the SDE with the flow's "
-            "marginals at noise level ETA, with the same NFE (`--solver sde --sde-noise ETA`). "
+            "marginals at noise level ETA, with the same NFE (`--solver sde --sde-noise ETA`); `gc=geometry`: the "
+            "guidance weight on the 4 centre/half-width columns of each row only, the values follow the conditional "
+            "velocity (`FlowSampler.with_guidance_columns`). "
             f"One sample is {pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the "
             "samples (solve and restarts, not decoding), on the machine of the file's source line: compare it within "
             "one file.")
@@ -467,6 +470,13 @@ def sampling_spread(d: Data) -> str:
     return ("Two settings of [stochastic sampling](#sampling-sde) on the demo's model again, with sample seeds "
             f"{num(d['settings']['seed'])} + j and the reference clouds drawn with that seed instead of 0: how far "
             "the same setting moves with the sampling noise alone. " + sampling(d))
+
+
+def guidance_columns(d: Data) -> str:
+    """:func:`sampling` of the guidance-columns file."""
+    return ("Guidance on the grids' layout only: the class is decided by where the grids go, and the extrapolation "
+            "`u_null + w (u_c - u_null)` of the SDF values is a suspect for grids that carry a wrong surface. "
+            + sampling(d))
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
@@ -576,6 +586,8 @@ SECTIONS = [
     Section("sampling-sde", "Stochastic sampling (an SDE with the flow's marginals) on three 15-minute trainings",
             "bench/bench_sampling.py", ("sampling_sde_demo", "sampling_sde_demo_more", "sampling_sde_s0",
                                         "sampling_sde_small"), sampling_sde),
+    Section("guidance-columns", "Guidance on the geometry columns only", "bench/bench_sampling.py",
+            ("sampling_columns_demo",), guidance_columns),
     Section("sampling-spread", "The same sampling at a second sample seed", "bench/bench_sampling.py --seed 1",
             ("sampling_sde_demo_seed1",), sampling_spread),
     Section("solvers-gmm", "Few-step solvers on an analytic flow", "bench/bench_solvers.py", ("bench_solvers",),

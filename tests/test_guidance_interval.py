@@ -30,6 +30,29 @@ def test_guidance_applies_only_inside_the_interval(run):
     torch.testing.assert_close(late, everywhere.model(x, torch.full((3,), 0.9), cond), atol=1e-5, rtol=1e-5)
 
 
+def test_guidance_columns_guide_only_their_columns(run):
+    """with_guidance_columns: the guided velocity on the 4 geometry columns (or on the values) and the conditional
+    one on the others, at times inside the interval; outside it the conditional velocity everywhere."""
+    everywhere = FlowSampler.load(run).with_guidance_interval(0.0, 1.0)
+    cond = everywhere.condition(classes=["a", "b"])
+    torch.manual_seed(1)
+    x, t = torch.randn(2, 6, 12), torch.tensor([0.3, 0.5])
+    with torch.no_grad():
+        u_cfg, u_c = everywhere.velocity(x, t, cond, 3.0), everywhere.model(x, t, cond)
+        geometry = FlowSampler.load(run).with_guidance_interval(0.0, 1.0).with_guidance_columns("geometry")
+        values = FlowSampler.load(run).with_guidance_interval(0.0, 1.0).with_guidance_columns("values")
+        got_g, got_v = geometry.velocity(x, t, cond, 3.0), values.velocity(x, t, cond, 3.0)
+        late = FlowSampler.load(run).with_guidance_columns("geometry").velocity(x, torch.full((2,), 0.9), cond, 3.0)
+    assert (u_cfg - u_c)[..., :4].abs().max() > 1e-3 and (u_cfg - u_c)[..., 4:].abs().max() > 1e-3
+    torch.testing.assert_close(got_g[..., :4], u_cfg[..., :4], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got_g[..., 4:], u_c[..., 4:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got_v[..., :4], u_c[..., :4], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got_v[..., 4:], u_cfg[..., 4:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(late, everywhere.model(x, torch.full((2,), 0.9), cond), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="guidance columns must be one of all, geometry, values"):
+        FlowSampler.load(run).with_guidance_columns("centres")
+
+
 def test_guidance_interval_is_checked(run):
     with pytest.raises(ValueError, match="0 <= lo < hi <= 1"):
         FlowSampler.load(run).with_guidance_interval(0.7, 0.3)
