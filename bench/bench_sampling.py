@@ -8,11 +8,11 @@ unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: 
 median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
 1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA`` and/or ``gc=C``
-joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at every time unless
-``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled out, ``gi=0:0.8``; ``sde=ETA``
-replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic` at noise level ETA, with the
-same NFE; ``gc=geometry`` or ``gc=values`` guides those columns of each row only,
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA`` and/or
+``gc=C`` joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at
+every time unless ``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled out,
+``gi=0:0.8``; ``sde=ETA`` replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic`
+at noise level ETA, with the same NFE; ``gc=geometry`` or ``gc=values`` guides those columns of each row only,
 :meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
@@ -38,7 +38,7 @@ from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
-from msdf.flow.sampler import GUIDANCE_COLUMNS, FlowSampler, Restart, guidance_interval  # noqa: E402
+from msdf.flow.sampler import FlowSampler, Restart, guidance_columns, guidance_interval  # noqa: E402
 from msdf.flow.solvers import Solver  # noqa: E402
 from msdf.flow.stochastic import EulerMaruyama  # noqa: E402  (a Setting's solver type)
 from msdf.generate import make_solver  # noqa: E402
@@ -68,8 +68,8 @@ class Setting:
 def parse_setting(text: str, guidance: float) -> Setting:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
     default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``) |
-    ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1) | ``"sde=ETA"`` (the SDE solver) | ``"gc=C"`` (guided columns),
-    comma-joined -> :class:`Setting`."""
+    ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1) | ``"sde=ETA"`` (the SDE solver) | ``"gc=C"``
+    (guided columns), comma-joined -> :class:`Setting`."""
     tau, count, t, rnfe, nfe, w, interval = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance, (0.0, 1.0)
     sde, columns = None, "all"
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -90,7 +90,10 @@ def parse_setting(text: str, guidance: float) -> Setting:
         elif key == "sde":
             sde = float(value)
         elif key == "gc":
-            columns = value
+            try:
+                columns = guidance_columns(value)
+            except ValueError as exc:
+                raise ValueError(f"setting {text!r}: {exc}") from exc
         elif key == "gi":
             lo, _, hi = value.partition(":")
             try:
@@ -102,8 +105,6 @@ def parse_setting(text: str, guidance: float) -> Setting:
                              "rnfe=N, w=G, gi=LO:HI, sde=ETA, gc=COLUMNS)")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
-    if columns not in GUIDANCE_COLUMNS:
-        raise ValueError(f"setting {text!r}: gc must be one of {', '.join(GUIDANCE_COLUMNS)}")
     try:
         setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns)
         setting.solver()

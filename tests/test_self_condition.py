@@ -101,6 +101,8 @@ def test_trained_self_conditioned_run_learns_from_and_samples_with_its_estimate(
     assert sampler.guidance_interval == (0.0, 1.0)  # guided at every time: its branches carry estimates
     with pytest.raises(ValueError, match="self-conditioned"):
         sampler.with_guidance_interval(0.0, 0.8)
+    with pytest.raises(ValueError, match="self-conditioned"):
+        sampler.with_guidance_columns("geometry")
     cond = sampler.condition(classes=["a", "b"])
     assert isinstance(sampler.velocity_fn(cond, 2.0), SelfConditionedVelocity)
     matrices, timings = sampler.sample(cond, [0, 1], make_solver("midpoint", 4), quiet=True,

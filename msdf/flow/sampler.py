@@ -109,6 +109,13 @@ def guidance_interval(lo: float, hi: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def guidance_columns(name: str) -> str:
+    """``name`` checked against :data:`GUIDANCE_COLUMNS` (ValueError otherwise)."""
+    if name not in GUIDANCE_COLUMNS:
+        raise ValueError(f"guidance columns must be one of {', '.join(GUIDANCE_COLUMNS)} (got {name!r})")
+    return name
+
+
 def valid_half_widths(matrices: Tensor, minimum: float = MIN_HALF_WIDTH) -> Tensor:
     """Project generated matrices (..., n, 4 + k^3) onto valid M-SDFs: half-widths ``s <- max(s, minimum)``.
 
@@ -213,8 +220,9 @@ class FlowSampler:
         ``self``. Measured in ``bench/bench_sampling.py`` (setting ``gc=``, docs/benchmarks.md#guidance-columns):
         ``"geometry"`` drew fewer stray grids on the demo's model at the same wholeness and class accuracy, so nothing
         uses it by default."""
-        if columns not in GUIDANCE_COLUMNS:
-            raise ValueError(f"guidance columns must be one of {', '.join(GUIDANCE_COLUMNS)} (got {columns!r})")
+        columns = guidance_columns(columns)
+        if self.model.self_condition and columns != "all":
+            raise ValueError("guidance on some columns only is not implemented for self-conditioned models")
         self.guidance_columns = columns
         return self
 
