@@ -54,6 +54,7 @@ class TrainConfig:
     logit_normal_scale: float = 1.0
     ot_coupling: bool = False           # multisample flow matching (exact OT within each condition)
     row_alignment: bool = False         # pair each sample's noise rows to its data rows by exact OT on whole rows
+    train_rows: int = 0                 # train on this many random rows of each shape (msdf.flow.row_subset); 0 = all
     batch_size: int = 32                # per process
     lr: float = 2e-4
     weight_decay: float = 0.0
@@ -103,6 +104,8 @@ class TrainConfig:
             "ema_decay": 0.0 <= self.ema_decay < 1.0,
             "model.width/heads": self.model.width % self.model.heads == 0,
             "model.centre_freqs": self.model.centre_freqs >= 0,
+            "train_rows": self.train_rows == 0 or (self.train_rows >= 2 and not self.model.slots
+                                                   and self.space_weight == 0),
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
