@@ -73,3 +73,10 @@ def test_training_shows_the_model_m_rows_and_sampling_makes_all_n(tmp_path, monk
     assert matrices.shape == (1, 6, 12)
     with pytest.raises(TrainingError, match="train_rows 7"):
         train_random_run(tmp_path / "too_many", train_rows=7)
+
+
+def test_the_command_line_sets_train_rows(capsys):
+    from msdf.cli import main
+
+    assert main(["train", "--preset", "cpu-small", "--train-rows", "96", "--print-config"]) == 0
+    assert "train_rows: 96" in capsys.readouterr().out

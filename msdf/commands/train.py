@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ot", action="store_true", default=None,
                         help="multisample flow matching: OT-pair noise and data within each condition")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    parser.add_argument("--train-rows", type=int, metavar="M",
+                        help="train on M random rows of each shape per step (cheaper steps; 0 = all rows; "
+                             "msdf.flow.row_subset)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty folder that a training run did not create")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -38,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict:
     pairs = {"cond": args.cond, "steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size,
-             "seed": args.seed, "ot_coupling": args.ot, "compile": args.compile}
+             "seed": args.seed, "ot_coupling": args.ot, "compile": args.compile, "train_rows": args.train_rows}
     return {k: v for k, v in pairs.items() if v is not None}
 
 
