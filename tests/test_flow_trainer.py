@@ -324,7 +324,8 @@ def test_cpu_medium_is_cpu_small_with_a_larger_model():
     assert (medium.model.depth, medium.model.width, medium.model.row_hidden) == (6, 192, 192)
     assert medium.model.width % medium.model.heads == 0
     assert medium.bf16 and not small.bf16  # cpu-medium's steps fit the demo's budget in bf16 (msdf.flow.precision)
-    assert dataclasses.replace(medium, model=small.model, bf16=False) == small  # every other knob is cpu-small's
+    assert medium.train_rows == 128 and small.train_rows == 0  # row subsets: twice the steps (msdf.flow.row_subset)
+    assert dataclasses.replace(medium, model=small.model, bf16=False, train_rows=0) == small  # the rest: cpu-small's
 
 
 def test_cli_train_on_a_real_store(tmp_path):

@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multisample flow matching: OT-pair noise and data within each condition")
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     parser.add_argument("--train-rows", type=int, metavar="M",
-                        help="train on M random rows of each shape per step (cheaper steps; 0 = all rows; "
-                             "msdf.flow.row_subset)")
+                        help="train on at most M random rows of each shape per step (cheaper steps; 0 = all rows; "
+                             "cpu-medium: 128; msdf.flow.row_subset)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty folder that a training run did not create")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -9,7 +9,8 @@ and the flow-matching loss (and the field loss, row by row) is taken on those m 
 mean over the keys, which a uniform subset estimates without bias in the mean of its numerator and denominator, so
 a block's output for a row changes little with the density of the set; sampling still generates all n rows. The
 point is cost: a step's linear layers scale with m and its attention with m^2, so more optimiser steps fit a fixed
-budget (``TrainConfig.train_rows``; 0 = every row, the default).
+budget (``TrainConfig.train_rows``, a cap: shapes with at most that many rows train on all of them; 0 = every row,
+the default).
 
 Not for slot-ordered rows (row i is tied to template point i) or the space loss (its truth volumes are the whole
 shape's, which m rows do not cover): :meth:`msdf.flow.config.TrainConfig.validate` refuses both.

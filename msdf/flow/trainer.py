@@ -4,7 +4,7 @@ The data are loaded once; with ``model.slots`` their rows are first put in slot-
 fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a batch of normalised data ``x1``
 (B, n, D) with conditions ``c``:
 
-    x1     <- a random subset of train_rows rows of each shape, when train_rows > 0   (msdf.flow.row_subset)
+    x1     <- a random subset of train_rows rows of each shape, when 0 < train_rows < n   (msdf.flow.row_subset)
     c      <- null with probability p_uncond                     (CFG training)
     x0     ~ N(0, I); optionally x0 <- x0[OT(x0, x1 | c)]         (multisample FM within each condition)
               and/or each sample's rows reordered by OT to its data rows (row_alignment, msdf.flow.coupling)
@@ -290,8 +290,6 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     train_idx, val_idx = split_indices(store, config.val_fraction, config.seed)
     if not train_idx:
         raise TrainingError("the store has no training shapes")
-    if config.train_rows > store.n:
-        raise TrainingError(f"train_rows {config.train_rows} exceeds the store's {store.n} rows per shape")
     weights = ckpt.load_weights(folder) if state is not None else None
     raw = load_matrices(store, quiet=quiet)
     template = None
@@ -392,7 +390,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         sel = (torch.randperm(ntrain, generator=data_gen)[:bs] if bs <= ntrain
                else torch.randint(ntrain, (bs,), generator=data_gen))
         idx = train_t[sel]
-        x1 = row_subset(data[idx], config.train_rows, data_gen) if config.train_rows else data[idx]
+        x1 = row_subset(data[idx], config.train_rows, data_gen) if 0 < config.train_rows < store.n else data[idx]
         x0, x1, t, cond = make_batch(x1.to(dev), conds.batch(idx, dev), config)
         xt = path.interpolate(x0, x1, t)
         with mixed:
