@@ -480,37 +480,36 @@ def guidance_columns(d: Data) -> str:
 
 
 def row_subsets(*files: Data) -> str:
-    """Training on row subsets against every row (``bench/bench_generation_quality.py``, one file per seed: the
-    cpu-medium variant with and without ``train_rows``), overall and per class."""
+    """Training on row subsets against every row (``bench/bench_generation_quality.py``: the cpu-medium variant
+    with and without ``train_rows``, and with its saved time spent on width), overall and per class."""
     rows, classes, heads = [], {}, []
     for d in files:
-        seed = d["settings"]["seed"]
         for name, r in d["rows"].items():
-            w, t = r["wholeness"], r["training"]
-            m = r["overrides"].get("train_rows", 0)
-            label = f"{m} rows" if m else "every row"
-            rows.append([num(seed), label, num(t["steps"]), fixed(t["samples_per_s"], 1),
+            w, t, o = r["wholeness"], r["training"], r["overrides"]
+            m = o.get("train_rows", 0)
+            label = f"width {o['model']['width']}, " + (f"{m} rows" if m else "every row")
+            rows.append([label, num(t["seed"]), num(t["steps"]), fixed(t["samples_per_s"], 1),
                          fixed(w["median_wholeness"], 3), pct(w["share_whole"], 0), num(w["median_components"]),
                          num(w["median_stray_rows"]), pct(r["accuracy"]), pct(r["1nna_cd"]), pct(r["cov"]),
                          fixed(1e3 * r["mmd_cd"], 1), num(r["num_failed"])])
-            heads.append(f"{label}, seed {seed}")
+            heads.append(label)
             for c, v in r["per_class_wholeness"].items():
                 classes.setdefault(c, []).append(fixed(v, 2))
     st = files[0]["settings"]
     interval = "every time" if st["guidance_interval"] == [0.0, 1.0] else "t in [{:g}, {:g})".format(
         *st["guidance_interval"])
-    first = next(iter(files[0]["rows"].values()))
-    restart = first["restart"]
-    return ("The `cpu-medium` design (the demo's model, float32 on this CPU) trained for "
+    restart = next(iter(files[0]["rows"].values()))["restart"]
+    return ("The `cpu-medium` design (depth 6; the demo's model, in float32 on this CPU) trained for "
             f"{num(st['minutes'])} minutes alone on {st['threads']} threads with every row of each shape per step "
-            "(the baseline) and with a random subset of its rows (`train_rows`, `msdf/flow/row_subset.py`), at "
-            "two training seeds; sampling always makes all n rows. Judged on "
-            f"{num(st['references'])} held-out references as `msdf generate` samples ({st['solver']} {st['nfe']} "
-            f"NFE, guidance {num(st['guidance'][0])} at {interval}, temperature {num(st['temperature'][0])}, "
-            f"{restart['count']} restarts to t={restart['t']:g}); sample and reference seeds follow the training "
-            "seed. The seed-0 runs were trained by `msdf train` with the variants' configs before the script "
-            "judged them (it reuses a finished run); the seed-1 runs were trained by the script. MMD in ×1e-3.\n\n"
-            + table(["seed", "rows per step", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
+            "(the baseline), with a random subset of 128 of its 256 rows (`train_rows`, `msdf/flow/row_subset.py`), "
+            "and with that subset and width 256 (8 heads) instead of 192; sampling always makes all 256 rows. "
+            f"Judged on {num(st['references'])} held-out references as `msdf generate` samples ({st['solver']} "
+            f"{st['nfe']} NFE, guidance {num(st['guidance'][0])} at {interval}, temperature "
+            f"{num(st['temperature'][0])}, {restart['count']} restarts to t={restart['t']:g}, sample seed "
+            f"{num(st['seed'])}). The first two runs were trained by `msdf train` with the variants' configs "
+            "before the script judged them (it reuses a finished run); the third was trained by the script. "
+            "MMD in ×1e-3.\n\n"
+            + table(["training", "seed", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
                      "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "MMD",
                      "failed"], rows)
             + "\n\nMedian wholeness per class:\n\n"
@@ -606,7 +605,7 @@ SECTIONS = [
              "gq_fourier6_seed1_6k"),
             generation_quality),
     Section("row-subsets", "Row subsets: more optimiser steps in the demo's 15 minutes",
-            "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_rows128_seed1_15min"), row_subsets),
+            "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_wide256_rows128_15min"), row_subsets),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
     Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
