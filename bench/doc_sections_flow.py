@@ -453,7 +453,8 @@ def sampling_trainings(*files: Data) -> str:
 def guidance_interval(*files: Data) -> str:
     """:func:`sampling_trainings` of the guidance-interval files, with what each training is."""
     return ("The trainings: `run_s0` is `msdf train --preset cpu-medium --cond text --minutes 15 --seed 0` on the "
-            "demo's store, `run_small` the same with `--preset cpu-small`, `demo_gi/run` the recorded demo's (README); "
+            "demo's store (the preset before row subsets: every row per step), `run_small` the same with `--preset "
+            "cpu-small`, `demo_gi/run` the demo recording before row subsets; "
             "all three on a CPU without native bf16, so `cpu-medium` trained in float32. The rows without `gi` guide "
             "at every time (the default before the interval). " + sampling_trainings(*files))
 
@@ -467,7 +468,8 @@ def sampling_sde(*files: Data) -> str:
 
 def sampling_spread(d: Data) -> str:
     """:func:`sampling` of one file that repeats settings of the SDE files at another sample seed."""
-    return ("Two settings of [stochastic sampling](#sampling-sde) on the demo's model again, with sample seeds "
+    return ("Two settings of [stochastic sampling](#sampling-sde) on the previous demo recording's model again, "
+            "with sample seeds "
             f"{num(d['settings']['seed'])} + j and the reference clouds drawn with that seed instead of 0: how far "
             "the same setting moves with the sampling noise alone. " + sampling(d))
 
@@ -606,6 +608,8 @@ SECTIONS = [
             generation_quality),
     Section("row-subsets", "Row subsets: more optimiser steps in the demo's 15 minutes",
             "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_wide256_rows128_15min"), row_subsets),
+    Section("row-subsets-demo", "Row subsets: the recorded demo's model on the 144 references",
+            "bench/bench_sampling.py", ("sampling_rows_demo",), sampling_trainings),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
     Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
