@@ -104,6 +104,7 @@ class TrainConfig:
             "ema_decay": 0.0 <= self.ema_decay < 1.0,
             "model.width/heads": self.model.width % self.model.heads == 0,
             "model.centre_freqs": self.model.centre_freqs >= 0,
+            # a subset is a set of >= 2 rows (nearest-neighbour losses); slot order and the space loss need every row
             "train_rows": self.train_rows == 0 or (self.train_rows >= 2 and not self.model.slots
                                                    and self.space_weight == 0),
         }

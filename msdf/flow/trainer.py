@@ -54,9 +54,9 @@ from msdf.flow.ema import EMA
 from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import CondOTPath, column_weights, flow_matching_loss, sample_time
+from msdf.flow.row_subset import row_subset
 from msdf.flow.self_condition import training_estimate
 from msdf.flow.slots import fit_template, reorder_rows
-from msdf.flow.row_subset import row_subset
 from msdf.flow.space_loss import SpaceTruth, space_loss
 from msdf.flow.spacing_loss import spacing_loss
 
@@ -390,7 +390,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         sel = (torch.randperm(ntrain, generator=data_gen)[:bs] if bs <= ntrain
                else torch.randint(ntrain, (bs,), generator=data_gen))
         idx = train_t[sel]
-        x1 = row_subset(data[idx], config.train_rows, data_gen) if 0 < config.train_rows < store.n else data[idx]
+        x1 = row_subset(data[idx], min(config.train_rows, store.n), data_gen) if config.train_rows else data[idx]
         x0, x1, t, cond = make_batch(x1.to(dev), conds.batch(idx, dev), config)
         xt = path.interpolate(x0, x1, t)
         with mixed:
