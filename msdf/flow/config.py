@@ -161,8 +161,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # and nearer the held-out references (1-NNA) than cpu-small's, and in bf16 about 5,000 steps fit the demo's 15
     # minutes on 2 cores, with wholeness near cpu-small's 6,000-step runs and better 1-NNA (docs/training.md, "What
     # compute buys"). The demo's default. Each step sees 128 random rows of each shape (msdf.flow.row_subset): about
-    # twice the steps in the same minutes, which on a float32 CPU raised held-out class accuracy, COV and 1-NNA at the
-    # same wholeness (docs/training.md, "Row subsets").
+    # twice the steps in the same minutes, which on a float32 CPU raised held-out class accuracy and COV and lowered
+    # (improved) 1-NNA at the same wholeness (docs/training.md, "Row subsets").
     "cpu-medium": {**CPU_SMALL, "model": {**CPU_SMALL["model"], "width": 192, "depth": 6, "heads": 6,
                                           "row_hidden": 192}, "bf16": True, "train_rows": 128},
     # Paper scale (n = 1024, k = 7): a ~DiT-L sized set transformer for GPUs.
