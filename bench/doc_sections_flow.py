@@ -3,7 +3,7 @@ evaluation, D-Flow, the GPU runs, and the demo's own metrics (also quoted in the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench.doc_format import Section, fixed, median, num, pct, table
 from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, RESTART_DEFAULTS, SDE_NOISE_DEFAULT,
@@ -481,41 +481,89 @@ def guidance_columns(d: Data) -> str:
             + sampling(d))
 
 
+QUALITY_HEADERS = ["seed", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9", "median components",
+                   "median stray rows", "held-out accuracy", "1-NNA", "COV", "MMD", "failed"]
+
+
+QualityRows = tuple[list[list[str]], dict[str, list[str]], list[str]]
+
+
+def _quality_rows(files: tuple[Data, ...], label: Callable[[Data | None, Data], str]) -> QualityRows:
+    """Table rows (one per judged run; ``label(run, file)`` names it), per-class median wholeness and the labels,
+    from ``bench/bench_generation_quality.py`` files. A file's ``data`` row (the training encodings judged alike)
+    comes after every file's runs, without training columns."""
+    runs = [(label(r, d), r, r["training"]) for d in files for r in d["rows"].values()]
+    data = [(label(None, d), d["data"], None) for d in files if d.get("data")]
+    rows, classes, heads = [], {}, []
+    for name, r, t in runs + data:
+        w = r["wholeness"]
+        rows.append([name, num(t["seed"]) if t else "–", num(t["steps"]) if t else "–",
+                     fixed(t["samples_per_s"], 1) if t else "–",
+                     fixed(w["median_wholeness"], 3), pct(w["share_whole"], 0), num(w["median_components"]),
+                     num(w["median_stray_rows"]), pct(r["accuracy"]), pct(r["1nna_cd"]), pct(r["cov"]),
+                     fixed(1e3 * r["mmd_cd"], 1), num(r["num_failed"])])
+        heads.append(f"{name}, seed {t['seed']}" if t else name)
+        for c, v in r["per_class_wholeness"].items():
+            classes.setdefault(c, []).append(fixed(v, 2))
+    return rows, classes, heads
+
+
+def _quality_protocol(st: Data, restart: Data) -> str:
+    """How the runs of a ``bench_generation_quality.py`` file were judged (one sentence)."""
+    interval = "every time" if st["guidance_interval"] == [0.0, 1.0] else "t in [{:g}, {:g})".format(
+        *st["guidance_interval"])
+    return (f"Judged on {num(st['references'])} held-out references as `msdf generate` samples ({st['solver']} "
+            f"{st['nfe']} NFE, guidance {num(st['guidance'][0])} at {interval}, temperature "
+            f"{num(st['temperature'][0])}, {restart['count']} restarts to t={restart['t']:g}; the seed of the samples "
+            "and of the references' point clouds is the row's seed).")
+
+
+def _quality_tables(first: str, rows: list[list[str]], classes: dict[str, list[str]], heads: list[str]) -> str:
+    return (table([first, *QUALITY_HEADERS], rows) + "\n\nMedian wholeness per class:\n\n"
+            + table(["class", *heads], [[c, *v] for c, v in classes.items()]))
+
+
 def row_subsets(*files: Data) -> str:
     """Training on row subsets against every row (``bench/bench_generation_quality.py``: the cpu-medium variant
     with and without ``train_rows``, and with its saved time spent on width), overall and per class."""
-    rows, classes, heads = [], {}, []
-    for d in files:
-        for name, r in d["rows"].items():
-            w, t, o = r["wholeness"], r["training"], r["overrides"]
-            m = o.get("train_rows", 0)
-            label = f"width {o['model']['width']}, " + (f"{m} rows" if m else "every row")
-            rows.append([label, num(t["seed"]), num(t["steps"]), fixed(t["samples_per_s"], 1),
-                         fixed(w["median_wholeness"], 3), pct(w["share_whole"], 0), num(w["median_components"]),
-                         num(w["median_stray_rows"]), pct(r["accuracy"]), pct(r["1nna_cd"]), pct(r["cov"]),
-                         fixed(1e3 * r["mmd_cd"], 1), num(r["num_failed"])])
-            heads.append(label)
-            for c, v in r["per_class_wholeness"].items():
-                classes.setdefault(c, []).append(fixed(v, 2))
+    def label(r: Data, _: Data) -> str:
+        m = r["overrides"].get("train_rows", 0)
+        return f"width {r['overrides']['model']['width']}, " + (f"{m} rows" if m else "every row")
+
+    rows, classes, heads = _quality_rows(files, label)
     st = files[0]["settings"]
-    interval = "every time" if st["guidance_interval"] == [0.0, 1.0] else "t in [{:g}, {:g})".format(
-        *st["guidance_interval"])
-    restart = next(iter(files[0]["rows"].values()))["restart"]
     return ("The `cpu-medium` design (depth 6; the demo's model, in float32 on this CPU) trained for "
             f"{num(st['minutes'])} minutes alone on {st['threads']} threads with every row of each shape per step "
             "(the baseline), with a random subset of 128 of its 256 rows (`train_rows`, `msdf/flow/row_subset.py`), "
             "and with that subset and width 256 (8 heads) instead of 192; sampling always makes all 256 rows. "
-            f"Judged on {num(st['references'])} held-out references as `msdf generate` samples ({st['solver']} "
-            f"{st['nfe']} NFE, guidance {num(st['guidance'][0])} at {interval}, temperature "
-            f"{num(st['temperature'][0])}, {restart['count']} restarts to t={restart['t']:g}, sample seed "
-            f"{num(st['seed'])}). The first two runs were trained by `msdf train` with the variants' configs "
+            + _quality_protocol(st, next(iter(files[0]["rows"].values()))["restart"])
+            + " The first two runs were trained by `msdf train` with the variants' configs "
             "before the script judged them (it reuses a finished run); the third was trained by the script. "
-            "MMD in ×1e-3.\n\n"
-            + table(["training", "seed", "steps", "samples/s", "median wholeness", "wholeness ≥ 0.9",
-                     "median components", "median stray rows", "held-out accuracy", "1-NNA", "COV", "MMD",
-                     "failed"], rows)
-            + "\n\nMedian wholeness per class:\n\n"
-            + table(["class", *heads], [[c, *v] for c, v in classes.items()]))
+            "MMD in ×1e-3.\n\n" + _quality_tables("training", rows, classes, heads))
+
+
+def representation(*files: Data) -> str:
+    """The demo's design on two representations of the same shapes (``bench/bench_generation_quality.py``, the
+    store's ``--tag`` names the representation; untagged files used the demo's n = 256, k = 5 store)."""
+    def label(r: Data | None, d: Data) -> str:
+        tag = d["settings"]["tag"] or "n256 k5"
+        n = int(tag.split()[0][1:])
+        if r is None:
+            return f"n = {n}: the training encodings"
+        m = r["overrides"].get("train_rows", 0)
+        return f"n = {n}, " + (f"{m} rows per step" if m and m < n else "every row")
+
+    rows, classes, heads = _quality_rows(files, label)
+    st = files[0]["settings"]
+    return ("The `cpu-medium` design (the demo's model: depth 6, width 192, `train_rows: 128`, float32 on this "
+            f"CPU), trained for {num(st['minutes'])} minutes alone on {st['threads']} threads on the demo's 360 "
+            "synthetic shapes encoded two ways (25 refinement steps each): n = 256 grids of 5³ (the demo's store: "
+            "each step trains on 128 random rows of each shape) and n = 128 grids of 5³ (`msdf preprocess --grids "
+            "128 --k 5`: fewer, larger grids, node spacing √2 × wider; each step trains on every row, and sampling "
+            "makes 128). " + _quality_protocol(st, next(iter(files[0]["rows"].values()))["restart"])
+            + " The rows named *the training encodings* judge the store's own encodings, one per reference, of "
+            "the reference's class: the ceiling of every column. MMD in ×1e-3.\n\n"
+            + _quality_tables("training", rows, classes, heads))
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
@@ -608,6 +656,9 @@ SECTIONS = [
             generation_quality),
     Section("row-subsets", "Row subsets: more optimiser steps in the demo's 15 minutes",
             "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_wide256_rows128_15min"), row_subsets),
+    Section("representation", "Fewer, larger grids: n = 128 against n = 256 in the demo's 15 minutes",
+            "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_n128k5_15min", "gq_n128k5_seed1_15min"),
+            representation),
     Section("row-subsets-demo", "Row subsets: the recorded demo's model on the 144 references",
             "bench/bench_sampling.py", ("sampling_rows_demo",), sampling_trainings),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
