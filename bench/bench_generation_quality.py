@@ -84,6 +84,8 @@ VARIANTS: dict[str, dict] = {
                                        "bf16": True, "lr": 1e-3},
     "late-deep6-wide192-bf16-rows128": {**LATE, "model": {"depth": 6, "width": 192, "heads": 6, "row_hidden": 192},
                                         "bf16": True, "train_rows": 128},
+    "late-deep6-wide192-bf16-rows64": {**LATE, "model": {"depth": 6, "width": 192, "heads": 6, "row_hidden": 192},
+                                       "bf16": True, "train_rows": 64},
     "late-deep6-wide256-bf16-rows128": {**LATE, "model": {"depth": 6, "width": 256, "heads": 8, "row_hidden": 256},
                                         "bf16": True, "train_rows": 128},
     "late-space1": {**LATE, "space_weight": 1.0, "space_margin": 0.0},
