@@ -386,16 +386,16 @@ _SAMPLING_COLUMNS = ["setting", "temperature", "restarts", "NFE per sample", "me
                      "COV", "failed", "sampling s (all samples)"]
 
 
-def _sampling_protocol(files: tuple[Data, ...]) -> str:
+def _sampling_protocol(files: tuple[Data, ...], vary: tuple[str, ...] = ()) -> str:
     """How every ``bench_sampling`` row is judged; the files must share reference set (its folder, however the
-    path was spelled), seed and resolution."""
+    path was spelled), seed and resolution, except the keys named in ``vary``."""
     st = files[0]["settings"]
 
     def key(settings: Data) -> dict:
         return {"reference": Path(settings["reference"]).name, "seed": settings["seed"],
                 "resolution": settings["resolution"]}
 
-    differ = sorted({k for d in files for k, v in key(d["settings"]).items() if v != key(st)[k]})
+    differ = sorted({k for d in files for k, v in key(d["settings"]).items() if v != key(st)[k]} - set(vary))
     if differ:
         raise ValueError(f"sampling: the files differ in {', '.join(differ)}")
     first = next(iter(files[0]["rows"].values()))
@@ -405,7 +405,8 @@ def _sampling_protocol(files: tuple[Data, ...]) -> str:
             f"{st['solver']} {st['nfe']} NFE unless a row's `nfe=N` says otherwise, guidance {num(st['guidance'])} "
             f"unless a row's `w=G` says otherwise, at every time t unless `gi=LO:HI` limits it to LO ≤ t < HI "
             "(`--guidance-interval`; the conditional velocity alone elsewhere), raw marching cubes at "
-            f"{st['resolution']}³, failed decodes count as failures. Temperature T: source noise T·N(0, I) "
+            + ("the row's resolution" if "resolution" in vary else f"{st['resolution']}³")
+            + f", failed decodes count as failures. Temperature T: source noise T·N(0, I) "
             "(`--temperature`); restarts: re-noise to t and integrate to 1 again, 8 NFE each unless `rnfe=N` says "
             "otherwise (`--restarts`); `sde=ETA`: the main solve is Euler–Maruyama on the SDE with the flow's "
             "marginals at noise level ETA, with the same NFE (`--solver sde --sde-noise ETA`); `gc=geometry`: the "
@@ -448,6 +449,22 @@ def sampling_trainings(*files: Data) -> str:
     return ("Several trainings; the rows of one training share its model and sample seeds, so they differ only "
             f"in sampling. {_sampling_protocol(files)}\n\n"
             + table(["training", *_SAMPLING_COLUMNS], rows))
+
+
+def decode_resolution(*files: Data) -> str:
+    """The same samples of one run judged at each file's marching-cubes resolution (``bench/bench_sampling.py
+    --resolution``; same run, settings and seeds, so only the decoding differs)."""
+    if len({d["settings"]["run"] for d in files}) != 1:
+        raise ValueError("decode resolution: the files judge different runs")
+    rows = [[f"{d['settings']['resolution']}³", *_sampling_row(name, r, d["settings"])]
+            for d in files for name, r in d["rows"].items()]
+    return (f"One trained model ({_training_label(files[0]['settings'])}), sampled with the same settings and "
+            "seeds and decoded at two resolutions: the issue's measurement (128³) and the resolution `msdf "
+            "generate` exports at by default (256³). The lattice has that many nodes along the longest side of "
+            "the grids' bounding box: about 0.015 apart at 128³ in the unit frame (shapes span [-0.9, 0.9]), so a "
+            "part thinner than that can fall between nodes and break, and about 0.008 apart at 256³. "
+            f"{_sampling_protocol(files, vary=('resolution',))}\n\n"
+            + table(["resolution", *_SAMPLING_COLUMNS], rows))
 
 
 def guidance_interval(*files: Data) -> str:
@@ -559,8 +576,9 @@ def representation(*files: Data) -> str:
             f"CPU), trained for {num(st['minutes'])} minutes alone on {st['threads']} threads on the demo's 360 "
             "synthetic shapes encoded three ways, each as n grids of 5³ with 25 refinement steps (`msdf preprocess "
             "--grids N --k 5`): n = 256 (the demo's store), 192 and 128 (fewer, larger grids: the node spacing "
-            "grows as 1/√n). Each step trains on 128 random rows of each shape (`train_rows`; every row at n = 128), "
-            "except in the first row, the n = 256 baseline on every row; sampling makes all n. " + _quality_protocol(st, next(iter(files[0]["rows"].values()))["restart"])
+            "grows as 1/√n). Each step trains on the rows a row's label names: 128 random rows of each shape "
+            "(the preset's `train_rows: 128`, which is every row at n = 128), 64 where the label says so (`train_rows: "
+            "64`), every row in the n = 256 baseline; sampling makes all n. " + _quality_protocol(st, next(iter(files[0]["rows"].values()))["restart"])
             + " The rows named *the training encodings* judge a store's own encodings, one per reference, of "
             "the reference's class: the ceiling of every column (for n = 256 see the `data` row of the "
             "[ablation](#generation-quality)). MMD in ×1e-3.\n\n"
@@ -659,9 +677,13 @@ SECTIONS = [
             "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_wide256_rows128_15min"), row_subsets),
     Section("representation", "Fewer, larger grids: n = 128 and 192 against 256 in the demo's 15 minutes",
             "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_n192k5_15min", "gq_n128k5_15min",
-                                                  "gq_n128k5_seed1_15min"), representation),
+                                                  "gq_n128k5_seed1_15min", "gq_n128k5_rows64_15min"),
+            representation),
     Section("row-subsets-demo", "Row subsets: the recorded demo's model on the 144 references",
             "bench/bench_sampling.py", ("sampling_rows_demo",), sampling_trainings),
+    Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
+            "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
+            decode_resolution),
     Section("row-precision", "How precise are a trained model's rows?", "bench/bench_row_precision.py",
             ("row_precision",), row_precision),
     Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
