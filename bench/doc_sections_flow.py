@@ -525,64 +525,65 @@ def _quality_rows(files: tuple[Data, ...], label: Callable[[Data | None, Data], 
     return rows, classes, heads
 
 
-def _quality_protocol(st: Data, restart: Data) -> str:
-    """How the runs of a ``bench_generation_quality.py`` file were judged (one sentence)."""
+def _quality_section(files: tuple[Data, ...], label: Callable[[Data | None, Data], str], intro: str,
+                     after: str) -> str:
+    """A generation-quality section: ``intro``, how the rows were judged, ``after``, the overall table (one row
+    per run, named by ``label``) and the per-class median wholeness."""
+    rows, classes, heads = _quality_rows(files, label)
+    st = files[0]["settings"]
     interval = "every time" if st["guidance_interval"] == [0.0, 1.0] else "t in [{:g}, {:g})".format(
         *st["guidance_interval"])
-    return (f"Judged on {num(st['references'])} held-out references as `msdf generate` samples ({st['solver']} "
-            f"{st['nfe']} NFE, guidance {num(st['guidance'][0])} at {interval}, temperature "
+    restart = next(iter(files[0]["rows"].values()))["restart"]
+    return (f"{intro} Judged on {num(st['references'])} held-out references as `msdf generate` samples "
+            f"({st['solver']} {st['nfe']} NFE, guidance {num(st['guidance'][0])} at {interval}, temperature "
             f"{num(st['temperature'][0])}, {restart['count']} restarts to t={restart['t']:g}; the seed of the samples "
-            "and of the references' point clouds is the row's seed).")
-
-
-def _quality_tables(first: str, rows: list[list[str]], classes: dict[str, list[str]], heads: list[str]) -> str:
-    return (table([first, *QUALITY_HEADERS], rows) + "\n\nMedian wholeness per class:\n\n"
+            f"and of the references' point clouds is the row's seed). {after} MMD in ×1e-3.\n\n"
+            + table(["training", *QUALITY_HEADERS], rows) + "\n\nMedian wholeness per class:\n\n"
             + table(["class", *heads], [[c, *v] for c, v in classes.items()]))
 
 
 def row_subsets(*files: Data) -> str:
     """Training on row subsets against every row (``bench/bench_generation_quality.py``: the cpu-medium variant
     with and without ``train_rows``, and with its saved time spent on width), overall and per class."""
-    def label(r: Data, _: Data) -> str:
+    def label(r: Data | None, _: Data) -> str:
         m = r["overrides"].get("train_rows", 0)
         return f"width {r['overrides']['model']['width']}, " + (f"{m} rows" if m else "every row")
 
-    rows, classes, heads = _quality_rows(files, label)
     st = files[0]["settings"]
-    return ("The `cpu-medium` design (depth 6; the demo's model, in float32 on this CPU) trained for "
-            f"{num(st['minutes'])} minutes alone on {st['threads']} threads with every row of each shape per step "
-            "(the baseline), with a random subset of 128 of its 256 rows (`train_rows`, `msdf/flow/row_subset.py`), "
-            "and with that subset and width 256 (8 heads) instead of 192; sampling always makes all 256 rows. "
-            + _quality_protocol(st, next(iter(files[0]["rows"].values()))["restart"])
-            + " The first two runs were trained by `msdf train` with the variants' configs "
-            "before the script judged them (it reuses a finished run); the third was trained by the script. "
-            "MMD in ×1e-3.\n\n" + _quality_tables("training", rows, classes, heads))
+    return _quality_section(
+        files, label,
+        "The `cpu-medium` design (depth 6; the demo's model, in float32 on this CPU) trained for "
+        f"{num(st['minutes'])} minutes alone on {st['threads']} threads with every row of each shape per step "
+        "(the baseline), with a random subset of 128 of its 256 rows (`train_rows`, `msdf/flow/row_subset.py`), "
+        "and with that subset and width 256 (8 heads) instead of 192; sampling always makes all 256 rows.",
+        "The first two runs were trained by `msdf train` with the variants' configs before the script judged them "
+        "(it reuses a finished run); the third was trained by the script.")
 
 
 def representation(*files: Data) -> str:
-    """The demo's design on two representations of the same shapes (``bench/bench_generation_quality.py``, the
-    store's ``--tag`` names the representation; untagged files used the demo's n = 256, k = 5 store)."""
+    """The demo's design on several representations of the same shapes (``bench/bench_generation_quality.py``;
+    the store's ``--tag``, e.g. ``n128 k5``, names the representation; untagged files used the demo's n = 256,
+    k = 5 store)."""
     def label(r: Data | None, d: Data) -> str:
-        tag = d["settings"]["tag"] or "n256 k5"
-        n = int(tag.split()[0][1:])
+        n = int((d["settings"]["tag"] or "n256 k5").split()[0][1:])
         if r is None:
             return f"n = {n}: the training encodings"
         m = r["overrides"].get("train_rows", 0)
         return f"n = {n}, " + (f"{m} rows per step" if m and m < n else "every row")
 
-    rows, classes, heads = _quality_rows(files, label)
     st = files[0]["settings"]
-    return ("The `cpu-medium` design (the demo's model: depth 6, width 192, `train_rows: 128`, float32 on this "
-            f"CPU), trained for {num(st['minutes'])} minutes alone on {st['threads']} threads on the demo's 360 "
-            "synthetic shapes encoded three ways, each as n grids of 5³ with 25 refinement steps (`msdf preprocess "
-            "--grids N --k 5`): n = 256 (the demo's store), 192 and 128 (fewer, larger grids: the node spacing "
-            "grows as 1/√n). Each step trains on the rows a row's label names: 128 random rows of each shape "
-            "(the preset's `train_rows: 128`, which is every row at n = 128), 64 where the label says so (`train_rows: "
-            "64`), every row in the n = 256 baseline; sampling makes all n. " + _quality_protocol(st, next(iter(files[0]["rows"].values()))["restart"])
-            + " The rows named *the training encodings* judge a store's own encodings, one per reference, of "
-            "the reference's class: the ceiling of every column (for n = 256 see the `data` row of the "
-            "[ablation](#generation-quality)). MMD in ×1e-3.\n\n"
-            + _quality_tables("training", rows, classes, heads))
+    return _quality_section(
+        files, label,
+        "The `cpu-medium` design (the demo's model: depth 6, width 192, `train_rows: 128`, float32 on this CPU), "
+        f"trained for {num(st['minutes'])} minutes alone on {st['threads']} threads on the demo's 360 synthetic "
+        "shapes encoded three ways, each as n grids of 5³ with 25 refinement steps (`msdf preprocess --grids N "
+        "--k 5`): n = 256 (the demo's store), 192 and 128 (fewer, larger grids: the node spacing goes as 1/√n). "
+        "Each step trains on the rows a row's label names: 128 random rows of each shape (the preset's "
+        "`train_rows: 128`, which is every row at n = 128), 64 where the label says so (`train_rows: 64`), every "
+        "row in the n = 256 baseline; sampling makes all n.",
+        "The rows named *the training encodings* judge a store's own encodings, one per reference, of the "
+        "reference's class: the ceiling of every column (for n = 256 see the `data` row of the "
+        "[ablation](#generation-quality)).")
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
