@@ -565,11 +565,12 @@ def representation(*files: Data) -> str:
     the store's ``--tag``, e.g. ``n128 k5``, names the representation; untagged files used the demo's n = 256,
     k = 5 store)."""
     def label(r: Data | None, d: Data) -> str:
-        n = int((d["settings"]["tag"] or "n256 k5").split()[0][1:])
+        n, k = (int(part[1:]) for part in (d["settings"]["tag"] or "n256 k5").split())
+        grids = f"n = {n}" + (f", k = {k}" if k != 5 else "")
         if r is None:
-            return f"n = {n}: the training encodings"
+            return f"{grids}: the training encodings"
         m = r["overrides"].get("train_rows", 0)
-        return f"n = {n}, " + (f"{m} rows per step" if m and m < n else "every row")
+        return f"{grids}, " + (f"{m} rows per step" if m and m < n else "every row")
 
     st = files[0]["settings"]
     return _quality_section(
