@@ -577,8 +577,9 @@ def representation(*files: Data) -> str:
         files, label,
         "The `cpu-medium` design (the demo's model: depth 6, width 192, `train_rows: 128`, float32 on this CPU), "
         f"trained for {num(st['minutes'])} minutes alone on {st['threads']} threads on the demo's 360 synthetic "
-        "shapes encoded three ways, each as n grids of 5³ with 25 refinement steps (`msdf preprocess --grids N "
-        "--k 5`): n = 256 (the demo's store), 192 and 128 (fewer, larger grids: the node spacing goes as 1/√n). "
+        "shapes encoded several ways, each with 25 refinement steps (`msdf preprocess --grids N --k K`): n = 256 "
+        "grids of 5³ (the demo's store), 192 and 128 grids of 5³ (fewer, larger grids: the node spacing goes as "
+        "1/√n), and 128 grids of 6³ (labelled k = 6: finer nodes in the larger grids, rows of 4 + 216 columns). "
         "Each step trains on the rows a row's label names: 128 random rows of each shape (the preset's "
         "`train_rows: 128`, which is every row at n = 128), 64 where the label says so (`train_rows: 64`), every "
         "row in the n = 256 baseline; sampling makes all n.",
@@ -679,7 +680,8 @@ SECTIONS = [
             "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_wide256_rows128_15min"), row_subsets),
     Section("representation", "Fewer, larger grids: n = 128 and 192 against 256 in the demo's 15 minutes",
             "bench/bench_generation_quality.py", ("gq_rows128_15min", "gq_n192k5_15min", "gq_n128k5_15min",
-                                                  "gq_n128k5_seed1_15min", "gq_n128k5_rows64_15min"),
+                                                  "gq_n128k5_seed1_15min", "gq_n128k5_rows64_15min",
+                                                  "gq_n128k6_15min"),
             representation),
     Section("row-subsets-demo", "Row subsets: the recorded demo's model on the 144 references",
             "bench/bench_sampling.py", ("sampling_rows_demo",), sampling_trainings),
