@@ -458,11 +458,12 @@ def decode_resolution(*files: Data) -> str:
         raise ValueError("decode resolution: the files judge different runs")
     rows = [[f"{d['settings']['resolution']}³", *_sampling_row(name, r, d["settings"])]
             for d in files for name, r in d["rows"].items()]
-    return (f"One trained model ({_training_label(files[0]['settings'])}), sampled with the same settings and "
-            "seeds and decoded at two resolutions: the issue's measurement (128³) and the resolution `msdf "
-            "generate` exports at by default (256³). The lattice has that many nodes along the longest side of "
-            "the grids' bounding box: about 0.015 apart at 128³ in the unit frame (shapes span [-0.9, 0.9]), so a "
-            "part thinner than that can fall between nodes and break, and about 0.008 apart at 256³. "
+    resolutions = " and ".join(f"{d['settings']['resolution']}³" for d in files)
+    return (f"One trained model, {_training_label(files[0]['settings'])}, sampled with the same settings and "
+            f"seeds and decoded at {resolutions} (`msdf evaluate` decodes at 128³ by default, `msdf generate` "
+            "exports at 256³). The lattice has that many nodes along the longest side of the grids' bounding box, "
+            "which spans about 2 in the unit frame (shapes span [-0.9, 0.9]): nodes about 0.015 apart at 128³ and "
+            "0.008 at 256³, and a part thinner than the spacing can fall between nodes and break. "
             f"{_sampling_protocol(files, vary=('resolution',))}\n\n"
             + table(["resolution", *_SAMPLING_COLUMNS], rows))
 
@@ -546,6 +547,8 @@ def row_subsets(*files: Data) -> str:
     """Training on row subsets against every row (``bench/bench_generation_quality.py``: the cpu-medium variant
     with and without ``train_rows``, and with its saved time spent on width), overall and per class."""
     def label(r: Data | None, _: Data) -> str:
+        if r is None:
+            return "the training encodings"
         m = r["overrides"].get("train_rows", 0)
         return f"width {r['overrides']['model']['width']}, " + (f"{m} rows" if m else "every row")
 
