@@ -4,12 +4,14 @@ import torch
 
 from msdf.flow.condition import Condition
 from msdf.flow.model import FlowTransformer
+from msdf.flow.path import CondOTPath
 
 
-def _model(cond="class", seed=0, cond_tokens=False, centre_freqs=0):
+def _model(cond="class", seed=0, cond_tokens=False, centre_freqs=0, prediction="velocity"):
     torch.manual_seed(seed)
     m = FlowTransformer(dim=12, width=32, depth=2, heads=4, mlp_ratio=2.0, row_hidden=32, cond=cond,
-                        num_classes=3, text_dim=8, cond_tokens=cond_tokens, centre_freqs=centre_freqs)
+                        num_classes=3, text_dim=8, cond_tokens=cond_tokens, centre_freqs=centre_freqs,
+                        prediction=prediction)
     # leave the adaLN-Zero init (which makes the output identically 0) so the tests see a non-trivial function
     with torch.no_grad():
         for p in m.parameters():
@@ -26,10 +28,11 @@ def _cond(kind, b, null=None):
     return Condition(null=torch.ones(b, dtype=torch.bool))
 
 
-@pytest.mark.parametrize("cond_tokens, centre_freqs", [(False, 0), (True, 0), (False, 4)])
+@pytest.mark.parametrize("cond_tokens, centre_freqs, prediction",
+                         [(False, 0, "velocity"), (True, 0, "velocity"), (False, 4, "velocity"), (False, 0, "data")])
 @pytest.mark.parametrize("kind", ["class", "text", "none"])
-def test_permutation_equivariance(kind, cond_tokens, centre_freqs):
-    m = _model(kind, cond_tokens=cond_tokens, centre_freqs=centre_freqs)
+def test_permutation_equivariance(kind, cond_tokens, centre_freqs, prediction):
+    m = _model(kind, cond_tokens=cond_tokens, centre_freqs=centre_freqs, prediction=prediction)
     x = torch.randn(2, 10, 12)
     t = torch.tensor([0.3, 0.8])
     perm = torch.randperm(10, generator=torch.Generator().manual_seed(3))
@@ -44,6 +47,24 @@ def test_adaln_zero_init_outputs_zero():
     m = FlowTransformer(dim=12, width=32, depth=2, heads=4, cond="class", num_classes=3)
     out = m(torch.randn(2, 5, 12), torch.rand(2), _cond("class", 2))
     assert torch.equal(out, torch.zeros_like(out))
+
+
+def test_data_prediction_outputs_the_velocity_of_its_clean_estimate():
+    """Same weights, two targets: the data-predicting model's velocity is (x1_hat - x) / max(1 - t, 0.05) with x1_hat
+    the velocity model's raw output, so its clean estimate is that output wherever 1 - t >= 0.05."""
+    vel, data = _model("class"), _model("class", prediction="data")
+    x = torch.randn(3, 6, 12)
+    t = torch.tensor([0.0, 0.5, 0.99])
+    with torch.no_grad():
+        raw, u = vel(x, t, _cond("class", 3)), data(x, t, _cond("class", 3))
+    torch.testing.assert_close(u[:2], (raw[:2] - x[:2]) / (1 - t[:2, None, None]))
+    torch.testing.assert_close(u[2], (raw[2] - x[2]) / 0.05)
+    torch.testing.assert_close(CondOTPath().clean_estimate(x[:2], t[:2], u[:2]), raw[:2], atol=1e-5, rtol=1e-5)
+    fresh = FlowTransformer(dim=12, width=32, depth=2, heads=4, cond="none", prediction="data")
+    with torch.no_grad():   # adaLN-Zero: the fresh network predicts x1_hat = 0, the mean of standardised data
+        torch.testing.assert_close(fresh(x, t), -x / (1 - t).clamp(min=0.05)[:, None, None])
+    with pytest.raises(ValueError, match="prediction"):
+        FlowTransformer(dim=12, width=32, depth=2, heads=4, cond="none", prediction="noise")
 
 
 def test_centre_features_start_silent_and_then_read_the_centres_finely():

@@ -207,16 +207,20 @@ def test_progress_bar_counts_the_minutes_budget_in_seconds(tmp_path, monkeypatch
     assert "4/4 [" in capsys.readouterr().err
 
 
-def test_overfit_two_shapes_and_sampler_contract(tmp_path):
-    """A class-conditional model memorises 2 shapes; Euler sampling from noise returns each class's shape."""
+@pytest.mark.parametrize("prediction", ["velocity", "data"])
+def test_overfit_two_shapes_and_sampler_contract(tmp_path, prediction):
+    """A class-conditional model memorises 2 shapes; Euler sampling from noise returns each class's shape, whether
+    the network outputs the velocity or the clean estimate (the sampler reads which from the run)."""
     rng = np.random.default_rng(3)
     shapes = rng.normal(size=(2, 4, D)).astype(np.float32)
     store = ArrayStore(np.tile(shapes, (4, 1, 1)), K, labels=["a", "b"] * 4)
     cfg = _config(steps=500, batch_size=8, lr=5e-3, warmup_steps=20, ckpt_every=1000, val_every=1000,
                   val_fraction=0.0, p_uncond=0.1, ema_decay=0.9, log_every=50,
-                  model={"width": 64, "depth": 2, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 64})
+                  model={"width": 64, "depth": 2, "heads": 4, "mlp_ratio": 2.0, "row_hidden": 64,
+                         "prediction": prediction})
     train(store, cfg, tmp_path / "r", quiet=True)
     s = FlowSampler.load(tmp_path / "r", "cpu")
+    assert s.model.prediction == prediction
     assert (s.n, s.k, s.dim, s.class_names) == (4, K, D, ["a", "b"])
     assert s.config["cond"] == "class" and s.run_dir == tmp_path / "r"
     cond = s.condition(classes=["a", "a", "b", "b"])
@@ -303,6 +307,17 @@ def test_ddp_ranks_agree_and_equal_one_process_on_the_concatenated_batch(tmp_pat
     assert single.step == 3
     for name, w in sink["model"].state_dict().items():
         torch.testing.assert_close(ranks[0]["weights"][name], w, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_data_prediction_needs_the_plain_path():
+    """The network's clean estimate converts to a velocity only on the plain CondOT path (one clock for all
+    columns); a staggered path or an unknown target is refused by name."""
+    assert _config(model={"prediction": "data"}).model.prediction == "data"
+    for bad in ({"model": {"prediction": "data"}, "geometry_end": 0.8}, {"model": {"prediction": "data"},
+                                                                          "values_end": 0.8},
+                {"model": {"prediction": "noise"}}):
+        with pytest.raises(ValueError, match="model.prediction"):
+            _config(**bad)
 
 
 def test_printed_preset_config_round_trips(tmp_path, capsys):

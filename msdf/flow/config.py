@@ -26,6 +26,7 @@ class ModelConfig:
     cond_tokens: bool = False           # also add the condition embedding to every row token (in-context)
     slots: bool = False                 # rows in slot-template order with a slot embedding (msdf.flow.slots)
     centre_freqs: int = 0               # octaves of the Fourier features of each row's centre (0 = none)
+    prediction: str = "velocity"        # velocity | data (the network outputs x1_hat; msdf.flow.path)
 
 
 @dataclass
@@ -104,6 +105,8 @@ class TrainConfig:
             "ema_decay": 0.0 <= self.ema_decay < 1.0,
             "model.width/heads": self.model.width % self.model.heads == 0,
             "model.centre_freqs": self.model.centre_freqs >= 0,
+            "model.prediction": self.model.prediction == "velocity" or (
+                self.model.prediction == "data" and self.geometry_end == 1.0 and self.values_end == 1.0),
             # a subset is a set of >= 2 rows (nearest-neighbour losses); slot order and the space loss need every row
             "train_rows": self.train_rows == 0 or (self.train_rows >= 2 and not self.model.slots
                                                    and self.space_weight == 0),

@@ -14,6 +14,11 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
+- Prediction target (``prediction``): ``"velocity"`` (the final layer's output is ``u``) or ``"data"`` (it is the
+  clean estimate ``x1_hat``, and ``u = (x1_hat - x) / max(1 - t, 0.05)``, :func:`msdf.flow.path.velocity_from_clean`;
+  Li & He 2025: a clean row of SDF values lies near a low-dimensional set, the velocity ``x1 - x0`` carries the
+  noise's full dimension). Either way :meth:`FlowTransformer.forward` returns a velocity, so the loss (the same
+  velocity regression), solvers and guidance do not depend on it.
 - Centre features (``centre_freqs > 0``): ``h_i += FourierEmbedder(p_i)`` (``p_i = x_i[CENTERS]``), sines and cosines
   of each row's current (standardised) centre at ``centre_freqs`` octaves, zero-initialised. The row MLP reads a
   centre as three plain numbers, so two rows whose centres differ by a small fraction of the shape look alike to
@@ -47,6 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from msdf.flow.condition import Condition
+from msdf.flow.path import velocity_from_clean
 from msdf.rows import CENTERS
 
 
@@ -229,6 +235,7 @@ class FlowTransformer(nn.Module):
             ``template`` buffer, or load it with the weights).
         self_condition: also read a previous clean estimate ``x1_prev`` (module doc).
         centre_freqs: 0, or the octaves of the :class:`FourierEmbedder` of each row's centre added to its token.
+        prediction: ``"velocity"`` or ``"data"``: what the final layer outputs (module doc).
     """
 
     def __init__(
@@ -246,12 +253,16 @@ class FlowTransformer(nn.Module):
         slots: int = 0,
         self_condition: bool = False,
         centre_freqs: int = 0,
+        prediction: str = "velocity",
     ):
         super().__init__()
         if cond not in ("class", "text", "none"):
             raise ValueError(f"unknown conditioning {cond!r}; expected 'class', 'text' or 'none'")
         if cond == "class" and num_classes < 1:
             raise ValueError("a class-conditional model needs num_classes >= 1")
+        if prediction not in ("velocity", "data"):
+            raise ValueError(f"unknown prediction {prediction!r}; expected 'velocity' or 'data'")
+        self.prediction = prediction
         self.dim, self.cond, self.cond_tokens = dim, cond, cond_tokens
         self.row_embed = RowEmbedder(dim, width, row_hidden)
         self.slot_embed = SlotEmbedder(slots, width) if slots else None
@@ -334,7 +345,8 @@ class FlowTransformer(nn.Module):
             h = h + ce.unsqueeze(1)
         for blk in self.blocks:
             h = blk(h, c)
-        return self.final(h, c)
+        out = self.final(h, c)
+        return velocity_from_clean(x, t, out) if self.prediction == "data" else out
 
     def guided(self, guidance: float) -> bool:
         """Whether guidance ``w`` needs the null branch: a conditional model and ``w != 1``."""

@@ -101,6 +101,22 @@ def flow_matching_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.T
     return (err * weight.to(err)).mean() if weight is not None else err.mean()
 
 
+DATA_PREDICTION_MIN_GAP = 0.05
+
+
+def velocity_from_clean(x: torch.Tensor, t: torch.Tensor | float, x1_hat: torch.Tensor,
+                        min_gap: float = DATA_PREDICTION_MIN_GAP) -> torch.Tensor:
+    """The plain CondOT velocity a clean estimate implies: ``u = (x1_hat - x) / max(1 - t, min_gap)`` (B, ..., D).
+
+    The inverse of :meth:`CondOTPath.clean_estimate` on the plain path wherever ``1 - t >= min_gap``; the floor (0.05,
+    as in Li & He 2025, "Back to Basics: Let Denoising Generative Models Denoise") keeps the division bounded near
+    t = 1. ``x``, ``x1_hat`` (B, ..., D); ``t`` (B,) or a scalar. A data-predicting network
+    (``model.prediction: data``) returns this, so the loss, every solver and guidance see a velocity as before.
+    """
+    t = torch.as_tensor(t, device=x.device, dtype=x1_hat.dtype).reshape(-1, *([1] * (x.dim() - 1)))
+    return (x1_hat - x.to(x1_hat.dtype)) / (1.0 - t).clamp(min=min_gap)
+
+
 def column_weights(dim: int, geometry_weight: float) -> torch.Tensor | None:
     """(D,) loss weights for M-SDF rows: ``geometry_weight`` on the 4 centre/half-width columns, 1 on the k^3 values,
     rescaled to mean 1 (``None`` when ``geometry_weight == 1``, i.e. plain MSE)."""
