@@ -7,11 +7,11 @@ from msdf.flow.model import FlowTransformer
 from msdf.flow.path import CondOTPath
 
 
-def _model(cond="class", seed=0, cond_tokens=False, centre_freqs=0, prediction="velocity"):
+def _model(cond="class", seed=0, cond_tokens=False, centre_freqs=0, prediction="velocity", locality=False):
     torch.manual_seed(seed)
     m = FlowTransformer(dim=12, width=32, depth=2, heads=4, mlp_ratio=2.0, row_hidden=32, cond=cond,
                         num_classes=3, text_dim=8, cond_tokens=cond_tokens, centre_freqs=centre_freqs,
-                        prediction=prediction)
+                        prediction=prediction, locality=locality)
     # leave the adaLN-Zero init (which makes the output identically 0) so the tests see a non-trivial function
     with torch.no_grad():
         for p in m.parameters():
@@ -28,11 +28,12 @@ def _cond(kind, b, null=None):
     return Condition(null=torch.ones(b, dtype=torch.bool))
 
 
-@pytest.mark.parametrize("cond_tokens, centre_freqs, prediction",
-                         [(False, 0, "velocity"), (True, 0, "velocity"), (False, 4, "velocity"), (False, 0, "data")])
+@pytest.mark.parametrize("cond_tokens, centre_freqs, prediction, locality",
+                         [(False, 0, "velocity", False), (True, 0, "velocity", False), (False, 4, "velocity", False),
+                          (False, 0, "data", False), (False, 0, "velocity", True)])
 @pytest.mark.parametrize("kind", ["class", "text", "none"])
-def test_permutation_equivariance(kind, cond_tokens, centre_freqs, prediction):
-    m = _model(kind, cond_tokens=cond_tokens, centre_freqs=centre_freqs, prediction=prediction)
+def test_permutation_equivariance(kind, cond_tokens, centre_freqs, prediction, locality):
+    m = _model(kind, cond_tokens=cond_tokens, centre_freqs=centre_freqs, prediction=prediction, locality=locality)
     x = torch.randn(2, 10, 12)
     t = torch.tensor([0.3, 0.8])
     perm = torch.randperm(10, generator=torch.Generator().manual_seed(3))
@@ -65,6 +66,29 @@ def test_data_prediction_outputs_the_velocity_of_its_clean_estimate():
         torch.testing.assert_close(fresh(x, t), -x / (1 - t).clamp(min=0.05)[:, None, None])
     with pytest.raises(ValueError, match="prediction"):
         FlowTransformer(dim=12, width=32, depth=2, heads=4, cond="none", prediction="noise")
+
+
+def test_locality_starts_as_plain_attention_and_then_attends_to_near_grids():
+    """Zero-initialised, the distance bias leaves the plain model's output; a head with a large ``a_h`` attends to
+    the grids nearest each grid, here each row to itself (distance 0), so the block's attention returns each row's
+    own value vector."""
+    plain = _model("none")
+    local = FlowTransformer(dim=12, width=32, depth=2, heads=4, mlp_ratio=2.0, row_hidden=32, cond="none",
+                            locality=True).eval()
+    missing, unexpected = local.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(".attn.locality." in name for name in missing)
+    x, t = torch.randn(2, 7, 12), torch.tensor([0.2, 0.9])
+    with torch.no_grad():
+        torch.testing.assert_close(local(x, t), plain(x, t))
+    attn = local.blocks[0].attn
+    with torch.no_grad():
+        attn.locality.bias.fill_(1e4)
+        h, c = torch.randn(2, 7, 32), torch.randn(2, 32)
+        p = torch.randn(2, 7, 3)
+        d2 = (p.unsqueeze(2) - p.unsqueeze(1)).pow(2).sum(-1)
+        v = attn.qkv(h)[..., 64:]
+        torch.testing.assert_close(attn(h, c, d2), attn.proj(v), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(attn(h, c, torch.zeros_like(d2)), attn.proj(v), atol=1e-3)
 
 
 def test_centre_features_start_silent_and_then_read_the_centres_finely():
@@ -166,7 +190,7 @@ def test_cpu_bf16_attention_is_the_explicit_product_up_to_512_rows(monkeypatch):
     fused_calls = []
     real = model_mod.F.scaled_dot_product_attention
     monkeypatch.setattr(model_mod.F, "scaled_dot_product_attention",
-                        lambda *a: fused_calls.append(a[0].shape) or real(*a))
+                        lambda *a, **kw: fused_calls.append(a[0].shape) or real(*a, **kw))
     out = model_mod.attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
     assert out.dtype == torch.bfloat16 and not fused_calls
     torch.testing.assert_close(out.float(), exact, atol=3e-2, rtol=3e-2)
@@ -175,3 +199,7 @@ def test_cpu_bf16_attention_is_the_explicit_product_up_to_512_rows(monkeypatch):
     long = torch.randn(1, 1, model_mod.EXPLICIT_ATTENTION_MAX_ROWS + 1, 8, dtype=torch.bfloat16)
     model_mod.attention(long, long, long)
     assert fused_calls[-1] == long.shape
+    bias = -torch.rand(2, 3, 40, 40, generator=gen) * 4  # the locality term: both kernels add it to the logits
+    torch.testing.assert_close(model_mod.attention(q, k, v, bias), model_mod.explicit_attention(q, k, v, bias),
+                               atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(model_mod.attention(q, k, v, bias), exact, atol=1e-3)

@@ -192,4 +192,5 @@ def build_model(config: TrainConfig, meta: dict[str, Any]) -> FlowTransformer:
         text_dim=int(meta.get("text_dim") or 384), cond_tokens=m.cond_tokens,
         slots=int(meta["n"]) if m.slots else 0, self_condition=config.self_condition > 0,
         centre_freqs=m.centre_freqs, prediction=m.prediction,
+        locality=m.locality,
     )

@@ -27,6 +27,7 @@ class ModelConfig:
     slots: bool = False                 # rows in slot-template order with a slot embedding (msdf.flow.slots)
     centre_freqs: int = 0               # octaves of the Fourier features of each row's centre (0 = none)
     prediction: str = "velocity"        # velocity | data (the network outputs x1_hat; msdf.flow.path)
+    locality: bool = False              # distance-biased attention: heads learn to attend to nearby grids
 
 
 @dataclass

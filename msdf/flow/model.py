@@ -14,6 +14,11 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   ``h += gate1 * Attn(LN(h) * (1 + scale1) + shift1)``, ``h += gate2 * MLP(LN(h) * (1 + scale2) + shift2)``;
   the modulation is zero-initialised so every block starts as the identity.
 - ``FinalLayer``: adaLN (shift, scale) then a zero-initialised linear map back to D.
+- Distance-biased attention (``locality=True``; ALiBi-like, in 3D): every head adds ``-a_h(t, c) |p_i - p_j|^2`` to
+  its logits, with ``p`` the rows' current standardised centres and ``a_h`` a zero-initialised linear map of the
+  conditioning vector, so it starts as plain attention and each head learns, per time, how local it is. Neighbouring
+  grids must agree on their overlap; plain attention mixes all n rows and sees a neighbour no more sharply than a
+  grid across the shape. The bias depends on distances only, so permutation equivariance holds.
 - Prediction target (``prediction``): ``"velocity"`` (the final layer's output is ``u``) or ``"data"`` (it is the
   clean estimate ``x1_hat``, and ``u = (x1_hat - x) / max(1 - t, 0.05)``, :func:`msdf.flow.path.velocity_from_clean`;
   Li & He 2025: a clean row of SDF values lies near a low-dimensional set, the velocity ``x1 - x0`` carries the
@@ -62,22 +67,26 @@ from msdf.rows import CENTERS
 EXPLICIT_ATTENTION_MAX_ROWS = 512
 
 
-def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``softmax(q k^T / sqrt(d)) v`` as plain products, with its (B, heads, n, n) weights in memory."""
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                       bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d) + bias) v`` as plain products, with its (B, heads, n, n) weights in memory."""
     weights = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    if bias is not None:
+        weights = weights + bias.to(weights.dtype)
     return weights.softmax(-1).to(v.dtype) @ v
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``softmax(q k^T / sqrt(d)) v`` for q, k, v (B, heads, n, d) -> (B, heads, n, d).
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d) + bias) v`` for q, k, v (B, heads, n, d) -> (B, heads, n, d); ``bias`` None or an
+    additive term that broadcasts to (B, heads, n, n).
 
     ``F.scaled_dot_product_attention`` (fused, O(n) memory) except on the CPU in bfloat16 (training under
     :mod:`msdf.flow.precision`) with n <= :data:`EXPLICIT_ATTENTION_MAX_ROWS`, where :func:`explicit_attention` is
     faster forward and backward; both compute the same function.
     """
     if q.device.type == "cpu" and q.dtype == torch.bfloat16 and q.shape[-2] <= EXPLICIT_ATTENTION_MAX_ROWS:
-        return explicit_attention(q, k, v)
-    return F.scaled_dot_product_attention(q, k, v)
+        return explicit_attention(q, k, v, bias)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=None if bias is None else bias.to(q.dtype))
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -170,38 +179,47 @@ class SlotEmbedder(FourierEmbedder):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention over the n rows (no positional encoding)."""
+    """Multi-head self-attention over the n rows (no positional encoding).
 
-    def __init__(self, width: int, heads: int):
+    With ``locality`` each head h adds ``-a_h(c) |p_i - p_j|^2`` to its logits, ``a = Linear(c)`` (B, heads),
+    zero-initialised, ``p`` the rows' current standardised centres: a head whose ``a_h`` grows attends to the grids
+    near each grid (module doc).
+    """
+
+    def __init__(self, width: int, heads: int, locality: bool = False):
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not divisible by heads {heads}")
         self.heads = heads
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
+        self.locality = nn.Linear(width, heads) if locality else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None, d2: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (B, n, width); with locality also ``c`` (B, width) and ``d2`` (B, n, n) squared centre distances."""
         b, n, w = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        out = attention(q, k, v)
+        bias = None if self.locality is None else -self.locality(c)[:, :, None, None] * d2[:, None]
+        out = attention(q, k, v, bias)
         return self.proj(out.transpose(1, 2).reshape(b, n, w))
 
 
 class Block(nn.Module):
     """Transformer block with adaLN-Zero conditioning on ``c`` (B, width)."""
 
-    def __init__(self, width: int, heads: int, mlp_ratio: float):
+    def __init__(self, width: int, heads: int, mlp_ratio: float, locality: bool = False):
         super().__init__()
         self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(width, heads)
+        self.attn = Attention(width, heads, locality)
         self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
         hidden = int(width * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(width, 6 * width))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, d2: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` (B, n, width), ``c`` (B, width), ``d2`` (B, n, n) squared centre distances (locality only)."""
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)
-        x = x + gate1.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift1, scale1))
+        x = x + gate1.unsqueeze(1) * self.attn(modulate(self.norm1(x), shift1, scale1), c, d2)
         return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift2, scale2))
 
 
@@ -236,6 +254,7 @@ class FlowTransformer(nn.Module):
         self_condition: also read a previous clean estimate ``x1_prev`` (module doc).
         centre_freqs: 0, or the octaves of the :class:`FourierEmbedder` of each row's centre added to its token.
         prediction: ``"velocity"`` or ``"data"``: what the final layer outputs (module doc).
+        locality: distance-biased attention (:class:`Attention`, module doc).
     """
 
     def __init__(
@@ -254,6 +273,7 @@ class FlowTransformer(nn.Module):
         self_condition: bool = False,
         centre_freqs: int = 0,
         prediction: str = "velocity",
+        locality: bool = False,
     ):
         super().__init__()
         if cond not in ("class", "text", "none"):
@@ -271,7 +291,8 @@ class FlowTransformer(nn.Module):
         self.t_embed = TimestepEmbedder(width)
         self.label_embed = LabelEmbedder(num_classes, width) if cond == "class" else None
         self.text_embed = TextEmbedder(text_dim, width) if cond == "text" else None
-        self.blocks = nn.ModuleList([Block(width, heads, mlp_ratio) for _ in range(depth)])
+        self.locality = locality
+        self.blocks = nn.ModuleList([Block(width, heads, mlp_ratio, locality) for _ in range(depth)])
         self.final = FinalLayer(width, dim)
         self._init_weights()
 
@@ -287,8 +308,9 @@ class FlowTransformer(nn.Module):
         for lin in (self.t_embed.mlp[0], self.t_embed.mlp[2]):
             nn.init.normal_(lin.weight, std=0.02)
         for blk in self.blocks:
-            nn.init.zeros_(blk.ada[-1].weight)
-            nn.init.zeros_(blk.ada[-1].bias)
+            for lin in (blk.ada[-1], blk.attn.locality) if self.locality else (blk.ada[-1],):
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
         if self.self_embed is not None:  # starts as the plain model: the estimate enters only once it helps
             nn.init.zeros_(self.self_embed.mlp[-1].weight)
         if self.centre_embed is not None:  # likewise
@@ -343,8 +365,12 @@ class FlowTransformer(nn.Module):
             h = h + self.slot_embed().unsqueeze(0)
         if ce is not None and self.cond_tokens:
             h = h + ce.unsqueeze(1)
+        d2 = None
+        if self.locality:
+            p = x[..., CENTERS].float()
+            d2 = (p.unsqueeze(2) - p.unsqueeze(1)).pow(2).sum(-1)
         for blk in self.blocks:
-            h = blk(h, c)
+            h = blk(h, c, d2)
         out = self.final(h, c)
         return velocity_from_clean(x, t, out) if self.prediction == "data" else out
 
