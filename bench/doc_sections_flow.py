@@ -599,20 +599,21 @@ def network(*files: Data) -> str:
             return "the training encodings"
         model, m = r["overrides"]["model"], r["overrides"].get("train_rows", 0)
         name = ("predicts the clean estimate" if model.get("prediction") == "data" else
-                "distance-biased attention" if model.get("locality") else "the preset's network")
+                "distance-biased attention" if model.get("locality") else "velocity, plain attention")
         return f"{name}, " + (f"{m} rows per step" if m else "every row")
 
     st = files[0]["settings"]
     return _quality_section(
         files, label,
         "The `cpu-medium` design (depth 6, width 192; float32 on this CPU) trained for "
-        f"{num(st['minutes'])} minutes alone on {st['threads']} threads, with its network as in the preset (the "
-        "last layer predicts the velocity `u`; plain attention), predicting the clean estimate `x1_hat` instead "
+        f"{num(st['minutes'])} minutes alone on {st['threads']} threads, with its network as the preset had it before "
+        "(the last layer predicts the velocity `u`; plain attention: the baseline), predicting the clean estimate `x1_hat` instead "
         "(`model.prediction: data`; the velocity is then `(x1_hat - x) / max(1 - t, 0.05)`, and the loss is the "
         "same velocity regression), or with distance-biased attention (`model.locality`: each head adds "
         "`-a_h |p_i - p_j|^2` of the rows' current centres to its logits, `a_h` a zero-initialised linear map of the "
-        "time and condition embedding). Rows per step as labelled (the preset: `train_rows: 128`).",
-        "The preset's rows are those of the [row-subset section](#row-subsets).")
+        "time and condition embedding; the preset's since this measurement). Rows per step as labelled (the preset: "
+        "`train_rows: 128`).",
+        "The baseline's rows are those of the [row-subset section](#row-subsets).")
 
 
 def _flat_overrides(overrides: Data, prefix: str = "") -> Data:
@@ -712,7 +713,8 @@ SECTIONS = [
             representation),
     Section("network", "The network: predicting the clean estimate, distance-biased attention",
             "bench/bench_generation_quality.py",
-            ("gq_rows128_15min", "gq_xpred_rows128_15min", "gq_local_rows128_15min"), network),
+            ("gq_rows128_15min", "gq_xpred_rows128_15min", "gq_local_rows128_15min",
+             "gq_local_seed1_rows128_15min"), network),
     Section("row-subsets-demo", "Row subsets: the recorded demo's model on the 144 references",
             "bench/bench_sampling.py", ("sampling_rows_demo",), sampling_trainings),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
