@@ -260,6 +260,7 @@ def main() -> int:
     ap.add_argument("--name", default="generation_quality", help="results file name")
     args = ap.parse_args()
     names = args.variant or ["set", "slots"]
+    store = MSDFStore(args.store)
     t0 = time.perf_counter()
     train_all(names, args)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -293,7 +294,8 @@ def main() -> int:
                                      resolution=args.resolution, quiet=True))
         print_row(row_name("data (training encodings)", DEFAULT_GUIDANCE, args.tag), data)
     write_result(args.name, {
-        "settings": {"store": args.store, "reference": args.reference, "references": len(labels),
+        "settings": {"store": args.store, "store_n": store.n, "store_k": store.k, "reference": args.reference,
+                     "references": len(labels),
                      "steps": args.steps, "minutes": None if args.steps else args.minutes, "cond": args.cond,
                      "parallel": args.parallel, "threads": args.threads, "seed": args.seed, "tag": args.tag,
                      "solver": "midpoint", "nfe": 32, "guidance": args.guidance or [DEFAULT_GUIDANCE],

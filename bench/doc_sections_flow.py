@@ -565,10 +565,12 @@ def row_subsets(*files: Data) -> str:
 
 def representation(*files: Data) -> str:
     """The demo's design on several representations of the same shapes (``bench/bench_generation_quality.py``;
-    the store's ``--tag``, e.g. ``n128 k5``, names the representation; untagged files used the demo's n = 256,
-    k = 5 store)."""
+    the settings' ``store_n``, ``store_k``, or in older files the ``--tag``, e.g. ``n128 k5``, name the
+    representation; untagged older files used the demo's n = 256, k = 5 store)."""
     def label(r: Data | None, d: Data) -> str:
-        n, k = (int(part[1:]) for part in (d["settings"]["tag"] or "n256 k5").split())
+        st = d["settings"]  # files before store_n/store_k name the representation in their tag ("n128 k5")
+        n, k = ((st["store_n"], st["store_k"]) if "store_n" in st else
+                (int(part[1:]) for part in (st["tag"] or "n256 k5").split()))
         grids = f"n = {n}" + (f", k = {k}" if k != 5 else "")
         if r is None:
             return f"{grids}: the training encodings"
