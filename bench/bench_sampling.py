@@ -145,8 +145,8 @@ def main() -> int:
                       **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {
-        "settings": {"run": args.run, "step": sampler.step, "model": {k: sampler.config["model"][k] for k in
-                                                                      ("width", "depth")},
+        "settings": {"run": args.run, "step": sampler.step, "model": {k: sampler.config["model"].get(k) for k in
+                                                                      ("width", "depth", "locality", "prediction")},
                      "reference": args.reference, "references": len(labels),
                      "solver": "midpoint", "nfe": MAIN_NFE, "guidance": args.guidance, "seed": args.seed,
                      "resolution": args.resolution},

@@ -438,7 +438,9 @@ def _training_label(st: Data) -> str:
     """The run folder of a ``bench_sampling`` file, with its steps and model size where the file records them."""
     label = f"`{'/'.join(Path(st['run']).parts[-2:])}`"
     if "step" in st:
-        label += f" ({num(st['step'])} steps, width {st['model']['width']}, depth {st['model']['depth']})"
+        label += (f" ({num(st['step'])} steps, width {st['model']['width']}, depth {st['model']['depth']}"
+                  + (", distance-biased attention" if st["model"].get("locality") else "")
+                  + (", predicts the clean estimate" if st["model"].get("prediction") == "data" else "") + ")")
     return label
 
 
@@ -449,6 +451,14 @@ def sampling_trainings(*files: Data) -> str:
     return ("Several trainings; the rows of one training share its model and sample seeds, so they differ only "
             f"in sampling. {_sampling_protocol(files)}\n\n"
             + table(["training", *_SAMPLING_COLUMNS], rows))
+
+
+def demo_trainings(*files: Data) -> str:
+    """:func:`sampling_trainings` of the recorded demos' models, with what each training is."""
+    return ("`demo_rows/run` is the `run/` folder of `msdf demo` at revision d01d8e8 (the `cpu-medium` preset with "
+            "128 rows per step, the recorded demo of the README); `demo_local/run` is `msdf demo` with the same "
+            "preset plus distance-biased attention (`model.locality`, revision 5221ef4; the preset does not keep "
+            "it, [network](#network)). " + sampling_trainings(*files))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -717,8 +727,8 @@ SECTIONS = [
             "bench/bench_generation_quality.py",
             ("gq_rows128_15min", "gq_xpred_rows128_15min", "gq_local_rows128_15min",
              "gq_local_seed1_rows128_15min"), network),
-    Section("row-subsets-demo", "Row subsets: the recorded demo's model on the 144 references",
-            "bench/bench_sampling.py", ("sampling_rows_demo",), sampling_trainings),
+    Section("row-subsets-demo", "The demos' models on the 144 references: row subsets, distance-biased attention",
+            "bench/bench_sampling.py", ("sampling_rows_demo", "sampling_local_demo"), demo_trainings),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),

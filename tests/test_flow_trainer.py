@@ -356,7 +356,6 @@ def test_cpu_medium_is_cpu_small_with_a_larger_model():
     assert medium.model.width % medium.model.heads == 0
     assert medium.bf16 and not small.bf16  # cpu-medium's steps fit the demo's budget in bf16 (msdf.flow.precision)
     assert medium.train_rows == 128 and small.train_rows == 0  # row subsets: twice the steps (msdf.flow.row_subset)
-    assert medium.model.locality and not small.model.locality  # distance-biased attention
     assert dataclasses.replace(medium, model=small.model, bf16=False, train_rows=0) == small  # the rest: cpu-small's
 
 

@@ -166,11 +166,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # minutes on 2 cores, with wholeness near cpu-small's 6,000-step runs and better 1-NNA (docs/training.md, "What
     # compute buys"). The demo's default. Each step sees 128 random rows of each shape (msdf.flow.row_subset): about
     # twice the steps in the same minutes, which on a float32 CPU raised held-out class accuracy and COV and lowered
-    # (improved) 1-NNA at the same wholeness (docs/training.md, "Row subsets"). Its attention is distance-biased
-    # (model.locality): median wholeness 0.907 and 0.900 at two training seeds against 0.877, fewer stray rows
-    # (docs/training.md, "Row subsets", the network paragraph).
+    # (improved) 1-NNA at the same wholeness (docs/training.md, "Row subsets"). Distance-biased attention
+    # (model.locality) is left off: three trainings with it were not clearly more whole (docs/training.md).
     "cpu-medium": {**CPU_SMALL, "model": {**CPU_SMALL["model"], "width": 192, "depth": 6, "heads": 6,
-                                          "row_hidden": 192, "locality": True}, "bf16": True, "train_rows": 128},
+                                          "row_hidden": 192}, "bf16": True, "train_rows": 128},
     # Paper scale (n = 1024, k = 7): a ~DiT-L sized set transformer for GPUs.
     "paper": {
         "model": {"width": 1024, "depth": 24, "heads": 16, "mlp_ratio": 4.0, "row_hidden": 1024},
