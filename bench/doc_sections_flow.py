@@ -553,14 +553,19 @@ def _quality_section(files: tuple[Data, ...], label: Callable[[Data | None, Data
             + table(["class", *heads], [[c, *v] for c, v in classes.items()]))
 
 
+def _run_label(r: Data | None, name: str) -> str:
+    """``"name, M rows per step"`` (or ``every row``) for a judged run, the data row's name for ``None``."""
+    if r is None:
+        return "the training encodings"
+    m = r["overrides"].get("train_rows", 0)
+    return f"{name}, " + (f"{m} rows per step" if m else "every row")
+
+
 def row_subsets(*files: Data) -> str:
     """Training on row subsets against every row (``bench/bench_generation_quality.py``: the cpu-medium variant
     with and without ``train_rows``, and with its saved time spent on width), overall and per class."""
     def label(r: Data | None, _: Data) -> str:
-        if r is None:
-            return "the training encodings"
-        m = r["overrides"].get("train_rows", 0)
-        return f"width {r['overrides']['model']['width']}, " + (f"{m} rows" if m else "every row")
+        return _run_label(r, f"width {r['overrides']['model']['width']}" if r else "")
 
     st = files[0]["settings"]
     return _quality_section(
@@ -607,12 +612,9 @@ def network(*files: Data) -> str:
     """The demo's design with two changes to its network, each alone (``bench/bench_generation_quality.py``: the
     cpu-medium variants with ``model.prediction: data`` and with ``model.locality``)."""
     def label(r: Data | None, _: Data) -> str:
-        if r is None:
-            return "the training encodings"
-        model, m = r["overrides"]["model"], r["overrides"].get("train_rows", 0)
-        name = ("predicts the clean estimate" if model.get("prediction") == "data" else
-                "distance-biased attention" if model.get("locality") else "velocity, plain attention")
-        return f"{name}, " + (f"{m} rows per step" if m else "every row")
+        model = r["overrides"]["model"] if r else {}
+        return _run_label(r, "predicts the clean estimate" if model.get("prediction") == "data" else
+                          "distance-biased attention" if model.get("locality") else "velocity, plain attention")
 
     st = files[0]["settings"]
     return _quality_section(
