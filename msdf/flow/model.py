@@ -18,12 +18,14 @@ Architecture (Peebles & Xie, DiT, with the patch embedding replaced by a per-row
   its logits, with ``p`` the rows' current standardised centres and ``a_h`` a zero-initialised linear map of the
   conditioning vector, so it starts as plain attention and each head learns, per time, how local it is. Neighbouring
   grids must agree on their overlap; plain attention mixes all n rows and sees a neighbour no more sharply than a
-  grid across the shape. The bias depends on distances only, so permutation equivariance holds.
+  grid across the shape. The bias depends on distances only, so permutation equivariance holds. Measured on the
+  demo's design (docs/training.md, "Row subsets"): not clearly more whole in three trainings; off in the presets.
 - Prediction target (``prediction``): ``"velocity"`` (the final layer's output is ``u``) or ``"data"`` (it is the
   clean estimate ``x1_hat``, and ``u = (x1_hat - x) / max(1 - t, 0.05)``, :func:`msdf.flow.path.velocity_from_clean`;
   Li & He 2025: a clean row of SDF values lies near a low-dimensional set, the velocity ``x1 - x0`` carries the
   noise's full dimension). Either way :meth:`FlowTransformer.forward` returns a velocity, so the loss (the same
-  velocity regression), solvers and guidance do not depend on it.
+  velocity regression), solvers and guidance do not depend on it. Measured on the demo's design: no more whole,
+  twice the components (docs/training.md); the presets predict the velocity.
 - Centre features (``centre_freqs > 0``): ``h_i += FourierEmbedder(p_i)`` (``p_i = x_i[CENTERS]``), sines and cosines
   of each row's current (standardised) centre at ``centre_freqs`` octaves, zero-initialised. The row MLP reads a
   centre as three plain numbers, so two rows whose centres differ by a small fraction of the shape look alike to
