@@ -309,10 +309,11 @@ class FlowTransformer(nn.Module):
             nn.init.normal_(self.text_embed.null, std=0.02)
         for lin in (self.t_embed.mlp[0], self.t_embed.mlp[2]):
             nn.init.normal_(lin.weight, std=0.02)
-        for blk in self.blocks:
-            for lin in (blk.ada[-1], blk.attn.locality) if self.locality else (blk.ada[-1],):
-                nn.init.zeros_(lin.weight)
-                nn.init.zeros_(lin.bias)
+        for blk in self.blocks:  # adaLN-Zero; the distance maps likewise start as plain attention
+            for lin in (blk.ada[-1], blk.attn.locality):
+                if lin is not None:
+                    nn.init.zeros_(lin.weight)
+                    nn.init.zeros_(lin.bias)
         if self.self_embed is not None:  # starts as the plain model: the estimate enters only once it helps
             nn.init.zeros_(self.self_embed.mlp[-1].weight)
         if self.centre_embed is not None:  # likewise
