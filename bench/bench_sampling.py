@@ -8,12 +8,13 @@ unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: 
 median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
 1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA`` and/or
-``gc=C`` joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA``, ``gc=C``
+and/or ``repel=L[@R]`` joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at
 every time unless ``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled out,
 ``gi=0:0.8``; ``sde=ETA`` replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic`
 at noise level ETA, with the same NFE; ``gc=geometry`` or ``gc=values`` guides those columns of each row only,
-:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`)::
+:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`; ``repel=L@R`` pushes crowded grids apart with strength L
+and radius R, :mod:`msdf.flow.repulsion`, radius 1 unless given)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
@@ -36,8 +37,10 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
-from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, TEMPERATURE_DEFAULT  # noqa: E402
+from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_RADIUS_DEFAULT,  # noqa: E402
+                          TEMPERATURE_DEFAULT)
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
+from msdf.flow.repulsion import Repulsion  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart, guidance_columns, guidance_interval  # noqa: E402
 from msdf.flow.solvers import Solver  # noqa: E402
 from msdf.flow.stochastic import EulerMaruyama  # noqa: E402  (a Setting's solver type)
@@ -50,7 +53,8 @@ MAIN_NFE = 32  # the midpoint budget of msdf generate / evaluate
 class Setting:
     """One sampling setting: temperature, restart passes, main NFE, guidance weight, the times ``[lo, hi)`` at which
     it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`), the SDE's noise level (None: the
-    midpoint ODE solver) and the guided columns (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`)."""
+    midpoint ODE solver), the guided columns (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`) and the
+    grid repulsion's strength and radius (:meth:`~msdf.flow.sampler.FlowSampler.with_repulsion`; 0 = off)."""
 
     temperature: float
     restart: Restart
@@ -59,6 +63,8 @@ class Setting:
     interval: tuple[float, float]
     sde: float | None = None
     columns: str = "all"
+    repel: float = 0.0
+    repel_radius: float = REPULSION_RADIUS_DEFAULT
 
     def solver(self) -> Solver | EulerMaruyama:
         """The main solve: midpoint at ``nfe``, or Euler-Maruyama at ``nfe`` steps with noise level ``sde``."""
@@ -69,9 +75,9 @@ def parse_setting(text: str, guidance: float) -> Setting:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
     default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``) |
     ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1) | ``"sde=ETA"`` (the SDE solver) | ``"gc=C"``
-    (guided columns), comma-joined -> :class:`Setting`."""
+    (guided columns) | ``"repel=L[@R]"`` (grid repulsion), comma-joined -> :class:`Setting`."""
     tau, count, t, rnfe, nfe, w, interval = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance, (0.0, 1.0)
-    sde, columns = None, "all"
+    sde, columns, repel, radius = None, "all", 0.0, REPULSION_RADIUS_DEFAULT
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -89,6 +95,9 @@ def parse_setting(text: str, guidance: float) -> Setting:
             w = float(value)
         elif key == "sde":
             sde = float(value)
+        elif key == "repel":
+            strength, _, at = value.partition("@")
+            repel, radius = float(strength), float(at) if at else radius
         elif key == "gc":
             try:
                 columns = guidance_columns(value)
@@ -102,12 +111,13 @@ def parse_setting(text: str, guidance: float) -> Setting:
                 raise ValueError(f"setting {text!r}: {exc}") from exc
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
-                             "rnfe=N, w=G, gi=LO:HI, sde=ETA, gc=COLUMNS)")
+                             "rnfe=N, w=G, gi=LO:HI, sde=ETA, gc=COLUMNS, repel=L[@R])")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
     try:
-        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns)
+        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns, repel, radius)
         setting.solver()
+        Repulsion(repel, radius)
     except ValueError as exc:
         raise ValueError(f"setting {text!r}: {exc}") from exc
     return setting
@@ -135,12 +145,13 @@ def main() -> int:
     for text, st in zip(settings, parsed):
         t0 = time.perf_counter()
         sampler.with_guidance_interval(*st.interval).with_guidance_columns(st.columns)
+        sampler.with_repulsion(st.repel, st.repel_radius)
         report = evaluate_run(sampler, st.solver(), ref, labels, captions, guidance=st.guidance,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
                               temperature=st.temperature)
         rows[text] = {"temperature": st.temperature, "restart": asdict(st.restart), "nfe": st.nfe,
                       "guidance": st.guidance, "guidance_interval": list(st.interval), "sde": st.sde,
-                      "guidance_columns": st.columns,
+                      "guidance_columns": st.columns, "repulsion": asdict(sampler.repulsion),
                       "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])

@@ -297,6 +297,7 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     :meth:`~msdf.flow.sampler.FlowSampler.sample`) and judge them with
     :func:`judge_matrices`. Returns its report plus the sampling settings and timings."""
     import time
+    from dataclasses import asdict
 
     from msdf.flow.sampler import Restart
 
@@ -313,7 +314,7 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     report = judge_matrices(matrices, requested_labels, ref_clouds, ref_labels, seed=seed, resolution=resolution,
                             n_points=n_points, device=sampler.device, quiet=quiet)
     report.update({"guidance": guidance, "guidance_interval": list(sampler.guidance_interval), "nfe": timing["nfe"],
-                   "temperature": temperature})
+                   "temperature": temperature, "repulsion": asdict(sampler.repulsion)})
     report["timings"].update({"generate_s": t_gen, "ode_s": timing["ode_s"]})
     return report
 

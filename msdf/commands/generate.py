@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from msdf.choices import (DECODE_METHODS, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, MESH_FORMATS,
-                          NFE_DEFAULT, RESTART_DEFAULTS, SDE_NOISE_DEFAULT, SOLVER_DEFAULT, SOLVERS,
-                          TEMPERATURE_DEFAULT)
+                          NFE_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT, RESTART_DEFAULTS,
+                          SDE_NOISE_DEFAULT, SOLVER_DEFAULT, SOLVERS, TEMPERATURE_DEFAULT)
 
 NAME = "generate"
 HELP = "generate 3D shapes from a trained flow model: meshes, M-SDF files, renders, contact sheet, samples.json"
@@ -44,8 +44,9 @@ def add_guidance_interval_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--temperature`` and ``--restarts/--restart-t/--restart-nfe`` (restart sampling,
-    :class:`msdf.flow.sampler.Restart`) shared by generate and evaluate."""
+    """``--temperature``, ``--restarts/--restart-t/--restart-nfe`` (restart sampling,
+    :class:`msdf.flow.sampler.Restart`) and ``--repel/--repel-radius`` (:mod:`msdf.flow.repulsion`) shared by
+    generate and evaluate."""
     parser.add_argument("--temperature", type=float, default=TEMPERATURE_DEFAULT,
                         help=f"sampling temperature tau: the source noise is tau * N(0, I) (default "
                              f"{TEMPERATURE_DEFAULT:g}; 1 = the distribution the model was trained from; see "
@@ -57,19 +58,30 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restart-t", type=float, default=t, help=f"time the restarts re-noise to (default {t:g})")
     parser.add_argument("--restart-nfe", type=int, default=nfe,
                         help=f"midpoint evaluations per restart pass (default {nfe})")
+    parser.add_argument("--repel", type=float, default=REPULSION_DEFAULT, metavar="STRENGTH",
+                        help="push grids nearer than --repel-radius mean half-widths apart, along the surface, at "
+                             f"0.5 <= t < 0.95 (default {REPULSION_DEFAULT:g}; 0 = off; see "
+                             "docs/benchmarks.md#repulsion)")
+    parser.add_argument("--repel-radius", type=float, default=REPULSION_RADIUS_DEFAULT, metavar="R",
+                        help=f"radius of --repel in mean half-widths (default {REPULSION_RADIUS_DEFAULT:g})")
 
 
 def sampling_from_args(args: argparse.Namespace):
-    """``(Restart, temperature)`` of :func:`add_sampling_arguments`'s flags (a usage error if invalid)."""
+    """``(Restart, temperature, Repulsion)`` of :func:`add_sampling_arguments`'s flags (a usage error if invalid)."""
     from msdf.boundary import UsageError
+    from msdf.flow.repulsion import Repulsion
     from msdf.flow.sampler import Restart
 
     if not args.temperature > 0:
         raise UsageError(f"--temperature must be > 0 (got {args.temperature:g})")
     try:
-        return Restart(args.restarts, args.restart_t, args.restart_nfe), args.temperature
+        restart = Restart(args.restarts, args.restart_t, args.restart_nfe)
     except ValueError as exc:
         raise UsageError(f"--restarts/--restart-t/--restart-nfe: {exc}") from exc
+    try:
+        return restart, args.temperature, Repulsion(args.repel, args.repel_radius)
+    except ValueError as exc:
+        raise UsageError(f"--repel/--repel-radius: {exc}") from exc
 
 
 def interval_from_args(args: argparse.Namespace) -> tuple[float, float] | None:
@@ -168,10 +180,10 @@ def run(args: argparse.Namespace) -> int:
     from msdf.generate import generate, make_solver
 
     check_sample_arguments(args, ("num_samples", "batch_size"))
-    restart, temperature = sampling_from_args(args)
+    restart, temperature, repulsion = sampling_from_args(args)
     interval = interval_from_args(args)
     prompts, classes = conditions_from_args(args)
-    sampler = load_sampler(args, interval)
+    sampler = load_sampler(args, interval).with_repulsion(repulsion.strength, repulsion.radius)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
                 interval=sampler.guidance_interval, sde_noise=args.sde_noise)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written

@@ -9,6 +9,7 @@ and seeds into raw M-SDF matrices. Sampling has exactly one seeding rule and one
              (the SDE solver's step noise: a second stream of seeds[j], msdf.flow.stochastic.StepNoise)
     u_w    = u(x | null) + w(t) (u(x | c) - u(x | null))                           (classifier-free guidance)
     w(t)   = w if lo <= t < hi else 1                                 (guidance_interval; default (0, 0.8))
+             (+ the grid repulsion of msdf.flow.repulsion on the centre columns, with_repulsion)
     M_j    = valid(denormalize(x_1[j]))                                            (B, n, 4 + k^3) float32 on the CPU
 
 ``tau`` is the sampling temperature (``msdf.choices.TEMPERATURE_DEFAULT``; 1 = the distribution the model was
@@ -29,7 +30,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.choices import GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT
+from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT,
+                          RESTART_DEFAULTS, TEMPERATURE_DEFAULT)
 from msdf.device import torch_device
 from msdf.flow.checkpoint import CheckpointError, build_model, checkpoint_at, latest_checkpoint, load_weights
 from msdf.flow.condition import Condition
@@ -37,10 +39,11 @@ from msdf.flow.config import TrainConfig
 from msdf.flow.model import FlowTransformer
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import CondOTPath
+from msdf.flow.repulsion import Repulsion
 from msdf.flow.self_condition import SelfConditionedVelocity
 from msdf.flow.solvers import Solver, VelocityFn, solve
 from msdf.flow.stochastic import EulerMaruyama
-from msdf.rows import GEOMETRY, HALF_WIDTH
+from msdf.rows import CENTERS, GEOMETRY, HALF_WIDTH
 
 GUIDANCE_COLUMNS = ("all", "geometry", "values")  # FlowSampler.with_guidance_columns
 
@@ -164,6 +167,7 @@ class FlowSampler:
         # with_guidance_interval; a self-conditioned model is guided at every time (its branches carry estimates)
         self.guidance_interval: tuple[float, float] = (0.0, 1.0) if model.self_condition else GUIDANCE_INTERVAL_DEFAULT
         self.guidance_columns: str = "all"  # with_guidance_columns
+        self.repulsion: Repulsion = Repulsion(REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT)  # with_repulsion
         self.step: int | None = None  # the training step of the weights (set by load)
         self._text = None
 
@@ -226,6 +230,14 @@ class FlowSampler:
         self.guidance_columns = columns
         return self
 
+    def with_repulsion(self, strength: float, radius: float | None = None) -> "FlowSampler":
+        """Push crowded grids apart along the surface while sampling (:class:`~msdf.flow.repulsion.Repulsion`:
+        ``strength`` lambda, 0 = off; ``radius`` r in mean half-widths, default the current one); returns ``self``.
+        The default is ``msdf.choices.REPULSION_DEFAULT``."""
+        self.repulsion = Repulsion(float(strength), self.repulsion.radius if radius is None else float(radius),
+                                   self.repulsion.t_lo, self.repulsion.t_hi)
+        return self
+
     def _column_weight(self, w_b: Tensor) -> Tensor:
         """Per-sample weights (B, 1, 1) -> the weights of :attr:`guidance_columns`: ``w_b`` on the guided columns,
         1 on the others ((B, 1, 1) or (B, 1, D))."""
@@ -266,10 +278,13 @@ class FlowSampler:
     def velocity_fn(self, cond: Condition | None, guidance: float) -> VelocityFn:
         """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate; for a self-conditioned
         model a fresh :class:`~msdf.flow.self_condition.SelfConditionedVelocity`, which feeds each evaluation the
-        previous one's clean estimate."""
+        previous one's clean estimate. With :attr:`repulsion` on, its push is added to the centre columns."""
         if self.model.self_condition:
-            return SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance, self.path)
-        return lambda x, t: self.velocity(x, t, cond, guidance)
+            fn = SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance, self.path)
+        else:
+            def fn(x: Tensor, t: Tensor | float) -> Tensor:
+                return self.velocity(x, t, cond, guidance)
+        return self.repulsion.wrap(fn, self.path, self.denormalize, self.normalizer.std[..., CENTERS])
 
     def condition(self, prompts: Sequence[str | None] | None = None,
                   classes: Sequence[str | None] | None = None) -> Condition:

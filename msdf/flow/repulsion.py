@@ -1,0 +1,95 @@
+"""Grid repulsion during sampling: spread crowded grids over the surface the way the encoder spreads them.
+
+The encoder places a shape's n grids about one half-width apart (farthest-point sampling of the surface); the demo's
+models put theirs about half as far apart, in every class and at every guidance weight, in pairs with gaps between
+them (docs/benchmarks.md#row-spacing): each row learned where the surface is, not where the other rows are. Neither
+the spacing loss (:mod:`msdf.flow.spacing_loss`) nor more optimiser steps moved that. This module adds the missing
+interaction at sampling time, in the spirit of particle guidance (Corso et al., ICLR 2024), which repels the
+samples of a batch from each other; here the particles are the grids of one sample.
+
+At times ``t_lo <= t < t_hi`` the centre columns of the velocity get a push that moves crowded grids of the current
+clean estimate apart, along the surface::
+
+    x1_hat = clean_estimate(x, t, u)                                  (B, n, D) normalised (msdf.flow.path)
+    (p_i, s_i, V_i) = rows of denormalize(x1_hat)                      unit frame
+    s_bar = mean_i s_i                                                 (B,)
+    f_i   = s_bar sum_{j != i} max(0, r - |p_i - p_j| / s_bar) (p_i - p_j) / |p_i - p_j|          (B, n, 3)
+    f_i  <- f_i - (f_i . m_i) m_i,   m_i = g_i / |g_i|                 (tangential: the grid stays on its surface)
+    u[..., centres] += lambda f / std_centres                          (back to normalised units)
+
+``g_i`` is the mean forward difference of the grid's values along each axis (``V_i`` is (k, k, k) in x, y, z order,
+:mod:`msdf.rows`), the direction the SDF grows in: the surface normal for a grid that carries one. A pair nearer than
+``r`` mean half-widths moves apart at ``lambda`` times its overlap per unit time; grids farther apart feel nothing,
+so the encodings' own layout (nearest neighbour ~1 half-width) is left almost as it is at ``r = 1``. The values are
+not touched: the model regenerates them for the new centres in its next evaluations, which is why the push stops at
+``t_hi < 1``. Nothing here looks at the decoded surface; the decode stays raw.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from msdf.flow.path import CondOTPath
+from msdf.flow.solvers import VelocityFn
+from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
+
+
+def surface_normals(values: Tensor) -> Tensor:
+    """Unit direction of the mean forward difference of each grid's values: (..., k^3) -> (..., 3) (zero where the
+    grid is constant)."""
+    k = grid_size(4 + values.shape[-1])
+    v = values.reshape(*values.shape[:-1], k, k, k)
+    g = torch.stack([v.diff(dim=d).mean(dim=(-3, -2, -1)) for d in (-3, -2, -1)], dim=-1)
+    return g / g.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def repulsion_force(raw: Tensor, radius: float) -> Tensor:
+    """The tangential push ``f`` (B, n, 3) of the module docstring on raw rows ``raw`` (B, n, 4 + k^3), unit frame."""
+    p = raw[..., CENTERS]
+    s_bar = raw[..., HALF_WIDTH].clamp_min(1e-6).mean(dim=-1)[:, None, None]  # (B, 1, 1)
+    diff = p[:, :, None, :] - p[:, None, :, :]  # (B, n, n, 3)
+    dist = diff.norm(dim=-1).clamp_min(1e-9)
+    overlap = (radius - dist / s_bar).clamp_min(0.0)
+    overlap = overlap * (1.0 - torch.eye(p.shape[1], dtype=p.dtype, device=p.device))
+    f = s_bar * (overlap[..., None] * diff / dist[..., None]).sum(dim=2)
+    m = surface_normals(raw[..., VALUES])
+    return f - (f * m).sum(dim=-1, keepdim=True) * m
+
+
+@dataclass(frozen=True)
+class Repulsion:
+    """Grid repulsion (module docstring): ``strength`` lambda (0 = off), ``radius`` r in mean half-widths, active at
+    ``t_lo <= t < t_hi``."""
+
+    strength: float = 0.0
+    radius: float = 1.0
+    t_lo: float = 0.5
+    t_hi: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not (self.strength >= 0.0 and self.radius > 0.0 and 0.0 <= self.t_lo < self.t_hi <= 1.0):
+            raise ValueError(f"repulsion needs strength >= 0, radius > 0 and 0 <= t_lo < t_hi <= 1 (got {self})")
+
+    def wrap(self, velocity: VelocityFn, path: CondOTPath, denormalize: Callable[[Tensor], Tensor],
+             std: Tensor) -> VelocityFn:
+        """``velocity`` (x (B, n, D), t) -> u with the push added to its centre columns where ``t`` lies in the
+        window; ``denormalize`` maps normalised rows to raw ones and ``std`` (3,) or (n, 3) is the centre columns'
+        normalisation scale. ``strength == 0`` returns ``velocity`` itself."""
+        if self.strength == 0.0:
+            return velocity
+
+        def pushed(x: Tensor, t: Tensor | float) -> Tensor:
+            u = velocity(x, t)
+            t_b = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1).expand(x.shape[0])
+            active = (t_b >= self.t_lo) & (t_b < self.t_hi)
+            if not bool(active.any()):
+                return u
+            raw = denormalize(path.clean_estimate(x, t_b, u).float())
+            push = self.strength * repulsion_force(raw, self.radius) / std.to(x.device)
+            push = push * active.to(push.dtype)[:, None, None]
+            return torch.cat([u[..., CENTERS] + push.to(u.dtype), u[..., HALF_WIDTH:]], dim=-1)
+
+        return pushed

@@ -1,0 +1,98 @@
+"""Grid repulsion while sampling (msdf.flow.repulsion): crowded grids move apart along their surface, nothing else."""
+import pytest
+import torch
+from toy_flows import train_random_run
+
+from msdf.flow.path import CondOTPath
+from msdf.flow.repulsion import Repulsion, repulsion_force, surface_normals
+from msdf.flow.sampler import FlowSampler
+from msdf.flow.spacing_loss import nearest_spacing
+
+K = 5
+NODES = torch.stack(torch.meshgrid(*[torch.linspace(-1, 1, K)] * 3, indexing="ij"), -1).reshape(-1, 3)  # (k^3, 3)
+
+
+def plane_rows(centres: torch.Tensor, half: float, normal=(0.0, 0.0, 1.0)) -> torch.Tensor:
+    """Raw rows (1, n, 4 + k^3) of grids with half-width ``half`` at ``centres`` (n, 3) carrying the exact SDF of
+    the plane through the origin with unit ``normal``: V = n . x at every node x."""
+    n = torch.tensor(normal)
+    nodes = centres[:, None, :] + half * NODES[None]  # (n, k^3, 3)
+    values = nodes @ n
+    return torch.cat([centres, torch.full((len(centres), 1), half), values], dim=-1)[None]
+
+
+def test_surface_normals_of_planes():
+    for normal in ((0.0, 0.0, 1.0), (0.6, -0.8, 0.0)):
+        rows = plane_rows(torch.tensor([[0.1, 0.2, 0.0]]), 0.1, normal)
+        torch.testing.assert_close(surface_normals(rows[..., 4:])[0, 0], torch.tensor(normal))
+
+
+def test_crowded_pair_moves_apart_along_the_surface():
+    """Two grids on the plane z = 0, 0.5 half-widths apart along x, with r = 1: each moves by s (r - d/s) = 0.05
+    away from the other, along x; a third grid 3 half-widths away feels nothing."""
+    s = 0.1
+    rows = plane_rows(torch.tensor([[0.0, 0.0, 0.0], [0.05, 0.0, 0.0], [0.0, 0.3, 0.0]]), s)
+    f = repulsion_force(rows, radius=1.0)[0]
+    torch.testing.assert_close(f[0], torch.tensor([-0.05, 0.0, 0.0]))
+    torch.testing.assert_close(f[1], torch.tensor([0.05, 0.0, 0.0]))
+    torch.testing.assert_close(f[2], torch.zeros(3))
+
+
+def test_push_along_the_normal_is_removed():
+    """Two grids stacked along the plane's normal: the push would move them off the surface, so it is zero."""
+    rows = plane_rows(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.05]]), 0.1)
+    torch.testing.assert_close(repulsion_force(rows, radius=1.0), torch.zeros(1, 2, 3))
+
+
+def test_evenly_spaced_grids_feel_nothing():
+    """Grids 1.2 half-widths apart on a lattice of the plane (the encoder's spacing) are left as they are at r = 1."""
+    xy = torch.stack(torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="ij"), -1).reshape(-1, 2) * 0.12
+    rows = plane_rows(torch.cat([xy, torch.zeros(16, 1)], dim=-1), 0.1)
+    assert repulsion_force(rows, radius=1.0).abs().max() == 0
+
+
+def identity_frame(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def test_wrap_pushes_centres_only_inside_the_window():
+    rows = plane_rows(torch.tensor([[0.0, 0.0, 0.0], [0.05, 0.0, 0.0]]), 0.1).repeat(3, 1, 1)
+    zero = torch.zeros_like(rows)
+
+    def still(x, t):  # a velocity that leaves x where it is: the clean estimate is x itself
+        return zero
+
+    rep = Repulsion(strength=2.0, radius=1.0, t_lo=0.5, t_hi=0.9)
+    u = rep.wrap(still, CondOTPath(), identity_frame, torch.ones(3))(rows, torch.tensor([0.2, 0.6, 0.95]))
+    torch.testing.assert_close(u[[0, 2]], zero[[0, 2]])  # outside [0.5, 0.9)
+    torch.testing.assert_close(u[1, :, :3], 2.0 * repulsion_force(rows[1:2], 1.0)[0])
+    torch.testing.assert_close(u[1, :, 3:], zero[1, :, 3:])  # half-widths and values untouched
+    assert Repulsion(0.0).wrap(still, CondOTPath(), identity_frame, torch.ones(3)) is still
+
+
+@pytest.mark.parametrize("kwargs", [dict(strength=-1.0), dict(radius=0.0), dict(t_lo=0.9, t_hi=0.5)])
+def test_repulsion_is_checked(kwargs):
+    with pytest.raises(ValueError, match="repulsion needs"):
+        Repulsion(**kwargs)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny class-conditional run (rows of 4 + 2^3 columns)."""
+    return train_random_run(tmp_path_factory.mktemp("repel") / "run", steps=4, lr=1e-2)
+
+
+def test_sampler_with_repulsion_spreads_the_sampled_centres(run):
+    """The same seeds sampled with and without repulsion: the nearest-centre distances grow (median over the
+    samples' grids), and only the repelled sampler differs."""
+    from msdf.generate import make_solver
+
+    plain, repelled = FlowSampler.load(run), FlowSampler.load(run).with_repulsion(8.0, radius=2.0)
+    assert plain.repulsion.strength == 0.0 and repelled.repulsion.radius == 2.0
+    cond = plain.condition(classes=["a", "b", "a", "b"])
+    seeds = [0, 1, 2, 3]
+    a, _ = plain.sample(cond, seeds, make_solver("midpoint", 8), quiet=True)
+    b, _ = repelled.sample(cond, seeds, make_solver("midpoint", 8), quiet=True)
+    again, _ = FlowSampler.load(run).sample(cond, seeds, make_solver("midpoint", 8), quiet=True)
+    torch.testing.assert_close(a, again)
+    assert nearest_spacing(b[..., :3]).median() > nearest_spacing(a[..., :3]).median()
