@@ -8,7 +8,8 @@ surface is but not that spacing puts grids in clumps and leaves gaps. For each m
     width    = median_i s_i                                    (unit frame)
 
 Generated: one sample per held-out reference caption of ``--reference`` (seed ``--seed + j``), at ``msdf
-generate``'s defaults (midpoint 32 NFE, guidance 2 on the default interval, temperature 1, the default restarts).
+generate``'s defaults (midpoint 32 NFE, guidance 2 on the default interval, temperature 1, the default restarts),
+with the grid repulsion of ``--repel L --repel-radius R`` (:mod:`msdf.flow.repulsion`) where given.
 Baseline: the training store's own encodings with the references' class make-up (the next stored shape of each
 class). Medians per class and overall; no decoding.
 
@@ -33,7 +34,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_generation_quality import data_like_reference  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
-from msdf.choices import GUIDANCE_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT  # noqa: E402
+from msdf.choices import (GUIDANCE_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT,  # noqa: E402
+                          RESTART_DEFAULTS, TEMPERATURE_DEFAULT)
 from msdf.evaluation import load_reference, requested_conditions  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart  # noqa: E402
 from msdf.flow.spacing_loss import nearest_spacing  # noqa: E402
@@ -65,10 +67,12 @@ def main() -> int:
     ap.add_argument("--reference", required=True, help="held-out reference meshes (their captions condition)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--name", default="row_spacing", help="results file name")
+    ap.add_argument("--repel", type=float, default=REPULSION_DEFAULT, help="grid repulsion strength (0 = off)")
+    ap.add_argument("--repel-radius", type=float, default=REPULSION_RADIUS_DEFAULT, help="its radius")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     _, ref_labels, ref_captions = load_reference(args.reference, seed=args.seed, quiet=True)
-    sampler = FlowSampler.load(args.run, "cpu")
+    sampler = FlowSampler.load(args.run, "cpu").with_repulsion(args.repel, args.repel_radius)
     prompts, classes, labels = requested_conditions(sampler, len(ref_labels), ref_labels, ref_captions)
     restart = Restart(*RESTART_DEFAULTS)
     t0 = time.perf_counter()
@@ -89,7 +93,7 @@ def main() -> int:
         "settings": {"run": args.run, "store": args.store, "reference": args.reference, "seed": args.seed,
                      "references": len(labels), "solver": "midpoint", "nfe": NFE, "guidance": GUIDANCE_DEFAULT,
                      "guidance_interval": list(sampler.guidance_interval), "temperature": TEMPERATURE_DEFAULT,
-                     "restart": asdict(restart),
+                     "restart": asdict(restart), "repulsion": asdict(sampler.repulsion),
                      "step": sampler.step, "model": {k: sampler.config["model"][k] for k in ("width", "depth")}},
         "rows": rows, "sampling_s": sampling_s})
     return 0

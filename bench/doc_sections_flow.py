@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.doc_format import Section, fixed, median, num, pct, table
-from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, RESTART_DEFAULTS, SDE_NOISE_DEFAULT,
-                          SOLVER_DEFAULT, TEMPERATURE_DEFAULT)
+from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT, RESTART_DEFAULTS,
+                          SDE_NOISE_DEFAULT, SOLVER_DEFAULT, TEMPERATURE_DEFAULT)
 
 Data = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
@@ -371,7 +371,8 @@ def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
                and tuple(r.get("guidance_interval", (0.0, 1.0))) == GUIDANCE_INTERVAL_DEFAULT
                and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS
                and r.get("sde") == (SDE_NOISE_DEFAULT if SOLVER_DEFAULT == "sde" else None)
-               and r.get("guidance_columns", "all") == "all")
+               and r.get("guidance_columns", "all") == "all"
+               and (r.get("repulsion") or {}).get("strength", 0.0) == REPULSION_DEFAULT)
     return [f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
             num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
             num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
@@ -411,7 +412,9 @@ def _sampling_protocol(files: tuple[Data, ...], vary: tuple[str, ...] = ()) -> s
             "otherwise (`--restarts`); `sde=ETA`: the main solve is Euler–Maruyama on the SDE with the flow's "
             "marginals at noise level ETA, with the same NFE (`--solver sde --sde-noise ETA`); `gc=geometry`: the "
             "guidance weight on the 4 centre/half-width columns of each row only, the values follow the conditional "
-            "velocity (`FlowSampler.with_guidance_columns`). "
+            "velocity (`FlowSampler.with_guidance_columns`); `repel=L@R`: crowded grids pushed apart along their "
+            "surface with strength L and radius R mean half-widths at 0.5 ≤ t < 0.95 (`--repel L --repel-radius R`, "
+            "[repulsion](#repulsion)). "
             f"One sample is {pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the "
             "samples (solve and restarts, not decoding), on the machine of the file's source line: compare it within "
             "one file.")
@@ -459,6 +462,17 @@ def demo_trainings(*files: Data) -> str:
             "128 rows per step, the recorded demo of the README); `demo_local/run` is `msdf demo` with the same "
             "preset plus distance-biased attention (`model.locality`, revision 5221ef4; the preset does not keep "
             "it, [network](#network)). " + sampling_trainings(*files))
+
+
+def repulsion(*files: Data) -> str:
+    """:func:`sampling_trainings` of the grid-repulsion files (``msdf.flow.repulsion``), with what each training
+    is."""
+    return ("Grid repulsion (`msdf/flow/repulsion.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
+            "nearer than R mean half-widths to another is pushed away from it, along its own surface (the push is "
+            "projected off the normal its values give), with strength L; the values are left to the model's next "
+            "evaluations, and the decode stays raw. `demo_rows/run` is the recorded demo's model; "
+            "`late-deep6-wide192-bf16-rows128` the same preset trained by `bench/bench_generation_quality.py` "
+            "([row subsets](#row-subsets)). " + sampling_trainings(*files))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -670,7 +684,9 @@ def row_spacing(*files: Data) -> str:
     st = files[0]["settings"]
     rows = []
     for d in files:
-        run = _training_label(d["settings"])
+        repel = d["settings"].get("repulsion") or {"strength": 0.0}
+        run = _training_label(d["settings"]) + (
+            f", repel={repel['strength']:g}@{repel['radius']:g}" if repel["strength"] else "")
         for c, g in d["rows"]["generated"].items():
             e = d["rows"]["encodings"][c]
             rows.append([run, c, fixed(e["spacing"], 2), fixed(g["spacing"], 2), fixed(e["inside"], 3),
@@ -679,8 +695,8 @@ def row_spacing(*files: Data) -> str:
         *st["guidance_interval"])
     return ("One sample per held-out reference caption (" + num(st["references"]) + " references), drawn as `msdf "
             f"generate` draws them ({st['solver']} {st['nfe']} NFE, guidance {num(st['guidance'])} at {interval}, "
-            f"temperature {num(st['temperature'])}, {st['restart']['count']} restarts to t={st['restart']['t']:g}), "
-            "against the run's training encodings with the references' class make-up (the baseline). Medians per "
+            f"temperature {num(st['temperature'])}, {st['restart']['count']} restarts to t={st['restart']['t']:g}; "
+            "rows marked `repel=L@R` with [grid repulsion](#repulsion)), against the run's training encodings with the references' class make-up (the baseline). Medians per "
             "class. *Spacing*: each grid's distance to the nearest other centre in units of its own half-width; "
             "*inside*: share of the SDF values below zero; *width*: half-width (unit frame). No decoding.\n\n"
             + table(["training", "class", "spacing (encodings)", "spacing (generated)", "inside (encodings)",
@@ -731,6 +747,8 @@ SECTIONS = [
              "gq_local_seed1_rows128_15min"), network),
     Section("row-subsets-demo", "The demos' models on the 144 references: row subsets, distance-biased attention",
             "bench/bench_sampling.py", ("sampling_rows_demo", "sampling_local_demo"), demo_trainings),
+    Section("repulsion", "Grid repulsion while sampling, on two 15-minute trainings", "bench/bench_sampling.py",
+            ("sampling_repel_demo", "sampling_repel_rows128"), repulsion),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),
@@ -738,7 +756,8 @@ SECTIONS = [
             ("row_precision",), row_precision),
     Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
             "bench/bench_row_spacing.py",
-            ("row_spacing_small", "row_spacing_demo", "row_spacing_spacing1", "row_spacing_fourier6"),
+            ("row_spacing_small", "row_spacing_demo", "row_spacing_spacing1", "row_spacing_fourier6",
+             "row_spacing_rows_demo", "row_spacing_repel_demo"),
             row_spacing),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
