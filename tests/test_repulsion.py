@@ -21,10 +21,16 @@ def plane_rows(centres: torch.Tensor, half: float, normal=(0.0, 0.0, 1.0)) -> to
     return torch.cat([centres, torch.full((len(centres), 1), half), values], dim=-1)[None]
 
 
-def test_surface_normals_of_planes():
+def test_surface_normals_of_planes_and_thin_boards():
+    """The normal (up to sign) of a plane, and of a board thinner than the grid (SDF |z| - 0.01), whose mean
+    gradient cancels between its two faces."""
     for normal in ((0.0, 0.0, 1.0), (0.6, -0.8, 0.0)):
         rows = plane_rows(torch.tensor([[0.1, 0.2, 0.0]]), 0.1, normal)
-        torch.testing.assert_close(surface_normals(rows[..., 4:])[0, 0], torch.tensor(normal))
+        m = surface_normals(rows[..., 4:])[0, 0]
+        torch.testing.assert_close(m * torch.sign(m @ torch.tensor(normal)), torch.tensor(normal))
+    board = plane_rows(torch.zeros(1, 3), 0.1, (0.0, 1.0, 0.0))
+    board[..., 4:] = board[..., 4:].abs() - 0.01
+    torch.testing.assert_close(surface_normals(board[..., 4:])[0, 0].abs(), torch.tensor([0.0, 1.0, 0.0]))
 
 
 def test_crowded_pair_moves_apart_along_the_surface():
@@ -42,6 +48,10 @@ def test_push_along_the_normal_is_removed():
     """Two grids stacked along the plane's normal: the push would move them off the surface, so it is zero."""
     rows = plane_rows(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.05]]), 0.1)
     torch.testing.assert_close(repulsion_force(rows, radius=1.0), torch.zeros(1, 2, 3))
+    diagonal = plane_rows(torch.tensor([[0.0, 0.0, 0.0], [0.03, 0.0, 0.04]]), 0.1)  # 0.05 apart, 3:4 in x:z
+    f = repulsion_force(diagonal, radius=1.0)[0]
+    torch.testing.assert_close(f[:, 2], torch.zeros(2))
+    torch.testing.assert_close(f[1, 0], torch.tensor(0.05 * 0.6))
 
 
 def test_evenly_spaced_grids_feel_nothing():

@@ -14,11 +14,13 @@ clean estimate apart, along the surface::
     (p_i, s_i, V_i) = rows of denormalize(x1_hat)                      unit frame
     s_bar = mean_i s_i                                                 (B,)
     f_i   = s_bar sum_{j != i} max(0, r - |p_i - p_j| / s_bar) (p_i - p_j) / |p_i - p_j|          (B, n, 3)
-    f_i  <- f_i - (f_i . m_i) m_i,   m_i = g_i / |g_i|                 (tangential: the grid stays on its surface)
+    f_i  <- f_i - (f_i . m_i) m_i                                      (tangential: the grid stays on its surface)
     u[..., centres] += lambda f / std_centres                          (back to normalised units)
 
-``g_i`` is the mean forward difference of the grid's values along each axis (``V_i`` is (k, k, k) in x, y, z order,
-:mod:`msdf.rows`), the direction the SDF grows in: the surface normal for a grid that carries one. A pair nearer than
+``m_i`` is the leading eigenvector of the grid's structure tensor ``sum_nodes g g^T``, with ``g`` the forward
+differences of its values ``V_i`` ((k, k, k) in x, y, z order, :mod:`msdf.rows`) along the three axes: the surface
+normal up to its sign. Unlike the mean gradient it does not cancel in a board thinner than the grid, whose two faces
+have opposite normals, and those thin boards are what tears in generated shapes. A pair nearer than
 ``r`` mean half-widths moves apart at ``lambda`` times its overlap per unit time; grids farther apart feel nothing,
 so the encodings' own layout (nearest neighbour ~1 half-width) is left almost as it is at ``r = 1``. The values are
 not touched: the model regenerates them for the new centres in its next evaluations, which is why the push stops at
@@ -38,12 +40,15 @@ from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
 
 
 def surface_normals(values: Tensor) -> Tensor:
-    """Unit direction of the mean forward difference of each grid's values: (..., k^3) -> (..., 3) (zero where the
-    grid is constant)."""
+    """Each grid's surface normal up to sign, the leading eigenvector of its structure tensor (module docstring):
+    (..., k^3) -> (..., 3) unit vectors."""
     k = grid_size(4 + values.shape[-1])
     v = values.reshape(*values.shape[:-1], k, k, k)
-    g = torch.stack([v.diff(dim=d).mean(dim=(-3, -2, -1)) for d in (-3, -2, -1)], dim=-1)
-    return g / g.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    # forward differences along x, y, z, each cropped to the (k-1)^3 cells so the three line up
+    g = torch.stack([v.diff(dim=-3)[..., :, :-1, :-1], v.diff(dim=-2)[..., :-1, :, :-1],
+                     v.diff(dim=-1)[..., :-1, :-1, :]], dim=-1).flatten(-4, -2)  # (..., (k-1)^3, 3)
+    tensor = g.transpose(-1, -2) @ g  # (..., 3, 3)
+    return torch.linalg.eigh(tensor.double()).eigenvectors[..., :, -1].to(values.dtype)
 
 
 def repulsion_force(raw: Tensor, radius: float) -> Tensor:
