@@ -9,7 +9,8 @@ surface is but not that spacing puts grids in clumps and leaves gaps. For each m
 
 Generated: one sample per held-out reference caption of ``--reference`` (seed ``--seed + j``), at ``msdf
 generate``'s defaults (midpoint 32 NFE, guidance 2 on the default interval, temperature 1, the default restarts),
-with the grid repulsion of ``--repel L --repel-radius R`` (:mod:`msdf.flow.repulsion`) where given.
+and ``msdf generate``'s grid repulsion (:mod:`msdf.flow.repulsion`) unless ``--repel L --repel-radius R`` say
+otherwise (``--repel 0``: none).
 Baseline: the training store's own encodings with the references' class make-up (the next stored shape of each
 class). Medians per class and overall; no decoding.
 

@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_generation_quality import judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
-from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_RADIUS_DEFAULT,  # noqa: E402
-                          TEMPERATURE_DEFAULT)
+from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,  # noqa: E402
+                          REPULSION_RADIUS_DEFAULT, TEMPERATURE_DEFAULT)
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.repulsion import Repulsion  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart, guidance_columns, guidance_interval  # noqa: E402
@@ -136,7 +136,7 @@ def main() -> int:
     args = ap.parse_args()
     default, (lo, hi) = Restart(), GUIDANCE_INTERVAL_DEFAULT
     settings = args.setting or ["plain", f"tau={TEMPERATURE_DEFAULT:g},restarts={default.count}@{default.t:g},"
-                                         f"gi={lo:g}:{hi:g}"]
+                                         f"gi={lo:g}:{hi:g},repel={REPULSION_DEFAULT:g}@{REPULSION_RADIUS_DEFAULT:g}"]
     parsed = [parse_setting(s, args.guidance) for s in settings]  # every setting is checked before the first sample
     torch.set_num_threads(os.cpu_count() or 1)
     sampler = FlowSampler.load(args.run, "cpu")

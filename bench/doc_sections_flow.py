@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.doc_format import Section, fixed, median, num, pct, table
-from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT, RESTART_DEFAULTS,
-                          SDE_NOISE_DEFAULT, SOLVER_DEFAULT, TEMPERATURE_DEFAULT)
+from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT,
+                          RESTART_DEFAULTS, SDE_NOISE_DEFAULT, SOLVER_DEFAULT, TEMPERATURE_DEFAULT)
 
 Data = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
@@ -372,7 +372,9 @@ def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
                and (restart["count"], restart["t"], restart["nfe"]) == RESTART_DEFAULTS
                and r.get("sde") == (SDE_NOISE_DEFAULT if SOLVER_DEFAULT == "sde" else None)
                and r.get("guidance_columns", "all") == "all"
-               and (r.get("repulsion") or {}).get("strength", 0.0) == REPULSION_DEFAULT)
+               and ("repulsion" not in r  # files from before grid repulsion: their time's default
+                    or (r["repulsion"]["strength"], r["repulsion"]["radius"]) == (REPULSION_DEFAULT,
+                                                                                   REPULSION_RADIUS_DEFAULT)))
     return [f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
             num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
             num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
@@ -414,7 +416,8 @@ def _sampling_protocol(files: tuple[Data, ...], vary: tuple[str, ...] = ()) -> s
             "guidance weight on the 4 centre/half-width columns of each row only, the values follow the conditional "
             "velocity (`FlowSampler.with_guidance_columns`); `repel=L@R`: crowded grids pushed apart along their "
             "surface with strength L and radius R mean half-widths at 0.5 ≤ t < 0.95 (`--repel L --repel-radius R`, "
-            "[repulsion](#repulsion)). "
+            "[repulsion](#repulsion); rows without it sample without repulsion, and *the default* marks the command "
+            "line's sampling of the file's time, without repulsion in files from before it). "
             f"One sample is {pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the "
             "samples (solve and restarts, not decoding), on the machine of the file's source line: compare it within "
             "one file.")

@@ -3,6 +3,7 @@ import pytest
 import torch
 from toy_flows import train_random_run
 
+from msdf.choices import REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT
 from msdf.flow.path import CondOTPath
 from msdf.flow.repulsion import Repulsion, repulsion_force, surface_normals
 from msdf.flow.sampler import FlowSampler
@@ -97,12 +98,13 @@ def test_sampler_with_repulsion_spreads_the_sampled_centres(run):
     samples' grids), and only the repelled sampler differs."""
     from msdf.generate import make_solver
 
-    plain, repelled = FlowSampler.load(run), FlowSampler.load(run).with_repulsion(8.0, radius=2.0)
+    plain, repelled = FlowSampler.load(run).with_repulsion(0.0), FlowSampler.load(run).with_repulsion(8.0, radius=2.0)
     assert plain.repulsion.strength == 0.0 and repelled.repulsion.radius == 2.0
+    assert FlowSampler.load(run).repulsion == Repulsion(REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT)
     cond = plain.condition(classes=["a", "b", "a", "b"])
     seeds = [0, 1, 2, 3]
     a, _ = plain.sample(cond, seeds, make_solver("midpoint", 8), quiet=True)
     b, _ = repelled.sample(cond, seeds, make_solver("midpoint", 8), quiet=True)
-    again, _ = FlowSampler.load(run).sample(cond, seeds, make_solver("midpoint", 8), quiet=True)
+    again, _ = FlowSampler.load(run).with_repulsion(0.0).sample(cond, seeds, make_solver("midpoint", 8), quiet=True)
     torch.testing.assert_close(a, again)
     assert nearest_spacing(b[..., :3]).median() > nearest_spacing(a[..., :3]).median()
