@@ -5,7 +5,7 @@ from toy_flows import train_random_run
 
 from msdf.choices import REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT
 from msdf.flow.path import CondOTPath
-from msdf.flow.repulsion import Repulsion, repulsion_force, surface_normals
+from msdf.flow.repulsion import Repulsion, repulsion_force
 from msdf.flow.sampler import FlowSampler
 from msdf.flow.spacing_loss import nearest_spacing
 
@@ -22,16 +22,22 @@ def plane_rows(centres: torch.Tensor, half: float, normal=(0.0, 0.0, 1.0)) -> to
     return torch.cat([centres, torch.full((len(centres), 1), half), values], dim=-1)[None]
 
 
-def test_surface_normals_of_planes_and_thin_boards():
-    """The normal (up to sign) of a plane, and of a board thinner than the grid (SDF |z| - 0.01), whose mean
-    gradient cancels between its two faces."""
-    for normal in ((0.0, 0.0, 1.0), (0.6, -0.8, 0.0)):
-        rows = plane_rows(torch.tensor([[0.1, 0.2, 0.0]]), 0.1, normal)
-        m = surface_normals(rows[..., 4:])[0, 0]
-        torch.testing.assert_close(m * torch.sign(m @ torch.tensor(normal)), torch.tensor(normal))
-    board = plane_rows(torch.zeros(1, 3), 0.1, (0.0, 1.0, 0.0))
+def test_push_stays_on_planes_boards_and_rods():
+    """A push along x and y on grids of the plane z = 0, of a board thinner than the grid (SDF |z| - 0.01, whose mean
+    gradient cancels) and of a rod along x (SDF sqrt(y^2 + z^2) - 0.02): the plane and the board keep x and y, the
+    rod keeps x only (up to the lattice); none moves along z."""
+    pair = torch.tensor([[0.0, 0.0, 0.0], [0.03, 0.04, 0.0]])  # 0.05 apart: each pushed by 0.05 along (0.6, 0.8)
+    plane = plane_rows(pair, 0.1)
+    board = plane.clone()
     board[..., 4:] = board[..., 4:].abs() - 0.01
-    torch.testing.assert_close(surface_normals(board[..., 4:])[0, 0].abs(), torch.tensor([0.0, 1.0, 0.0]))
+    rod = plane.clone()
+    nodes = pair[:, None, :] + 0.1 * NODES[None]
+    rod[..., 4:] = nodes[..., 1:].norm(dim=-1) - 0.02
+    push = torch.tensor([0.03, 0.04, 0.0])
+    for rows in (plane, board):
+        torch.testing.assert_close(repulsion_force(rows, radius=1.0)[0, 1], push)
+    along_rod = repulsion_force(rod, radius=1.0)[0, 1]  # the lattice makes the cross-section a little anisotropic
+    assert abs(along_rod[0] - 0.03) < 1e-3 and along_rod[1:].norm() < 0.1 * 0.04
 
 
 def test_crowded_pair_moves_apart_along_the_surface():
@@ -53,6 +59,9 @@ def test_push_along_the_normal_is_removed():
     f = repulsion_force(diagonal, radius=1.0)[0]
     torch.testing.assert_close(f[:, 2], torch.zeros(2))
     torch.testing.assert_close(f[1, 0], torch.tensor(0.05 * 0.6))
+    blob = diagonal.clone()  # the SDF of a point: every direction varies alike (up to the lattice), no push
+    blob[..., 4:] = (diagonal[..., None, :3] + 0.1 * NODES).norm(dim=-1)
+    assert repulsion_force(blob, radius=1.0).abs().max() < 0.2 * 0.05
 
 
 def test_evenly_spaced_grids_feel_nothing():

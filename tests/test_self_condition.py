@@ -104,7 +104,8 @@ def test_trained_self_conditioned_run_learns_from_and_samples_with_its_estimate(
     with pytest.raises(ValueError, match="self-conditioned"):
         sampler.with_guidance_columns("geometry")
     cond = sampler.condition(classes=["a", "b"])
-    assert isinstance(sampler.velocity_fn(cond, 2.0), SelfConditionedVelocity)
+    assert isinstance(FlowSampler.load(tmp_path / "run").with_repulsion(0.0).velocity_fn(cond, 2.0),
+                      SelfConditionedVelocity)
     matrices, timings = sampler.sample(cond, [0, 1], make_solver("midpoint", 4), quiet=True,
                                        restart=Restart(1, 0.5, 2))
     assert matrices.shape == (2, 6, 12) and torch.isfinite(matrices).all() and timings["nfe"] == 6

@@ -14,13 +14,16 @@ clean estimate apart, along the surface::
     (p_i, s_i, V_i) = rows of denormalize(x1_hat)                      unit frame
     s_bar = mean_i s_i                                                 (B,)
     f_i   = s_bar sum_{j != i} max(0, r - |p_i - p_j| / s_bar) (p_i - p_j) / |p_i - p_j|          (B, n, 3)
-    f_i  <- f_i - (f_i . m_i) m_i                                      (tangential: the grid stays on its surface)
+    f_i  <- f_i - T_i f_i / lambda_max(T_i)                           (tangential: the grid stays on its surface)
     u[..., centres] += lambda f / std_centres                          (back to normalised units)
 
-``m_i`` is the leading eigenvector of the grid's structure tensor ``sum_nodes g g^T``, with ``g`` the forward
-differences of its values ``V_i`` ((k, k, k) in x, y, z order, :mod:`msdf.rows`) along the three axes: the surface
-normal up to its sign. Unlike the mean gradient it does not cancel in a board thinner than the grid, whose two faces
-have opposite normals, and those thin boards are what tears in generated shapes. A pair nearer than
+``T_i = sum_nodes g g^T`` is the grid's structure tensor, ``g`` the forward differences of its values ``V_i``
+((k, k, k) in x, y, z order, :mod:`msdf.rows`) along the three axes. On a plane or a board ``T_i`` is
+``lambda m m^T`` with ``m`` the normal, and the projection removes the normal part of the push; on a rod (a leg,
+a stem) it keeps only the part along the axis; a corner or a blob, where every direction varies alike, is not
+pushed. Unlike the mean gradient, ``T_i`` does not cancel in a board thinner than the grid, whose two faces have
+opposite normals, and those thin boards are what tears in generated shapes; unlike the leading eigenvector it is
+continuous in the values, so rounding cannot flip a push. A pair nearer than
 ``r`` mean half-widths moves apart at ``lambda`` times its overlap per unit time; grids farther apart feel nothing,
 so the encodings' own layout (nearest neighbour ~1 half-width) is left almost as it is at ``r = 1``. The values are
 not touched: the model regenerates them for the new centres in its next evaluations, which is why the push stops at
@@ -42,16 +45,14 @@ from msdf.flow.solvers import VelocityFn
 from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
 
 
-def surface_normals(values: Tensor) -> Tensor:
-    """Each grid's surface normal up to sign, the leading eigenvector of its structure tensor (module docstring):
-    (..., k^3) -> (..., 3) unit vectors."""
+def structure_tensors(values: Tensor) -> Tensor:
+    """``T = sum_nodes g g^T`` of each grid's values (module docstring): (..., k^3) -> (..., 3, 3)."""
     k = grid_size(4 + values.shape[-1])
     v = values.reshape(*values.shape[:-1], k, k, k)
     # forward differences along x, y, z, each cropped to the (k-1)^3 cells so the three line up
     g = torch.stack([v.diff(dim=-3)[..., :, :-1, :-1], v.diff(dim=-2)[..., :-1, :, :-1],
                      v.diff(dim=-1)[..., :-1, :-1, :]], dim=-1).flatten(-4, -2)  # (..., (k-1)^3, 3)
-    tensor = g.transpose(-1, -2) @ g  # (..., 3, 3)
-    return torch.linalg.eigh(tensor.double()).eigenvectors[..., :, -1].to(values.dtype)
+    return g.transpose(-1, -2) @ g
 
 
 def repulsion_force(raw: Tensor, radius: float) -> Tensor:
@@ -63,8 +64,9 @@ def repulsion_force(raw: Tensor, radius: float) -> Tensor:
     overlap = (radius - dist / s_bar).clamp_min(0.0)
     overlap = overlap * (1.0 - torch.eye(p.shape[1], dtype=p.dtype, device=p.device))
     f = s_bar * (overlap[..., None] * diff / dist[..., None]).sum(dim=2)
-    m = surface_normals(raw[..., VALUES])
-    return f - (f * m).sum(dim=-1, keepdim=True) * m
+    tensor = structure_tensors(raw[..., VALUES]).double()  # (B, n, 3, 3)
+    top = torch.linalg.eigvalsh(tensor)[..., -1:].clamp_min(1e-30)  # (B, n, 1)
+    return f - ((tensor @ f.double()[..., None]).squeeze(-1) / top).to(f.dtype)
 
 
 @dataclass(frozen=True)
