@@ -275,15 +275,18 @@ class FlowSampler:
             u = u + (self.autoguide.weight - 1.0) * (u_c - self.autoguide.model(x, t, cond))
         return u
 
-    def velocity_fn(self, cond: Condition | None, guidance: float) -> VelocityFn:
+    def velocity_fn(self, cond: Condition | None, guidance: float, repel: bool = True) -> VelocityFn:
         """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate; for a self-conditioned
         model a fresh :class:`~msdf.flow.self_condition.SelfConditionedVelocity`, which feeds each evaluation the
-        previous one's clean estimate. With :attr:`repulsion` on, its push is added to the centre columns."""
+        previous one's clean estimate. With :attr:`repulsion` on and ``repel`` true, its push is added to the centre
+        columns."""
         if self.model.self_condition:
             fn = SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance, self.path)
         else:
             def fn(x: Tensor, t: Tensor | float) -> Tensor:
                 return self.velocity(x, t, cond, guidance)
+        if not repel:
+            return fn
         return self.repulsion.wrap(fn, self.path, self.denormalize, self.normalizer.std[..., CENTERS])
 
     def condition(self, prompts: Sequence[str | None] | None = None,
