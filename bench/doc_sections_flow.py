@@ -472,8 +472,8 @@ def repulsion(*files: Data) -> str:
     is."""
     return ("Grid repulsion (`msdf/flow/repulsion.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
             "nearer than R mean half-widths to another is pushed away from it, along its own surface (the push is "
-            "projected off the normal its values give), with strength L; the values are left to the model's next "
-            "evaluations, and the decode stays raw. `demo_rows/run` is the recorded demo's model; "
+            "projected with the structure tensor of the grid's values: within a board, along a leg), with strength L; "
+            "the values are left to the model's next evaluations, and the decode stays raw. `demo_rows/run` is the recorded demo's model; "
             "`late-deep6-wide192-bf16-rows128` the same preset trained by `bench/bench_generation_quality.py` "
             "([row subsets](#row-subsets)). " + sampling_trainings(*files))
 
