@@ -42,8 +42,7 @@ GUIDANCE_DEFAULT = 2.0  # classifier-free guidance weight w (msdf.flow.model for
 GUIDANCE_INTERVAL_DEFAULT = (0.0, 0.8)
 # Grid repulsion while sampling (msdf.flow.repulsion; strength lambda, 0 = off; radius r in mean half-widths). On two
 # 15-minute cpu-medium trainings (bench/bench_sampling.py, docs/benchmarks.md#repulsion) strength 4 at radius 1.3 made
-# samples more whole (median wholeness 0.912 against 0.886 and 0.892 against 0.877) with fewer stray grids (21
-# against 28, 26.5 against 39.5), class accuracy equal on one and 3 samples lower on the other, 1-NNA equal or 1.7
-# points higher, at no measurable cost.
+# samples more whole (median wholeness 0.898 against 0.886 and 0.905 against 0.877) with fewer stray grids (26
+# against 28, 25 against 39.5), class accuracy 1 sample higher on one and 2 lower on the other, 1-NNA within 1 point.
 REPULSION_DEFAULT = 4.0
 REPULSION_RADIUS_DEFAULT = 1.3
