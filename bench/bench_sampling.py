@@ -9,12 +9,12 @@ median components and stray rows (:mod:`msdf.wholeness`), held-out class accurac
 1-NNA / COV (Chamfer), seconds of sampling.
 
 A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA``, ``gc=C``
-and/or ``repel=L[@R]`` joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``; guidance at
-every time unless ``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled out,
-``gi=0:0.8``; ``sde=ETA`` replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic`
+and/or ``repel=L[@R]`` joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``;
+guidance at every time unless ``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled
+out, ``gi=0:0.8``; ``sde=ETA`` replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic`
 at noise level ETA, with the same NFE; ``gc=geometry`` or ``gc=values`` guides those columns of each row only,
 :meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`; ``repel=L@R`` pushes crowded grids apart with strength L
-and radius R, :mod:`msdf.flow.repulsion`, radius 1 unless given)::
+and radius R, :mod:`msdf.flow.repulsion`, the command line's radius unless given; no repulsion without it)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4

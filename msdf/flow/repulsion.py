@@ -24,8 +24,10 @@ a stem) it keeps only the part along the axis; a corner or a blob, where every d
 pushed. Unlike the mean gradient, ``T_i`` does not cancel in a board thinner than the grid, whose two faces have
 opposite normals, and those thin boards are what tears in generated shapes; unlike the leading eigenvector it is
 continuous in the values, so rounding cannot flip a push. A pair nearer than
-``r`` mean half-widths moves apart at ``lambda`` times its overlap per unit time; grids farther apart feel nothing,
-so the encodings' own layout (nearest neighbour ~1 half-width) is left almost as it is at ``r = 1``. The values are
+``r`` mean half-widths moves apart at ``lambda`` times its overlap per unit time; grids farther apart feel nothing.
+At ``r = 1`` the encodings' own layout (nearest neighbour ~1 half-width) would be left almost as it is; the default
+``r = 1.3`` reaches a little further, and the demo model's samples still end nearer (0.73 half-widths) than the
+encodings (0.97; docs/benchmarks.md#row-spacing). The values are
 not touched: the model regenerates them for the new centres in its next evaluations, which is why the push stops at
 ``t_hi < 1``. Nothing here looks at the decoded surface; the decode stays raw.
 
@@ -62,8 +64,7 @@ def repulsion_force(raw: Tensor, radius: float) -> Tensor:
     s_bar = raw[..., HALF_WIDTH].clamp_min(1e-6).mean(dim=-1)[:, None, None]  # (B, 1, 1)
     diff = p[:, :, None, :] - p[:, None, :, :]  # (B, n, n, 3)
     dist = diff.norm(dim=-1).clamp_min(1e-9)
-    overlap = (radius - dist / s_bar).clamp_min(0.0)
-    overlap = overlap * (1.0 - torch.eye(p.shape[1], dtype=p.dtype, device=p.device))
+    overlap = (radius - dist / s_bar).clamp_min(0.0)  # a grid's own term has diff = 0 and adds nothing
     f = s_bar * (overlap[..., None] * diff / dist[..., None]).sum(dim=2)
     tensor = structure_tensors(raw[..., VALUES]).double()  # (B, n, 3, 3)
     top = torch.linalg.eigvalsh(tensor)[..., -1:].clamp_min(1e-30)  # (B, n, 1)
