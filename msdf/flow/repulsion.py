@@ -33,7 +33,7 @@ not touched: the model regenerates them for the new centres in its next evaluati
 
 Measured (docs/benchmarks.md#repulsion; the defaults ``msdf.choices.REPULSION_DEFAULT``, lambda 4 at r = 1.3): on two
 15-minute trainings, more whole samples with fewer stray grids (median wholeness +0.012 and +0.028), at about the
-same class accuracy and 1-NNA; chairs and vases gained, shelves and stools did not.
+same class accuracy and 1-NNA; chairs gained on both, shelves and stools on one of the two only.
 """
 from __future__ import annotations
 
