@@ -63,8 +63,7 @@ class Setting:
     interval: tuple[float, float]
     sde: float | None = None
     columns: str = "all"
-    repel: float = 0.0
-    repel_radius: float = REPULSION_RADIUS_DEFAULT
+    repulsion: Repulsion = Repulsion(0.0, REPULSION_RADIUS_DEFAULT)
 
     def solver(self) -> Solver | EulerMaruyama:
         """The main solve: midpoint at ``nfe``, or Euler-Maruyama at ``nfe`` steps with noise level ``sde``."""
@@ -115,9 +114,8 @@ def parse_setting(text: str, guidance: float) -> Setting:
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
     try:
-        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns, repel, radius)
+        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns, Repulsion(repel, radius))
         setting.solver()
-        Repulsion(repel, radius)
     except ValueError as exc:
         raise ValueError(f"setting {text!r}: {exc}") from exc
     return setting
@@ -145,7 +143,7 @@ def main() -> int:
     for text, st in zip(settings, parsed):
         t0 = time.perf_counter()
         sampler.with_guidance_interval(*st.interval).with_guidance_columns(st.columns)
-        sampler.with_repulsion(st.repel, st.repel_radius)
+        sampler.with_repulsion(st.repulsion.strength, st.repulsion.radius)
         report = evaluate_run(sampler, st.solver(), ref, labels, captions, guidance=st.guidance,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
                               temperature=st.temperature)

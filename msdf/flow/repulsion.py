@@ -62,10 +62,11 @@ def repulsion_force(raw: Tensor, radius: float) -> Tensor:
     """The tangential push ``f`` (B, n, 3) of the module docstring on raw rows ``raw`` (B, n, 4 + k^3), unit frame."""
     p = raw[..., CENTERS]
     s_bar = raw[..., HALF_WIDTH].clamp_min(1e-6).mean(dim=-1)[:, None, None]  # (B, 1, 1)
-    diff = p[:, :, None, :] - p[:, None, :, :]  # (B, n, n, 3)
-    dist = diff.norm(dim=-1).clamp_min(1e-9)
-    overlap = (radius - dist / s_bar).clamp_min(0.0)  # a grid's own term has diff = 0 and adds nothing
-    f = s_bar * (overlap[..., None] * diff / dist[..., None]).sum(dim=2)
+    dist = torch.cdist(p, p, compute_mode="donot_use_mm_for_euclid_dist").clamp_min(1e-9)  # (B, n, n), exact
+    c = (radius - dist / s_bar).clamp_min(0.0) / dist  # overlap / distance
+    c.diagonal(dim1=-2, dim2=-1).zero_()  # a grid does not push itself (its own term would be r / 1e-9)
+    # sum_j c_ij (p_i - p_j) as two (B, n, n) x (B, n, 3) products: no (B, n, n, 3) tensor of differences
+    f = s_bar * (c.sum(dim=-1, keepdim=True) * p - c @ p)
     tensor = structure_tensors(raw[..., VALUES]).double()  # (B, n, 3, 3)
     top = torch.linalg.eigvalsh(tensor)[..., -1:].clamp_min(1e-30)  # (B, n, 1)
     return f - ((tensor @ f.double()[..., None]).squeeze(-1) / top).to(f.dtype)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -234,8 +234,8 @@ class FlowSampler:
         """Push crowded grids apart along the surface while sampling (:class:`~msdf.flow.repulsion.Repulsion`:
         ``strength`` lambda, 0 = off; ``radius`` r in mean half-widths, default the current one); returns ``self``.
         The default is ``msdf.choices.REPULSION_DEFAULT``."""
-        self.repulsion = Repulsion(float(strength), self.repulsion.radius if radius is None else float(radius),
-                                   self.repulsion.t_lo, self.repulsion.t_hi)
+        self.repulsion = replace(self.repulsion, strength=float(strength),
+                                 radius=self.repulsion.radius if radius is None else float(radius))
         return self
 
     def _column_weight(self, w_b: Tensor) -> Tensor:
