@@ -31,6 +31,13 @@ from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
 _COVERED = 1e-6  # W - w_ia below this: no other grid covers the node
 
 
+def left_out(field: torch.Tensor, weight: torch.Tensor, own_weight: torch.Tensor,
+             own_value: torch.Tensor) -> torch.Tensor:
+    """``F_-i = (W F - w_ia V_ia) / (W - w_ia)``: the blend of the other grids at a node of grid i (module
+    docstring), elementwise; where no other grid covers the node (``W - w_ia <= 1e-6``) the result is meaningless."""
+    return (weight * field - own_weight * own_value) / (weight - own_weight).clamp_min(_COVERED)
+
+
 def node_residuals(matrix: np.ndarray | torch.Tensor) -> torch.Tensor:
     """``V_ia - F_-i(x_ia)`` (m,) at the near-surface nodes another grid covers (module docstring); float64 for a
     numpy matrix, the tensor's dtype (and differentiable in it, the choice of nodes aside) for a tensor."""
@@ -45,8 +52,7 @@ def node_residuals(matrix: np.ndarray | torch.Tensor) -> torch.Tensor:
     own = (1.0 - offsets.abs().amax(-1))[None].expand_as(values)                 # w_ia
     others = weight - own
     near = (values.abs() < (scales / (k - 1))[:, None]) & (others > _COVERED)
-    left_out = (weight * field - own * values)[near] / others[near]
-    return values[near] - left_out
+    return (values - left_out(field, weight, own, values))[near]
 
 
 def overlap_disagreement(matrix: np.ndarray | torch.Tensor) -> float | None:

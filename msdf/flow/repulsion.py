@@ -38,13 +38,11 @@ same class accuracy and 1-NNA; chairs gained on both, shelves and stools on one 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
 
-from msdf.flow.path import CondOTPath
-from msdf.flow.solvers import VelocityFn
+from msdf.flow.centre_push import CentrePush
 from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
 
 
@@ -73,36 +71,18 @@ def repulsion_force(raw: Tensor, radius: float) -> Tensor:
 
 
 @dataclass(frozen=True)
-class Repulsion:
+class Repulsion(CentrePush):
     """Grid repulsion (module docstring): ``strength`` lambda (0 = off), ``radius`` r in mean half-widths, active at
-    ``t_lo <= t < t_hi``."""
+    ``t_lo <= t < t_hi`` (:class:`~msdf.flow.centre_push.CentrePush`)."""
 
-    strength: float = 0.0
     radius: float = 1.0
-    t_lo: float = 0.5
-    t_hi: float = 0.95
+    name = "repulsion"
 
     def __post_init__(self) -> None:
-        if not (self.strength >= 0.0 and self.radius > 0.0 and 0.0 <= self.t_lo < self.t_hi <= 1.0):
-            raise ValueError(f"repulsion needs strength >= 0, radius > 0 and 0 <= t_lo < t_hi <= 1 (got {self})")
+        super().__post_init__()
+        if not self.radius > 0.0:
+            raise ValueError(f"repulsion needs radius > 0 (got {self})")
 
-    def wrap(self, velocity: VelocityFn, path: CondOTPath, denormalize: Callable[[Tensor], Tensor],
-             std: Tensor) -> VelocityFn:
-        """``velocity`` (x (B, n, D), t) -> u with the push added to its centre columns where ``t`` lies in the
-        window; ``denormalize`` maps normalised rows to raw ones and ``std`` (3,) or (n, 3) is the centre columns'
-        normalisation scale. ``strength == 0`` returns ``velocity`` itself."""
-        if self.strength == 0.0:
-            return velocity
-
-        def pushed(x: Tensor, t: Tensor | float) -> Tensor:
-            u = velocity(x, t)
-            t_b = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1).expand(x.shape[0])
-            active = (t_b >= self.t_lo) & (t_b < self.t_hi)
-            if not bool(active.any()):
-                return u
-            raw = denormalize(path.clean_estimate(x, t_b, u).float())
-            push = self.strength * repulsion_force(raw, self.radius) / std.to(x.device)
-            push = push * active.to(push.dtype)[:, None, None]
-            return torch.cat([u[..., CENTERS] + push.to(u.dtype), u[..., HALF_WIDTH:]], dim=-1)
-
-        return pushed
+    def force(self, raw: Tensor) -> Tensor:
+        """:func:`repulsion_force` at :attr:`radius`."""
+        return repulsion_force(raw, self.radius)
