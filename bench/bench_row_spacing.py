@@ -6,6 +6,8 @@ surface is but not that spacing puts grids in clumps and leaves gaps. For each m
     spacing  = median_i  min_{j != i} |p_i - p_j| / s_i      (nearest other centre, in units of the own half-width)
     inside   = mean_{i, a} [V_ia < 0]                          (share of the SDF values inside the shape)
     width    = median_i s_i                                    (unit frame)
+    lower    = mean_i [y_i < y_min + 0.4 (y_max - y_min)]      (share of the grids in the lowest 40% of the centres'
+                                                                height; the synthetic shapes are Y-up: legs, bases)
 
 Generated: one sample per held-out reference caption of ``--reference`` (seed ``--seed + j``), at ``msdf
 generate``'s defaults (midpoint 32 NFE, guidance 2 on the default interval, temperature 1, the default restarts),
@@ -43,14 +45,16 @@ from msdf.flow.spacing_loss import nearest_spacing  # noqa: E402
 from msdf.generate import make_solver  # noqa: E402
 
 NFE = 32
+LOWER = 0.4  # the lowest share of the height counted by ``lower``
 
 
 def layout(matrix: torch.Tensor) -> dict[str, float]:
-    """``spacing``, ``inside`` and ``width`` (module doc) of one raw M-SDF matrix (n, 4 + k^3)."""
+    """``spacing``, ``inside``, ``width`` and ``lower`` (module doc) of one raw M-SDF matrix (n, 4 + k^3)."""
     m = matrix.double()
     p, s, v = m[:, :3], m[:, 3].clamp_min(1e-9), m[:, 4:]
+    y = p[:, 1]
     return {"spacing": float((nearest_spacing(p) / s).median()), "inside": float((v < 0).double().mean()),
-            "width": float(s.median())}
+            "width": float(s.median()), "lower": float((y < y.min() + LOWER * (y.max() - y.min())).double().mean())}
 
 
 def per_class(matrices: torch.Tensor, labels: list[str]) -> dict[str, dict[str, float]]:
@@ -84,12 +88,12 @@ def main() -> int:
     sampling_s = time.perf_counter() - t0
     encodings, data_labels = data_like_reference(args.store, list(ref_labels))
     rows = {"encodings": per_class(encodings, data_labels), "generated": per_class(generated, list(labels))}
-    heads = ("spacing enc", "gen", "inside enc", "gen", "width enc", "gen")
+    heads = ("spacing enc", "gen", "inside enc", "gen", "width enc", "gen", "lower enc", "gen")
     print(f"{'class':8s} " + " ".join(f"{h:>{max(len(h), 6)}s}" for h in heads))
     for c in rows["generated"]:
         e, g = rows["encodings"][c], rows["generated"][c]
         print(f"{c:8s} {e['spacing']:11.2f} {g['spacing']:6.2f} {e['inside']:10.3f} {g['inside']:6.3f} "
-              f"{e['width']:9.3f} {g['width']:6.3f}")
+              f"{e['width']:9.3f} {g['width']:6.3f} {e['lower']:9.3f} {g['lower']:6.3f}")
     write_result(args.name, {
         "settings": {"run": args.run, "store": args.store, "reference": args.reference, "seed": args.seed,
                      "references": len(labels), "solver": "midpoint", "nfe": NFE, "guidance": GUIDANCE_DEFAULT,

@@ -241,9 +241,12 @@ def demo(d: Data) -> str:
         r = gen["restart"]
         lo, hi = gen.get("guidance_interval") or (0.0, 1.0)
         at = f" at t in [{lo:g}, {hi:g})" if (lo, hi) != (0.0, 1.0) else ""
+        rep = gen.get("repulsion") or {"strength": 0.0}
+        repel = (f", grid repulsion {rep['strength']:g} at radius {rep['radius']:g}" if rep["strength"]
+                 else ", no grid repulsion")
         lines.append(f"Sampling: {gen['solver']}, guidance {num(gen['guidance'])}{at}, temperature "
                      f"{num(gen['temperature'])}, {r['count']} restart passes to t = {r['t']:g} ({num(gen['nfe'])} "
-                     "NFE per sample in all).")
+                     f"NFE per sample in all){repel}.")
     for what, w in (("the prompts' samples", d.get("generation_wholeness")),
                     ("the evaluation's samples", (d.get("evaluation") or {}).get("wholeness"))):
         if w:
@@ -692,8 +695,9 @@ def row_spacing(*files: Data) -> str:
             f", repel={repel['strength']:g}@{repel['radius']:g}" if repel["strength"] else "")
         for c, g in d["rows"]["generated"].items():
             e = d["rows"]["encodings"][c]
+            lower = [fixed(r["lower"], 3) if "lower" in r else "–" for r in (e, g)]  # older files lack it
             rows.append([run, c, fixed(e["spacing"], 2), fixed(g["spacing"], 2), fixed(e["inside"], 3),
-                         fixed(g["inside"], 3), fixed(e["width"], 3), fixed(g["width"], 3)])
+                         fixed(g["inside"], 3), fixed(e["width"], 3), fixed(g["width"], 3), *lower])
     interval = "every time" if st["guidance_interval"] == [0.0, 1.0] else "t in [{:g}, {:g})".format(
         *st["guidance_interval"])
     return ("One sample per held-out reference caption (" + num(st["references"]) + " references), drawn as `msdf "
@@ -701,9 +705,12 @@ def row_spacing(*files: Data) -> str:
             f"temperature {num(st['temperature'])}, {st['restart']['count']} restarts to t={st['restart']['t']:g}; "
             "rows marked `repel=L@R` with [grid repulsion](#repulsion)), against the run's training encodings with the references' class make-up (the baseline). Medians per "
             "class. *Spacing*: each grid's distance to the nearest other centre in units of its own half-width; "
-            "*inside*: share of the SDF values below zero; *width*: half-width (unit frame). No decoding.\n\n"
+            "*inside*: share of the SDF values below zero; *width*: half-width (unit frame); *lower*: share of the "
+            "grids whose centre lies in the lowest 40% of the centres' height (the shapes stand Y-up: legs, "
+            "pedestals, bases; files from before it have none). No decoding.\n\n"
             + table(["training", "class", "spacing (encodings)", "spacing (generated)", "inside (encodings)",
-                     "inside (generated)", "width (encodings)", "width (generated)"], rows))
+                     "inside (generated)", "width (encodings)", "width (generated)", "lower (encodings)",
+                     "lower (generated)"], rows))
 
 
 SECTIONS = [
