@@ -8,13 +8,15 @@ unless ``w=G``, marching cubes at 128^3 on the raw field, no clean-up. Columns: 
 median components and stray rows (:mod:`msdf.wholeness`), held-out class accuracy (failed decodes count as misses),
 1-NNA / COV (Chamfer), seconds of sampling.
 
-A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA``, ``gc=C``
-and/or ``repel=L[@R]`` joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless ``rnfe=N``;
+A setting is ``tau=T``, ``restarts=R[@t]``, ``nfe=N``, ``rnfe=N``, ``w=G``, ``gi=LO:HI``, ``sde=ETA``, ``gc=C``,
+``repel=L[@R]`` and/or ``align=L`` joined by commas (``plain`` = tau 1, no restarts; 8 NFE per restart pass unless
+``rnfe=N``;
 guidance at every time unless ``gi=LO:HI`` limits it to LO <= t < HI: the command line's default interval is spelled
 out, ``gi=0:0.8``; ``sde=ETA`` replaces the main midpoint solve by the Euler-Maruyama SDE of :mod:`msdf.flow.stochastic`
 at noise level ETA, with the same NFE; ``gc=geometry`` or ``gc=values`` guides those columns of each row only,
 :meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`; ``repel=L@R`` pushes crowded grids apart with strength L
-and radius R, :mod:`msdf.flow.repulsion`, the command line's radius unless given; no repulsion without it)::
+and radius R, :mod:`msdf.flow.repulsion`, the command line's radius unless given; no repulsion without it;
+``align=L`` moves grids onto their neighbours' surface with strength L, :mod:`msdf.flow.alignment`; none without it)::
 
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
@@ -40,6 +42,7 @@ from bench.results_io import write_result  # noqa: E402
 from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,  # noqa: E402
                           REPULSION_RADIUS_DEFAULT, TEMPERATURE_DEFAULT)
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
+from msdf.flow.alignment import Alignment  # noqa: E402
 from msdf.flow.repulsion import Repulsion  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart, guidance_columns, guidance_interval  # noqa: E402
 from msdf.flow.solvers import Solver  # noqa: E402
@@ -54,7 +57,8 @@ class Setting:
     """One sampling setting: temperature, restart passes, main NFE, guidance weight, the times ``[lo, hi)`` at which
     it applies (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_interval`), the SDE's noise level (None: the
     midpoint ODE solver), the guided columns (:meth:`~msdf.flow.sampler.FlowSampler.with_guidance_columns`) and the
-    grid repulsion's strength and radius (:meth:`~msdf.flow.sampler.FlowSampler.with_repulsion`; 0 = off)."""
+    grid repulsion's strength and radius (:meth:`~msdf.flow.sampler.FlowSampler.with_repulsion`; 0 = off) and the
+    grid alignment's strength (:meth:`~msdf.flow.sampler.FlowSampler.with_alignment`; 0 = off)."""
 
     temperature: float
     restart: Restart
@@ -64,6 +68,7 @@ class Setting:
     sde: float | None = None
     columns: str = "all"
     repulsion: Repulsion = Repulsion(0.0, REPULSION_RADIUS_DEFAULT)
+    alignment: Alignment = Alignment(0.0)
 
     def solver(self) -> Solver | EulerMaruyama:
         """The main solve: midpoint at ``nfe``, or Euler-Maruyama at ``nfe`` steps with noise level ``sde``."""
@@ -74,9 +79,10 @@ def parse_setting(text: str, guidance: float) -> Setting:
     """``"plain"`` | ``"tau=T"`` | ``"restarts=R"`` | ``"restarts=R@t"`` | ``"nfe=N"`` (the main midpoint solve,
     default 32) | ``"rnfe=N"`` (each restart pass, default 8) | ``"w=G"`` (guidance weight, default ``guidance``) |
     ``"gi=LO:HI"`` (guide only at times LO <= t < HI, default 0:1) | ``"sde=ETA"`` (the SDE solver) | ``"gc=C"``
-    (guided columns) | ``"repel=L[@R]"`` (grid repulsion), comma-joined -> :class:`Setting`."""
+    (guided columns) | ``"repel=L[@R]"`` (grid repulsion) | ``"align=L"`` (grid alignment), comma-joined ->
+    :class:`Setting`."""
     tau, count, t, rnfe, nfe, w, interval = 1.0, 0, Restart().t, Restart().nfe, MAIN_NFE, guidance, (0.0, 1.0)
-    sde, columns, repel, radius = None, "all", 0.0, REPULSION_RADIUS_DEFAULT
+    sde, columns, repel, radius, align = None, "all", 0.0, REPULSION_RADIUS_DEFAULT, 0.0
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, _, value = part.partition("=")
         if key == "plain" and not value:
@@ -97,6 +103,8 @@ def parse_setting(text: str, guidance: float) -> Setting:
         elif key == "repel":
             strength, _, at = value.partition("@")
             repel, radius = float(strength), float(at) if at else radius
+        elif key == "align":
+            align = float(value)
         elif key == "gc":
             try:
                 columns = guidance_columns(value)
@@ -110,11 +118,12 @@ def parse_setting(text: str, guidance: float) -> Setting:
                 raise ValueError(f"setting {text!r}: {exc}") from exc
         else:
             raise ValueError(f"setting {text!r}: unknown part {part!r} (use plain, tau=T, restarts=R[@t], nfe=N, "
-                             "rnfe=N, w=G, gi=LO:HI, sde=ETA, gc=COLUMNS, repel=L[@R])")
+                             "rnfe=N, w=G, gi=LO:HI, sde=ETA, gc=COLUMNS, repel=L[@R], align=L)")
     if not tau > 0:
         raise ValueError(f"setting {text!r}: tau must be > 0")
     try:
-        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns, Repulsion(repel, radius))
+        setting = Setting(tau, Restart(count, t, rnfe), nfe, w, interval, sde, columns, Repulsion(repel, radius),
+                          Alignment(align))
         setting.solver()
     except ValueError as exc:
         raise ValueError(f"setting {text!r}: {exc}") from exc
@@ -143,14 +152,15 @@ def main() -> int:
     for text, st in zip(settings, parsed):
         t0 = time.perf_counter()
         sampler.with_guidance_interval(*st.interval).with_guidance_columns(st.columns)
-        sampler.with_repulsion(st.repulsion.strength, st.repulsion.radius)
+        sampler.with_repulsion(st.repulsion.strength, st.repulsion.radius).with_alignment(st.alignment.strength)
         report = evaluate_run(sampler, st.solver(), ref, labels, captions, guidance=st.guidance,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
                               temperature=st.temperature)
         rows[text] = {"temperature": st.temperature, "restart": asdict(st.restart), "nfe": st.nfe,
                       "guidance": st.guidance, "guidance_interval": list(st.interval), "sde": st.sde,
                       "guidance_columns": st.columns, "repulsion": asdict(sampler.repulsion),
-                      "seconds": time.perf_counter() - t0, "generate_s": report["timings"]["generate_s"],
+                      "alignment": asdict(sampler.alignment), "seconds": time.perf_counter() - t0,
+                      "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])
     write_result(args.name, {

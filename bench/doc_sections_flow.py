@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.doc_format import Section, fixed, median, num, pct, table
-from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT,
-                          RESTART_DEFAULTS, SDE_NOISE_DEFAULT, SOLVER_DEFAULT, TEMPERATURE_DEFAULT)
+from msdf.choices import (ALIGNMENT_DEFAULT, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,
+                          REPULSION_RADIUS_DEFAULT, RESTART_DEFAULTS, SDE_NOISE_DEFAULT, SOLVER_DEFAULT,
+                          TEMPERATURE_DEFAULT)
 
 Data = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]
@@ -377,7 +378,8 @@ def _sampling_row(name: str, r: Data, st: Data) -> list[str]:
                and r.get("guidance_columns", "all") == "all"
                and ("repulsion" not in r  # files from before grid repulsion: their time's default
                     or (r["repulsion"]["strength"], r["repulsion"]["radius"]) == (REPULSION_DEFAULT,
-                                                                                   REPULSION_RADIUS_DEFAULT)))
+                                                                                   REPULSION_RADIUS_DEFAULT))
+               and r.get("alignment", {"strength": 0.0})["strength"] == ALIGNMENT_DEFAULT)
     return [f"{name} (the default)" if default else name, fixed(r["temperature"], 2),
             num(restart["count"]) + (f" to t={restart['t']:g}" if restart["count"] else ""),
             num(r.get("nfe", st["nfe"]) + restart["count"] * restart["nfe"]),
@@ -420,7 +422,9 @@ def _sampling_protocol(files: tuple[Data, ...], vary: tuple[str, ...] = ()) -> s
             "velocity (`FlowSampler.with_guidance_columns`); `repel=L@R`: crowded grids pushed apart along their "
             "surface with strength L and radius R mean half-widths at 0.5 ≤ t < 0.95 (`--repel L --repel-radius R`, "
             "[repulsion](#repulsion); rows without it sample without repulsion, and *the default* marks the command "
-            "line's sampling of the file's time, without repulsion in files from before it). "
+            "line's sampling of the file's time, without repulsion in files from before it); `align=L`: each grid "
+            "moved onto its neighbours' surface along the normal with strength L at 0.5 ≤ t < 0.95 (`--align L`, "
+            "[alignment](#alignment); rows without it sample without alignment). "
             f"One sample is {pct(1 / per_class)} of a class's accuracy. Sampling s: wall time of drawing all the "
             "samples (solve and restarts, not decoding), on the machine of the file's source line: compare it within "
             "one file.")
@@ -767,7 +771,7 @@ SECTIONS = [
     Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
             "bench/bench_row_spacing.py",
             ("row_spacing_small", "row_spacing_demo", "row_spacing_spacing1", "row_spacing_fourier6",
-             "row_spacing_rows_demo", "row_spacing_repel_demo"),
+             "row_spacing_rows_demo", "row_spacing_repel_demo", "row_spacing_lower_demo"),
             row_spacing),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),

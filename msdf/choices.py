@@ -46,3 +46,6 @@ GUIDANCE_INTERVAL_DEFAULT = (0.0, 0.8)
 # against 28, 25 against 39.5), class accuracy 1 sample higher on one and 2 lower on the other, 1-NNA within 1 point.
 REPULSION_DEFAULT = 4.0
 REPULSION_RADIUS_DEFAULT = 1.3
+# Grid alignment while sampling (msdf.flow.alignment; strength lambda, 0 = off): each grid's centre registered to its
+# neighbours' field along the normal. Off by default: docs/benchmarks.md#alignment.
+ALIGNMENT_DEFAULT = 0.0

@@ -314,7 +314,8 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
     report = judge_matrices(matrices, requested_labels, ref_clouds, ref_labels, seed=seed, resolution=resolution,
                             n_points=n_points, device=sampler.device, quiet=quiet)
     report.update({"guidance": guidance, "guidance_interval": list(sampler.guidance_interval), "nfe": timing["nfe"],
-                   "temperature": temperature, "repulsion": asdict(sampler.repulsion)})
+                   "temperature": temperature, "repulsion": asdict(sampler.repulsion),
+                   "alignment": asdict(sampler.alignment)})
     report["timings"].update({"generate_s": t_gen, "ode_s": timing["ode_s"]})
     return report
 

@@ -229,7 +229,7 @@ def generate(sampler: FlowSampler, out_dir: str | Path, *, prompts: Sequence[str
     result.samples_json = write_json(Path(out_dir) / "samples.json", {
         "run": str(sampler.run_dir), "solver": solver, "nfe": timing["nfe"], "guidance": guidance,
         "guidance_interval": list(sampler.guidance_interval), "restart": asdict(restart), "temperature": temperature,
-        "repulsion": asdict(sampler.repulsion), "sde_noise": sde_noise if solver == "sde" else None, "seed": seed,
+        "repulsion": asdict(sampler.repulsion), "alignment": asdict(sampler.alignment), "sde_noise": sde_noise if solver == "sde" else None, "seed": seed,
         "num_samples_per_item": num_samples, "resolution": resolution, "method": method, "format": fmt,
         "device": str(sampler.device), "timings": result.timings,
         "contact_sheet": result.contact_sheet.name if result.contact_sheet else None, "samples": result.samples})

@@ -255,17 +255,21 @@ def test_cli_errors(run_dir, tmp_path, capsys):
     assert "--sde-noise" in capsys.readouterr().err
     assert main(["generate", str(run_dir), "--class", "small", "--repel", "-1", "-o", str(tmp_path / "p")]) == 2
     assert "--repel" in capsys.readouterr().err
+    assert main(["generate", str(run_dir), "--class", "small", "--align", "-1", "-o", str(tmp_path / "a")]) == 2
+    assert "--align" in capsys.readouterr().err
 
 
 def test_cli_sampling_flags_reach_the_sampler(run_dir, tmp_path):
     out = tmp_path / "r"
     assert main(["generate", str(run_dir), "--class", "small", "-n", "1", "--nfe", "4", "--restarts", "2",
                  "--restart-t", "0.5", "--restart-nfe", "2", "--temperature", "0.7", "--resolution", "24",
-                 "--guidance-interval", "0.1", "0.6", "--repel", "3", "--repel-radius", "1.5", "--no-render",
+                 "--guidance-interval", "0.1", "0.6", "--repel", "3", "--repel-radius", "1.5", "--align", "2",
+                 "--no-render",
                  "--quiet", "-o", str(out)]) in (0, 3)
     meta = json.loads((out / "samples.json").read_text())
     assert meta["restart"] == {"count": 2, "t": 0.5, "nfe": 2} and meta["nfe"] == 4 + 2 * 2
     assert meta["repulsion"] == {"strength": 3.0, "radius": 1.5, "t_lo": 0.5, "t_hi": 0.95}
+    assert meta["alignment"] == {"strength": 2.0, "t_lo": 0.5, "t_hi": 0.95}
     assert meta["temperature"] == 0.7 and meta["guidance_interval"] == [0.1, 0.6] and meta["sde_noise"] is None
     sde = tmp_path / "sde"
     assert main(["generate", str(run_dir), "--class", "small", "-n", "1", "--solver", "sde", "--nfe", "5",

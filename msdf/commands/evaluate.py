@@ -41,11 +41,12 @@ def run(args: argparse.Namespace) -> int:
 
     from msdf.commands.generate import interval_from_args, load_sampler, sampling_from_args
 
-    restart, temperature, repulsion = sampling_from_args(args)
+    restart, temperature, repulsion, alignment = sampling_from_args(args)
     interval = interval_from_args(args)
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     try:
-        sampler = load_sampler(args, interval).with_repulsion(repulsion.strength, repulsion.radius)
+        sampler = load_sampler(args, interval).with_repulsion(repulsion.strength, repulsion.radius).with_alignment(
+            alignment.strength)
         solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance,
                              bns_path=args.bns_file, device=sampler.device,
                              interval=sampler.guidance_interval, sde_noise=args.sde_noise)

@@ -5,8 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from msdf.choices import (DECODE_METHODS, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, MESH_FORMATS,
-                          NFE_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT, RESTART_DEFAULTS,
+from msdf.choices import (ALIGNMENT_DEFAULT, DECODE_METHODS, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT,
+                          MESH_FORMATS, NFE_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT, RESTART_DEFAULTS,
                           SDE_NOISE_DEFAULT, SOLVER_DEFAULT, SOLVERS, TEMPERATURE_DEFAULT)
 
 NAME = "generate"
@@ -45,8 +45,8 @@ def add_guidance_interval_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """``--temperature``, ``--restarts/--restart-t/--restart-nfe`` (restart sampling,
-    :class:`msdf.flow.sampler.Restart`) and ``--repel/--repel-radius`` (:mod:`msdf.flow.repulsion`) shared by
-    generate and evaluate."""
+    :class:`msdf.flow.sampler.Restart`), ``--repel/--repel-radius`` (:mod:`msdf.flow.repulsion`) and ``--align``
+    (:mod:`msdf.flow.alignment`) shared by generate and evaluate."""
     parser.add_argument("--temperature", type=float, default=TEMPERATURE_DEFAULT,
                         help=f"sampling temperature tau: the source noise is tau * N(0, I) (default "
                              f"{TEMPERATURE_DEFAULT:g}; 1 = the distribution the model was trained from; see "
@@ -64,11 +64,16 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
                              "docs/benchmarks.md#repulsion)")
     parser.add_argument("--repel-radius", type=float, default=REPULSION_RADIUS_DEFAULT, metavar="R",
                         help=f"radius of --repel in mean half-widths (default {REPULSION_RADIUS_DEFAULT:g})")
+    parser.add_argument("--align", type=float, default=ALIGNMENT_DEFAULT, metavar="STRENGTH",
+                        help="move each grid onto its neighbours' surface along the normal at 0.5 <= t < 0.95 "
+                             f"(default {ALIGNMENT_DEFAULT:g}; 0 = off; see docs/benchmarks.md#alignment)")
 
 
 def sampling_from_args(args: argparse.Namespace):
-    """``(Restart, temperature, Repulsion)`` of :func:`add_sampling_arguments`'s flags (a usage error if invalid)."""
+    """``(Restart, temperature, Repulsion, Alignment)`` of :func:`add_sampling_arguments`'s flags (a usage error if
+    invalid)."""
     from msdf.boundary import UsageError
+    from msdf.flow.alignment import Alignment
     from msdf.flow.repulsion import Repulsion
     from msdf.flow.sampler import Restart
 
@@ -79,9 +84,13 @@ def sampling_from_args(args: argparse.Namespace):
     except ValueError as exc:
         raise UsageError(f"--restarts/--restart-t/--restart-nfe: {exc}") from exc
     try:
-        return restart, args.temperature, Repulsion(args.repel, args.repel_radius)
+        repulsion = Repulsion(args.repel, args.repel_radius)
     except ValueError as exc:
         raise UsageError(f"--repel/--repel-radius: {exc}") from exc
+    try:
+        return restart, args.temperature, repulsion, Alignment(args.align)
+    except ValueError as exc:
+        raise UsageError(f"--align: {exc}") from exc
 
 
 def interval_from_args(args: argparse.Namespace) -> tuple[float, float] | None:
@@ -180,10 +189,11 @@ def run(args: argparse.Namespace) -> int:
     from msdf.generate import generate, make_solver
 
     check_sample_arguments(args, ("num_samples", "batch_size"))
-    restart, temperature, repulsion = sampling_from_args(args)
+    restart, temperature, repulsion, alignment = sampling_from_args(args)
     interval = interval_from_args(args)
     prompts, classes = conditions_from_args(args)
-    sampler = load_sampler(args, interval).with_repulsion(repulsion.strength, repulsion.radius)
+    sampler = load_sampler(args, interval).with_repulsion(repulsion.strength, repulsion.radius).with_alignment(
+        alignment.strength)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
                 interval=sampler.guidance_interval, sde_noise=args.sde_noise)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written

@@ -9,7 +9,8 @@ and seeds into raw M-SDF matrices. Sampling has exactly one seeding rule and one
              (the SDE solver's step noise: a second stream of seeds[j], msdf.flow.stochastic.StepNoise)
     u_w    = u(x | null) + w(t) (u(x | c) - u(x | null))                           (classifier-free guidance)
     w(t)   = w if lo <= t < hi else 1                                 (guidance_interval; default (0, 0.8))
-             (+ the grid repulsion of msdf.flow.repulsion on the centre columns, with_repulsion)
+             (+ the grid repulsion of msdf.flow.repulsion and the grid alignment of msdf.flow.alignment on the
+              centre columns, with_repulsion, with_alignment)
     M_j    = valid(denormalize(x_1[j]))                                            (B, n, 4 + k^3) float32 on the CPU
 
 ``tau`` is the sampling temperature (``msdf.choices.TEMPERATURE_DEFAULT``; 1 = the distribution the model was
@@ -30,9 +31,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT,
-                          RESTART_DEFAULTS, TEMPERATURE_DEFAULT)
+from msdf.choices import (ALIGNMENT_DEFAULT, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,
+                          REPULSION_RADIUS_DEFAULT, RESTART_DEFAULTS, TEMPERATURE_DEFAULT)
 from msdf.device import torch_device
+from msdf.flow.alignment import Alignment
 from msdf.flow.checkpoint import CheckpointError, build_model, checkpoint_at, latest_checkpoint, load_weights
 from msdf.flow.condition import Condition
 from msdf.flow.config import TrainConfig
@@ -168,6 +170,7 @@ class FlowSampler:
         self.guidance_interval: tuple[float, float] = (0.0, 1.0) if model.self_condition else GUIDANCE_INTERVAL_DEFAULT
         self.guidance_columns: str = "all"  # with_guidance_columns
         self.repulsion: Repulsion = Repulsion(REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT)  # with_repulsion
+        self.alignment: Alignment = Alignment(ALIGNMENT_DEFAULT)  # with_alignment
         self.step: int | None = None  # the training step of the weights (set by load)
         self._text = None
 
@@ -238,6 +241,13 @@ class FlowSampler:
                                  radius=self.repulsion.radius if radius is None else float(radius))
         return self
 
+    def with_alignment(self, strength: float) -> "FlowSampler":
+        """Move each grid's centre onto its neighbours' surface along the normal while sampling
+        (:class:`~msdf.flow.alignment.Alignment`: ``strength`` lambda, 0 = off); returns ``self``. The default is
+        ``msdf.choices.ALIGNMENT_DEFAULT``."""
+        self.alignment = replace(self.alignment, strength=float(strength))
+        return self
+
     def _column_weight(self, w_b: Tensor) -> Tensor:
         """Per-sample weights (B, 1, 1) -> the weights of :attr:`guidance_columns`: ``w_b`` on the guided columns,
         1 on the others ((B, 1, 1) or (B, 1, D))."""
@@ -278,8 +288,8 @@ class FlowSampler:
     def velocity_fn(self, cond: Condition | None, guidance: float, repel: bool = True) -> VelocityFn:
         """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate; for a self-conditioned
         model a fresh :class:`~msdf.flow.self_condition.SelfConditionedVelocity`, which feeds each evaluation the
-        previous one's clean estimate. With :attr:`repulsion` on and ``repel`` true, its push is added to the centre
-        columns."""
+        previous one's clean estimate. With ``repel`` true, the pushes of :attr:`repulsion` and then :attr:`alignment`
+        (those that are on) are added to the centre columns; ``repel=False`` leaves both out."""
         if self.model.self_condition:
             fn = SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance, self.path)
         else:
@@ -287,7 +297,9 @@ class FlowSampler:
                 return self.velocity(x, t, cond, guidance)
         if not repel:
             return fn
-        return self.repulsion.wrap(fn, self.path, self.denormalize, self.normalizer.std[..., CENTERS])
+        std = self.normalizer.std[..., CENTERS]
+        return self.alignment.wrap(self.repulsion.wrap(fn, self.path, self.denormalize, std), self.path,
+                                   self.denormalize, std)
 
     def condition(self, prompts: Sequence[str | None] | None = None,
                   classes: Sequence[str | None] | None = None) -> Condition:
