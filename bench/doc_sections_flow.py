@@ -467,9 +467,9 @@ def sampling_trainings(*files: Data) -> str:
 
 
 def demo_trainings(*files: Data) -> str:
-    """:func:`sampling_trainings` of the recorded demos' models, with what each training is."""
+    """:func:`sampling_trainings` of demo recordings' models, with what each training is."""
     return ("`demo_rows/run` is the `run/` folder of `msdf demo` at revision d01d8e8 (the `cpu-medium` preset with "
-            "128 rows per step, the recorded demo of the README); `demo_local/run` is `msdf demo` with the same "
+            "128 rows per step, the README's previous demo recording); `demo_local/run` is `msdf demo` with the same "
             "preset plus distance-biased attention (`model.locality`, revision 5221ef4; the preset does not keep "
             "it, [network](#network)). " + sampling_trainings(*files))
 
@@ -480,7 +480,8 @@ def repulsion(*files: Data) -> str:
     return ("Grid repulsion (`msdf/flow/repulsion.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
             "nearer than R mean half-widths to another is pushed away from it, along its own surface (the push is "
             "projected with the structure tensor of the grid's values: within a board, along a leg), with strength L; "
-            "the values are left to the model's next evaluations, and the decode stays raw. `demo_rows/run` is the recorded demo's model; "
+            "the values are left to the model's next evaluations, and the decode stays raw. `demo_rows/run` is the "
+            "README's previous demo recording's model (revision d01d8e8, recorded without repulsion); "
             "`late-deep6-wide192-bf16-rows128` the same preset trained by `bench/bench_generation_quality.py` "
             "([row subsets](#row-subsets)). " + sampling_trainings(*files))
 
