@@ -486,6 +486,18 @@ def repulsion(*files: Data) -> str:
             "([row subsets](#row-subsets)). " + sampling_trainings(*files))
 
 
+def alignment(*files: Data) -> str:
+    """:func:`sampling_trainings` of the grid-alignment files (``msdf.flow.alignment``), with what each training
+    is."""
+    return ("Grid alignment (`msdf/flow/alignment.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
+            "moves by L times the mean over its near-surface nodes of r g, r its value minus the other grids' blend "
+            "there and g its own lattice gradient: onto its neighbours' surface, along the normal only (a board's "
+            "grid across the board, a leg's across the leg). Only centres move; the decode stays raw. Both rows of "
+            "a training sample with the default grid repulsion. `demo_rows/run` is the README's previous demo "
+            "recording's model (revision d01d8e8); `late-deep6-wide192-bf16-rows128` the same preset trained by "
+            "`bench/bench_generation_quality.py` ([row subsets](#row-subsets)). " + sampling_trainings(*files))
+
+
 def decode_resolution(*files: Data) -> str:
     """The same samples of one run judged at each file's marching-cubes resolution (``bench/bench_sampling.py
     --resolution``; same run, settings and seeds, so only the decoding differs)."""
@@ -764,6 +776,8 @@ SECTIONS = [
             "bench/bench_sampling.py", ("sampling_rows_demo", "sampling_local_demo"), demo_trainings),
     Section("repulsion", "Grid repulsion while sampling, on two 15-minute trainings", "bench/bench_sampling.py",
             ("sampling_repel_demo", "sampling_repel_rows128"), repulsion),
+    Section("alignment", "Grid alignment while sampling, on two 15-minute trainings", "bench/bench_sampling.py",
+            ("sampling_align_demo", "sampling_align_rows128"), alignment),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),

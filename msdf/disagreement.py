@@ -28,14 +28,14 @@ from msdf.encoder import grid_offsets
 from msdf.field import blend_sdf
 from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
 
-_COVERED = 1e-6  # W - w_ia below this: no other grid covers the node
+COVERED = 1e-6  # W - w_ia below this: no other grid covers the node
 
 
 def left_out(field: torch.Tensor, weight: torch.Tensor, own_weight: torch.Tensor,
              own_value: torch.Tensor) -> torch.Tensor:
     """``F_-i = (W F - w_ia V_ia) / (W - w_ia)``: the blend of the other grids at a node of grid i (module
     docstring), elementwise; where no other grid covers the node (``W - w_ia <= 1e-6``) the result is meaningless."""
-    return (weight * field - own_weight * own_value) / (weight - own_weight).clamp_min(_COVERED)
+    return (weight * field - own_weight * own_value) / (weight - own_weight).clamp_min(COVERED)
 
 
 def node_residuals(matrix: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -51,7 +51,7 @@ def node_residuals(matrix: np.ndarray | torch.Tensor) -> torch.Tensor:
     field, weight = field.view_as(values), weight.view_as(values)                # (n, k^3)
     own = (1.0 - offsets.abs().amax(-1))[None].expand_as(values)                 # w_ia
     others = weight - own
-    near = (values.abs() < (scales / (k - 1))[:, None]) & (others > _COVERED)
+    near = (values.abs() < (scales / (k - 1))[:, None]) & (others > COVERED)
     return (values - left_out(field, weight, own, values))[near]
 
 

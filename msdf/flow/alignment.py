@@ -3,8 +3,9 @@
 A generated grid carries its piece of surface through its own centre, but the centres of the grids on one part sit
 off it along the normal by more than a thin part is thick (a shelf's grid centres form a diffuse cloud around the
 boards; docs/training.md, "Where the debris comes from"). Blended, the offset copies of a board cancel and the board
-tears. This module registers each grid to the others: a Gauss-Newton step of the translation ``d_i`` that minimises
-the disagreement of its near-surface values with the blend of the other grids (:mod:`msdf.disagreement`)::
+tears. This module registers each grid to the others: a step of the translation ``d_i`` that lowers the
+disagreement of its near-surface values with the blend of the other grids (:mod:`msdf.disagreement`), the
+Gauss-Newton step where the gradient has unit length (as an SDF's has)::
 
     x_ia = p_i + s_i o_a                              node a of grid i, o_a in [-1, 1]^3 (msdf.encoder.grid_offsets)
     r_ia = V_ia - F_-i(x_ia)                          leave-one-out residual (msdf.disagreement.left_out)
@@ -14,16 +15,17 @@ the disagreement of its near-surface values with the blend of the other grids (:
     d_i <- d_i min(1, s_i / (2 |d_i|))                at most half a half-width
 
 In one dimension, with the others' field ``F = z`` and grid i carrying the surface at ``z = delta`` (``V = z -
-delta``), ``r = -delta`` and ``g = 1``: the step is ``-delta``, onto the others' surface. A thin board (``V = |z -
-delta| - tau``) gives the same step: the residual changes sign with the gradient on the two sides. A grid moved
+delta``), ``r = -delta`` and ``g = 1``: the step is ``-delta``, onto the others' surface. A board or a rod thinner
+than a node spacing (``V = |z - delta| - tau``) gets about half of it: the residual changes sign with the gradient
+on the two sides, and the node at the kink, whose central difference vanishes, adds nothing. A grid moved
 along a plane it carries (tangentially) changes no residual and gets no step, so alignment acts along the normal,
 where grid repulsion (:mod:`msdf.flow.repulsion`) does not. Unlike minimising the disagreement over all entries (the
 diagnosis of ``bench/bench_row_precision.py``, which erases thin parts by editing the values), only centres move: each
 grid keeps its piece of surface, and the model regenerates the values in its next evaluations.
 
 The step is added to the velocity by :func:`msdf.flow.centre_push.push_centres` at ``t_lo <= t < t_hi``, after the
-repulsion's push (its clean estimate includes that push). It costs one blend and its gradient at the near-surface
-nodes per evaluation in the window. Nothing here looks at a reference or at the decoded mesh; the decode stays raw.
+repulsion's push (its clean estimate includes that push). It costs one blend at the near-surface nodes per
+evaluation in the window. Nothing here looks at a reference or at the decoded mesh; the decode stays raw.
 """
 from __future__ import annotations
 
@@ -32,14 +34,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from msdf.disagreement import left_out
+from msdf.disagreement import COVERED, left_out
 from msdf.encoder import grid_offsets
 from msdf.field import blend_sdf
 from msdf.flow.centre_push import CentrePush
 from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
-
-_COVERED = 1e-6  # W - w_ia below this: no other grid covers the node (as msdf.disagreement)
-
 
 def alignment_step(raw: Tensor) -> Tensor:
     """The step ``d`` (B, n, 3) of the module docstring on raw rows ``raw`` (B, n, 4 + k^3), unit frame.
@@ -70,7 +69,7 @@ def alignment_step(raw: Tensor) -> Tensor:
     slopes = slopes / (2.0 * s / (k - 1))[..., None, None]
     gradient = slopes[rows, grid, node]                                                   # (B, P, 3)
     value, w_own = v.flatten(1).gather(1, flat), own[node]
-    used = valid & (weight - w_own > _COVERED)
+    used = valid & (weight - w_own > COVERED)
     residual = torch.where(used, value - left_out(field, weight, w_own, value), torch.zeros_like(value))
     numerator = torch.zeros_like(p).index_put_((rows.expand_as(grid), grid), residual[..., None] * gradient,
                                                accumulate=True)
