@@ -47,5 +47,7 @@ GUIDANCE_INTERVAL_DEFAULT = (0.0, 0.8)
 REPULSION_DEFAULT = 4.0
 REPULSION_RADIUS_DEFAULT = 1.3
 # Grid alignment while sampling (msdf.flow.alignment; strength lambda, 0 = off): each grid's centre registered to its
-# neighbours' field along the normal. Off by default: docs/benchmarks.md#alignment.
+# neighbours' field along the normal. Off: at strength 16 on the two trainings of the repulsion
+# (bench/bench_sampling.py, docs/benchmarks.md#alignment) median wholeness 0.889 against 0.898 and 0.880 against
+# 0.905, sampling 21-33% slower.
 ALIGNMENT_DEFAULT = 0.0
