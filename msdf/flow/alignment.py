@@ -23,9 +23,9 @@ where grid repulsion (:mod:`msdf.flow.repulsion`) does not. Unlike minimising th
 diagnosis of ``bench/bench_row_precision.py``, which erases thin parts by editing the values), only centres move: each
 grid keeps its piece of surface, and the model regenerates the values in its next evaluations.
 
-The step is added to the velocity by :func:`msdf.flow.centre_push.push_centres` at ``t_lo <= t < t_hi``, after the
-repulsion's push (its clean estimate includes that push). It costs one blend at the near-surface nodes per
-evaluation in the window. Nothing here looks at a reference or at the decoded mesh; the decode stays raw.
+The step is added to the velocity by :meth:`msdf.flow.centre_push.CentrePush.wrap` at ``t_lo <= t < t_hi``,
+after the repulsion's push (its clean estimate includes that push). It costs one blend at the near-surface nodes
+per evaluation in the window. Nothing here looks at a reference or at the decoded mesh; the decode stays raw.
 
 Measured (docs/benchmarks.md#alignment, strength 16 with the default repulsion, two 15-minute trainings, 144
 held-out references): median wholeness 0.889 against 0.898 and 0.880 against 0.905, shelves 0.56 against 0.48 and

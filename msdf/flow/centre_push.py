@@ -23,29 +23,6 @@ from msdf.flow.path import CondOTPath
 from msdf.flow.solvers import VelocityFn
 from msdf.rows import CENTERS, HALF_WIDTH
 
-Force = Callable[[Tensor], Tensor]  # raw rows (B, n, 4 + k^3) -> centre displacement (B, n, 3), unit frame
-
-
-def push_centres(velocity: VelocityFn, force: Force, strength: float, window: tuple[float, float],
-                 path: CondOTPath, denormalize: Callable[[Tensor], Tensor], std: Tensor) -> VelocityFn:
-    """``velocity`` (x (B, n, D), t) -> u with ``strength * force`` added to its centre columns (module docstring)
-    for the samples whose ``t`` lies in ``window = (t_lo, t_hi)``; ``denormalize`` maps normalised rows to raw ones
-    and ``std`` (3,) or (n, 3) is the centre columns' normalisation scale."""
-    t_lo, t_hi = window
-
-    def pushed(x: Tensor, t: Tensor | float) -> Tensor:
-        u = velocity(x, t)
-        t_b = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1).expand(x.shape[0])
-        active = (t_b >= t_lo) & (t_b < t_hi)
-        if not bool(active.any()):
-            return u
-        raw = denormalize(path.clean_estimate(x, t_b, u).float())
-        push = strength * force(raw) / std.to(x.device)
-        push = push * active.to(push.dtype)[:, None, None]
-        return torch.cat([u[..., CENTERS] + push.to(u.dtype), u[..., HALF_WIDTH:]], dim=-1)
-
-    return pushed
-
 
 @dataclass(frozen=True)
 class CentrePush:
@@ -67,8 +44,22 @@ class CentrePush:
 
     def wrap(self, velocity: VelocityFn, path: CondOTPath, denormalize: Callable[[Tensor], Tensor],
              std: Tensor) -> VelocityFn:
-        """``velocity`` with ``strength * force`` added to its centre columns in the window (:func:`push_centres`);
-        ``strength == 0`` returns ``velocity`` itself."""
+        """``velocity`` (x (B, n, D), t) -> u with ``strength * force`` added to its centre columns (module
+        docstring) for the samples whose ``t`` lies in the window; ``denormalize`` maps normalised rows to raw ones
+        and ``std`` (3,) or (n, 3) is the centre columns' normalisation scale. ``strength == 0`` returns
+        ``velocity`` itself."""
         if self.strength == 0.0:
             return velocity
-        return push_centres(velocity, self.force, self.strength, (self.t_lo, self.t_hi), path, denormalize, std)
+
+        def pushed(x: Tensor, t: Tensor | float) -> Tensor:
+            u = velocity(x, t)
+            t_b = torch.as_tensor(t, dtype=torch.float32, device=x.device).reshape(-1).expand(x.shape[0])
+            active = (t_b >= self.t_lo) & (t_b < self.t_hi)
+            if not bool(active.any()):
+                return u
+            raw = denormalize(path.clean_estimate(x, t_b, u).float())
+            push = self.strength * self.force(raw) / std.to(x.device)
+            push = push * active.to(push.dtype)[:, None, None]
+            return torch.cat([u[..., CENTERS] + push.to(u.dtype), u[..., HALF_WIDTH:]], dim=-1)
+
+        return pushed
