@@ -108,7 +108,7 @@ def test_alignment_is_checked(kwargs):
 
 def test_sampler_with_alignment_moves_the_sampled_centres(tmp_path):
     """The same seeds with and without alignment (a toy run whose rows carry a field): only the centres differ, and
-    ``repel=False`` (D-Flow) leaves the alignment out."""
+    ``pushes=False`` (D-Flow) leaves the alignment out."""
     from msdf.generate import make_solver
 
     run = train_random_run(tmp_path / "run", steps=4, lr=1e-2)
@@ -122,5 +122,5 @@ def test_sampler_with_alignment_moves_the_sampled_centres(tmp_path):
     assert not torch.allclose(a[..., :3], b[..., :3])
     x, t = torch.randn(4, a.shape[1], a.shape[2], generator=torch.Generator().manual_seed(0)), torch.full((4,), 0.7)
     with torch.no_grad():
-        left_out = aligned.velocity_fn(cond, 2.0, repel=False)(x, t)
+        left_out = aligned.velocity_fn(cond, 2.0, pushes=False)(x, t)
         torch.testing.assert_close(left_out, plain.velocity_fn(cond, 2.0)(x, t))

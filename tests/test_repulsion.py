@@ -120,12 +120,12 @@ def test_sampler_with_repulsion_spreads_the_sampled_centres(run):
 
 
 def test_velocity_fn_can_leave_the_repulsion_out(run):
-    """D-Flow asks for the plain velocity (``repel=False``); inside the window the repelled sampler's differs (a radius
+    """D-Flow asks for the plain velocity (``pushes=False``); inside the window the repelled sampler's differs (a radius
     of 50 mean half-widths: every pair of the toy's random rows is crowded)."""
     sampler = FlowSampler.load(run).with_repulsion(4.0, radius=50.0)
     cond = sampler.condition(classes=["a", "b"])
     x, t = torch.randn(2, 6, 12, generator=torch.Generator().manual_seed(0)), torch.full((2,), 0.7)
     with torch.no_grad():
         plain = FlowSampler.load(run).with_repulsion(0.0).velocity_fn(cond, 2.0)(x, t)
-        torch.testing.assert_close(sampler.velocity_fn(cond, 2.0, repel=False)(x, t), plain)
+        torch.testing.assert_close(sampler.velocity_fn(cond, 2.0, pushes=False)(x, t), plain)
         assert (sampler.velocity_fn(cond, 2.0)(x, t) - plain)[..., :3].abs().max() > 0

@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     interval = interval_from_args(args)
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     try:
-        sampler = load_sampler(args, interval).with_repulsion(repulsion.strength, repulsion.radius).with_alignment(
-            alignment.strength)
+        sampler = load_sampler(args, interval, repulsion, alignment)
         solver = make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance,
                              bns_path=args.bns_file, device=sampler.device,
                              interval=sampler.guidance_interval, sde_noise=args.sde_noise)

@@ -107,12 +107,17 @@ def interval_from_args(args: argparse.Namespace) -> tuple[float, float] | None:
         raise UsageError(f"--guidance-interval: {exc}") from exc
 
 
-def load_sampler(args: argparse.Namespace, interval: tuple[float, float] | None):
+def load_sampler(args: argparse.Namespace, interval: tuple[float, float] | None, repulsion=None, alignment=None):
     """The :class:`~msdf.flow.sampler.FlowSampler` of ``args.run`` on ``args.device``, guided on ``interval``
-    (:func:`interval_from_args`; None: the sampler's default)."""
+    (:func:`interval_from_args`; None: the sampler's default), with the ``repulsion`` and ``alignment`` of
+    :func:`sampling_from_args` where given (None: the sampler's defaults)."""
     from msdf.flow.sampler import FlowSampler
 
     sampler = FlowSampler.load(args.run, args.device)
+    if repulsion is not None:
+        sampler.with_repulsion(repulsion.strength, repulsion.radius)
+    if alignment is not None:
+        sampler.with_alignment(alignment.strength)
     return sampler if interval is None else sampler.with_guidance_interval(*interval)
 
 
@@ -192,8 +197,7 @@ def run(args: argparse.Namespace) -> int:
     restart, temperature, repulsion, alignment = sampling_from_args(args)
     interval = interval_from_args(args)
     prompts, classes = conditions_from_args(args)
-    sampler = load_sampler(args, interval).with_repulsion(repulsion.strength, repulsion.radius).with_alignment(
-        alignment.strength)
+    sampler = load_sampler(args, interval, repulsion, alignment)
     make_solver(args.solver, args.nfe, run_dir=args.run, guidance=args.guidance, bns_path=args.bns_file,
                 interval=sampler.guidance_interval, sde_noise=args.sde_noise)
     if sampler.cond_type != "text":  # unknown class names fail here, before anything is written

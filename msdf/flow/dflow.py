@@ -167,8 +167,9 @@ def complete_shapes(sampler: FlowSampler, points: np.ndarray, *, prompt: str | N
     cond = cond.expand(num_samples)
     x0 = sampler.noise([seed + j for j in range(num_samples)])
     solver = solver or (lambda v, x: solve(v, x, "midpoint", 8))
-    # the plain ODE: the optimisation chooses the noise, and the grid repulsion of sampling was never measured here
-    result = complete(sampler.velocity_fn(cond, guidance, repel=False), solver, sampler.denormalize, x0,
+    # the plain ODE: the optimisation chooses the noise; the centre pushes of sampling (repulsion, alignment) were
+    # never measured here
+    result = complete(sampler.velocity_fn(cond, guidance, pushes=False), solver, sampler.denormalize, x0,
                       unit.expand(num_samples, -1, -1), sampler.k, steps=steps, optimizer=optimizer, lr=lr,
                       reg_weight=reg_weight, quiet=quiet)
     return sampler.matrices(result.x1), norm, result

@@ -285,17 +285,17 @@ class FlowSampler:
             u = u + (self.autoguide.weight - 1.0) * (u_c - self.autoguide.model(x, t, cond))
         return u
 
-    def velocity_fn(self, cond: Condition | None, guidance: float, repel: bool = True) -> VelocityFn:
+    def velocity_fn(self, cond: Condition | None, guidance: float, pushes: bool = True) -> VelocityFn:
         """The closure ``(x, t) -> velocity(x, t, cond, guidance)`` the solvers integrate; for a self-conditioned
         model a fresh :class:`~msdf.flow.self_condition.SelfConditionedVelocity`, which feeds each evaluation the
-        previous one's clean estimate. With ``repel`` true, the pushes of :attr:`repulsion` and then :attr:`alignment`
-        (those that are on) are added to the centre columns; ``repel=False`` leaves both out."""
+        previous one's clean estimate. With ``pushes`` true, the pushes of :attr:`repulsion` and then :attr:`alignment`
+        (those that are on) are added to the centre columns; ``pushes=False`` leaves both out."""
         if self.model.self_condition:
             fn = SelfConditionedVelocity(self.model, self.condition() if cond is None else cond, guidance, self.path)
         else:
             def fn(x: Tensor, t: Tensor | float) -> Tensor:
                 return self.velocity(x, t, cond, guidance)
-        if not repel:
+        if not pushes:
             return fn
         std = self.normalizer.std[..., CENTERS]
         return self.alignment.wrap(self.repulsion.wrap(fn, self.path, self.denormalize, std), self.path,
