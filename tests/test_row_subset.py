@@ -48,10 +48,10 @@ def test_seeded_draws_repeat_and_bad_sizes_are_refused():
             row_subset(x, m)
 
 
-def test_config_refuses_slots_space_loss_and_single_rows():
+def test_config_refuses_slots_and_single_rows_and_takes_the_space_loss():
     assert build_config(overrides={"train_rows": 128}).train_rows == 128
-    for bad in ({"train_rows": 1}, {"train_rows": 4, "model": {"slots": True}},
-                {"train_rows": 4, "space_weight": 1.0}):
+    assert build_config(overrides={"train_rows": 128, "space_weight": 1.0}).space_weight == 1.0
+    for bad in ({"train_rows": 1}, {"train_rows": 4, "model": {"slots": True}}):
         with pytest.raises(ValueError, match="train_rows"):
             build_config(overrides=bad)
 
@@ -80,3 +80,18 @@ def test_the_command_line_sets_train_rows(capsys):
 
     assert main(["train", "--preset", "cpu-small", "--train-rows", "96", "--print-config"]) == 0
     assert "train_rows: 96" in capsys.readouterr().out
+
+
+def test_the_space_loss_judges_the_rows_of_the_subset(tmp_path, monkeypatch):
+    import msdf.flow.trainer as trainer
+
+    seen = []
+    real = trainer.space_loss
+
+    def spy(pred_raw, *args, **kwargs):
+        seen.append(pred_raw.shape[1])
+        return real(pred_raw, *args, **kwargs)
+
+    monkeypatch.setattr(trainer, "space_loss", spy)
+    train_random_run(tmp_path / "run", train_rows=4, space_weight=1.0)
+    assert seen == [4, 4, 4]  # one call per optimiser step, on the 4 drawn rows of the 6

@@ -108,9 +108,8 @@ class TrainConfig:
             "model.centre_freqs": self.model.centre_freqs >= 0,
             "model.prediction": self.model.prediction == "velocity" or (
                 self.model.prediction == "data" and self.geometry_end == 1.0 and self.values_end == 1.0),
-            # a subset is a set of >= 2 rows (nearest-neighbour losses); slot order and the space loss need every row
-            "train_rows": self.train_rows == 0 or (self.train_rows >= 2 and not self.model.slots
-                                                   and self.space_weight == 0),
+            # a subset is a set of >= 2 rows (nearest-neighbour losses); slot order needs every row
+            "train_rows": self.train_rows == 0 or (self.train_rows >= 2 and not self.model.slots),
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

@@ -12,8 +12,9 @@ point is cost: a step's linear layers scale with m and its attention with m^2, s
 budget (``TrainConfig.train_rows``, a cap: shapes with at most that many rows train on all of them; 0 = every row,
 the default).
 
-Not for slot-ordered rows (row i is tied to template point i) or the space loss (its truth volumes are the whole
-shape's, which m rows do not cover): :meth:`msdf.flow.config.TrainConfig.validate` refuses both.
+Not for slot-ordered rows (row i is tied to template point i): :meth:`msdf.flow.config.TrainConfig.validate` refuses
+them. The space loss (:mod:`msdf.flow.space_loss`) works on a subset: it reads each predicted grid against the whole
+shape's truth volume at the place the grid sits, whichever other rows were drawn.
 """
 from __future__ import annotations
 
