@@ -419,7 +419,7 @@ def _sampling_protocol(files: tuple[Data, ...], vary: tuple[str, ...] = ()) -> s
             "otherwise (`--restarts`); `sde=ETA`: the main solve is Euler–Maruyama on the SDE with the flow's "
             "marginals at noise level ETA, with the same NFE (`--solver sde --sde-noise ETA`); `gc=geometry`: the "
             "guidance weight on the 4 centre/half-width columns of each row only, the values follow the conditional "
-            "velocity (`FlowSampler.with_guidance_columns`); `repel=L@R`: crowded grids pushed apart along their "
+            "velocity (`FlowSampler.with_guidance_columns`), `gc=values` the reverse; `repel=L@R`: crowded grids pushed apart along their "
             "surface with strength L and radius R mean half-widths at 0.5 ≤ t < 0.95 (`--repel L --repel-radius R`, "
             "[repulsion](#repulsion); rows without it sample without repulsion, and *the default* marks the command "
             "line's sampling of the file's time, without repulsion in files from before it); `align=L`: each grid "
@@ -469,7 +469,7 @@ def sampling_trainings(*files: Data) -> str:
 def demo_trainings(*files: Data) -> str:
     """:func:`sampling_trainings` of demo recordings' models, with what each training is."""
     return ("`demo_rows/run` is the `run/` folder of `msdf demo` at revision d01d8e8 (the `cpu-medium` preset with "
-            "128 rows per step, the README's previous demo recording); `demo_local/run` is `msdf demo` with the same "
+            "128 rows per step, the 5,081-step demo recording); `demo_local/run` is `msdf demo` with the same "
             "preset plus distance-biased attention (`model.locality`, revision 5221ef4; the preset does not keep "
             "it, [network](#network)). " + sampling_trainings(*files))
 
@@ -481,7 +481,7 @@ def repulsion(*files: Data) -> str:
             "nearer than R mean half-widths to another is pushed away from it, along its own surface (the push is "
             "projected with the structure tensor of the grid's values: within a board, along a leg), with strength L; "
             "the values are left to the model's next evaluations, and the decode stays raw. `demo_rows/run` is the "
-            "README's previous demo recording's model (revision d01d8e8, recorded without repulsion); "
+            "5,081-step demo recording's model (revision d01d8e8, recorded without repulsion); "
             "`late-deep6-wide192-bf16-rows128` the same preset trained by `bench/bench_generation_quality.py` "
             "([row subsets](#row-subsets)). " + sampling_trainings(*files))
 
@@ -493,9 +493,29 @@ def alignment(*files: Data) -> str:
             "moves by L times the mean over its near-surface nodes of r g, r its value minus the other grids' blend "
             "there and g its own lattice gradient: onto its neighbours' surface, along the normal only (a board's "
             "grid across the board, a leg's across the leg). Only centres move; the decode stays raw. Both rows of "
-            "a training sample with the default grid repulsion. `demo_rows/run` is the README's previous demo "
+            "a training sample with the default grid repulsion. `demo_rows/run` is the 5,081-step demo "
             "recording's model (revision d01d8e8); `late-deep6-wide192-bf16-rows128` the same preset trained by "
             "`bench/bench_generation_quality.py` ([row subsets](#row-subsets)). " + sampling_trainings(*files))
+
+
+def demo_preset(*files: Data) -> str:
+    """:func:`sampling_trainings` of the demo preset's bf16 trainings, with what each training is."""
+    return ("The demo's preset, `cpu-medium` (128 random rows of each shape per step), trained for 15 minutes on "
+            "the demo's store by `msdf train --preset cpu-medium --cond text --minutes 15` on a 2-core VM whose CPU "
+            "has native bf16 (AVX512-BF16), so the preset trained in bf16: about 73 samples/s and 8,000 steps, where "
+            "the earlier recordings' float32 CPU made 4,400 to 5,100. `demo/run` is `msdf demo`'s own training, the "
+            "README's demo recording (revision c09bb4b); `seed1/run` the same command with `--seed 1`; "
+            "`space0/run` adds the space loss without its margin (`space_weight: 1`, `space_margin: 0`, on row "
+            "subsets since revision 78f8723); `rows64/run` draws 64 rows of each shape per step instead of 128 "
+            "(`train_rows: 64`). " + sampling_trainings(*files))
+
+
+def demo_preset_eval(*files: Data) -> str:
+    """:func:`sampling_trainings` of the demo preset's bf16 trainings judged on the demo's own references."""
+    return ("The two bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording) "
+            "and `seed1/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
+            "`data/reference`, 8 per class), the same sample seeds. `demo/run`'s row repeats the recorded demo's "
+            "evaluation figures (README). " + sampling_trainings(*files))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -533,7 +553,7 @@ def sampling_sde(*files: Data) -> str:
 
 def sampling_spread(d: Data) -> str:
     """:func:`sampling` of one file that repeats settings of the SDE files at another sample seed."""
-    return ("Two settings of [stochastic sampling](#sampling-sde) on the previous demo recording's model again, "
+    return ("Two settings of [stochastic sampling](#sampling-sde) on the 2,504-step demo recording's model again, "
             "with sample seeds "
             f"{num(d['settings']['seed'])} + j and the reference clouds drawn with that seed instead of 0: how far "
             "the same setting moves with the sampling noise alone. " + sampling(d))
@@ -778,6 +798,11 @@ SECTIONS = [
             ("sampling_repel_demo", "sampling_repel_rows128"), repulsion),
     Section("alignment", "Grid alignment while sampling, on two 15-minute trainings", "bench/bench_sampling.py",
             ("sampling_align_demo", "sampling_align_rows128"), alignment),
+    Section("demo-preset", "The demo's preset in bf16 (about 8,000 steps): two trainings, the space loss, 64 rows",
+            "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_gcvalues", "demo_preset_seed1",
+                                        "demo_preset_space0", "demo_preset_rows64"), demo_preset),
+    Section("demo-preset-eval", "The demo's evaluation on the two bf16 trainings of its preset",
+            "bench/bench_sampling.py", ("demo_preset_eval72_demo", "demo_preset_eval72_seed1"), demo_preset_eval),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),
@@ -786,7 +811,8 @@ SECTIONS = [
     Section("row-spacing", "Where generated grids sit: spacing and inside share against the encodings",
             "bench/bench_row_spacing.py",
             ("row_spacing_small", "row_spacing_demo", "row_spacing_spacing1", "row_spacing_fourier6",
-             "row_spacing_rows_demo", "row_spacing_repel_demo", "row_spacing_lower_demo"),
+             "row_spacing_rows_demo", "row_spacing_repel_demo", "row_spacing_lower_demo",
+             "row_spacing_lower_demo8k"),
             row_spacing),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
