@@ -498,24 +498,25 @@ def alignment(*files: Data) -> str:
             "`bench/bench_generation_quality.py` ([row subsets](#row-subsets)). " + sampling_trainings(*files))
 
 
-def demo_preset(*files: Data) -> str:
-    """:func:`sampling_trainings` of the demo preset's bf16 trainings, with what each training is."""
-    return ("The demo's preset, `cpu-medium` (128 random rows of each shape per step), trained for 15 minutes on "
-            "the demo's store by `msdf train --preset cpu-medium --cond text --minutes 15` on a 2-core VM whose CPU "
-            "has native bf16 (AVX512-BF16), so the preset trained in bf16: about 73 samples/s and 8,000 steps, where "
-            "the earlier recordings' float32 CPU made 4,400 to 5,100. `demo/run` is `msdf demo`'s own training, the "
-            "README's demo recording (revision c09bb4b); `seed1/run` the same command with `--seed 1`; "
-            "`space0/run` adds the space loss without its margin (`space_weight: 1`, `space_margin: 0`, on row "
-            "subsets since revision 78f8723); `rows64/run` draws 64 rows of each shape per step instead of 128 "
-            "(`train_rows: 64`). " + sampling_trainings(*files))
+def _trainings_with(intro: str) -> Callable[..., str]:
+    """A section body: ``intro`` (what each training is), then :func:`sampling_trainings` of the section's files."""
+    return lambda *files: intro + sampling_trainings(*files)
 
 
-def demo_preset_eval(*files: Data) -> str:
-    """:func:`sampling_trainings` of the demo preset's bf16 trainings judged on the demo's own references."""
-    return ("The two bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording) "
-            "and `seed1/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
-            "`data/reference`, 8 per class), the same sample seeds. `demo/run`'s row repeats the recorded demo's "
-            "evaluation figures (README). " + sampling_trainings(*files))
+# The demo preset's bf16 trainings (bench_sampling files, one per training and reference set).
+DEMO_PRESET_INTRO = (
+    "The demo's preset, `cpu-medium` (128 random rows of each shape per step), trained for 15 minutes on the demo's "
+    "store by `msdf train --preset cpu-medium --cond text --minutes 15` on a 2-core VM whose CPU has native bf16 "
+    "(AVX512-BF16), so the preset trained in bf16: about 73 samples/s and 8,000 steps, where the earlier "
+    "recordings' float32 CPU made 4,400 to 5,100. `demo/run` is `msdf demo`'s own training, the README's demo "
+    "recording (revision c09bb4b); `seed1/run` the same command with `--seed 1`; `space0/run` adds the space loss "
+    "without its margin (`space_weight: 1`, `space_margin: 0`, on row subsets since revision 78f8723); "
+    "`rows64/run` draws 64 rows of each shape per step instead of 128 (`train_rows: 64`). ")
+DEMO_PRESET_EVAL_INTRO = (
+    "The two bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording) and "
+    "`seed1/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
+    "`data/reference`, 8 per class), the same sample seeds. `demo/run`'s row repeats the recorded demo's "
+    "evaluation figures (README). ")
 
 
 def decode_resolution(*files: Data) -> str:
@@ -800,9 +801,11 @@ SECTIONS = [
             ("sampling_align_demo", "sampling_align_rows128"), alignment),
     Section("demo-preset", "The demo's preset in bf16 (about 8,000 steps): two trainings, the space loss, 64 rows",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_gcvalues", "demo_preset_seed1",
-                                        "demo_preset_space0", "demo_preset_rows64"), demo_preset),
+                                        "demo_preset_space0", "demo_preset_rows64"),
+            _trainings_with(DEMO_PRESET_INTRO)),
     Section("demo-preset-eval", "The demo's evaluation on the two bf16 trainings of its preset",
-            "bench/bench_sampling.py", ("demo_preset_eval72_demo", "demo_preset_eval72_seed1"), demo_preset_eval),
+            "bench/bench_sampling.py", ("demo_preset_eval72_demo", "demo_preset_eval72_seed1"),
+            _trainings_with(DEMO_PRESET_EVAL_INTRO)),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),
