@@ -509,12 +509,13 @@ DEMO_PRESET_INTRO = (
     "store by `msdf train --preset cpu-medium --cond text --minutes 15` on a 2-core VM whose CPU has native bf16 "
     "(AVX512-BF16), so the preset trained in bf16: about 73 samples/s and 8,000 steps, where the earlier "
     "recordings' float32 CPU made 4,400 to 5,100. `demo/run` is `msdf demo`'s own training, the README's demo "
-    "recording (revision c09bb4b); `seed1/run` the same command with `--seed 1`; `space0/run` adds the space loss "
+    "recording (revision c09bb4b); `seed1/run` and `seed2/run` the same command with `--seed 1` and `--seed 2`; "
+    "`space0/run` adds the space loss "
     "without its margin (`space_weight: 1`, `space_margin: 0`, on row subsets since revision 78f8723); "
     "`rows64/run` draws 64 rows of each shape per step instead of 128 (`train_rows: 64`). ")
 DEMO_PRESET_EVAL_INTRO = (
-    "The two bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording) and "
-    "`seed1/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
+    "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
+    "`seed1/run` and `seed2/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
     "`data/reference`, 8 per class), the same sample seeds. `demo/run`'s row repeats the recorded demo's "
     "evaluation figures (README). ")
 
@@ -799,12 +800,13 @@ SECTIONS = [
             ("sampling_repel_demo", "sampling_repel_rows128"), repulsion),
     Section("alignment", "Grid alignment while sampling, on two 15-minute trainings", "bench/bench_sampling.py",
             ("sampling_align_demo", "sampling_align_rows128"), alignment),
-    Section("demo-preset", "The demo's preset in bf16 (about 8,000 steps): two trainings, the space loss, 64 rows",
+    Section("demo-preset", "The demo's preset in bf16 (about 8,000 steps): three trainings, the space loss, 64 rows",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_gcvalues", "demo_preset_seed1",
-                                        "demo_preset_space0", "demo_preset_rows64"),
+                                        "demo_preset_seed2", "demo_preset_space0", "demo_preset_rows64"),
             _trainings_with(DEMO_PRESET_INTRO)),
-    Section("demo-preset-eval", "The demo's evaluation on the two bf16 trainings of its preset",
-            "bench/bench_sampling.py", ("demo_preset_eval72_demo", "demo_preset_eval72_seed1"),
+    Section("demo-preset-eval", "The demo's evaluation on the three bf16 trainings of its preset",
+            "bench/bench_sampling.py", ("demo_preset_eval72_demo", "demo_preset_eval72_seed1",
+                                        "demo_preset_eval72_seed2"),
             _trainings_with(DEMO_PRESET_EVAL_INTRO)),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
