@@ -419,8 +419,9 @@ def _sampling_protocol(files: tuple[Data, ...], vary: tuple[str, ...] = ()) -> s
             "otherwise (`--restarts`); `sde=ETA`: the main solve is Euler–Maruyama on the SDE with the flow's "
             "marginals at noise level ETA, with the same NFE (`--solver sde --sde-noise ETA`); `gc=geometry`: the "
             "guidance weight on the 4 centre/half-width columns of each row only, the values follow the conditional "
-            "velocity (`FlowSampler.with_guidance_columns`), `gc=values` the reverse; `repel=L@R`: crowded grids pushed apart along their "
-            "surface with strength L and radius R mean half-widths at 0.5 ≤ t < 0.95 (`--repel L --repel-radius R`, "
+            "velocity (`FlowSampler.with_guidance_columns`), `gc=values` the reverse; `repel=L@R`: crowded grids "
+            "pushed apart along their surface with strength L and radius R mean half-widths at 0.5 ≤ t < 0.95 "
+            "(`--repel L --repel-radius R`, "
             "[repulsion](#repulsion); rows without it sample without repulsion, and *the default* marks the command "
             "line's sampling of the file's time, without repulsion in files from before it); `align=L`: each grid "
             "moved onto its neighbours' surface along the normal with strength L at 0.5 ≤ t < 0.95 (`--align L`, "
@@ -466,42 +467,46 @@ def sampling_trainings(*files: Data) -> str:
             + table(["training", *_SAMPLING_COLUMNS], rows))
 
 
-def demo_trainings(*files: Data) -> str:
-    """:func:`sampling_trainings` of demo recordings' models, with what each training is."""
-    return ("`demo_rows/run` is the `run/` folder of `msdf demo` at revision d01d8e8 (the `cpu-medium` preset with "
-            "128 rows per step, the 5,081-step demo recording); `demo_local/run` is `msdf demo` with the same "
-            "preset plus distance-biased attention (`model.locality`, revision 5221ef4; the preset does not keep "
-            "it, [network](#network)). " + sampling_trainings(*files))
-
-
-def repulsion(*files: Data) -> str:
-    """:func:`sampling_trainings` of the grid-repulsion files (``msdf.flow.repulsion``), with what each training
-    is."""
-    return ("Grid repulsion (`msdf/flow/repulsion.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
-            "nearer than R mean half-widths to another is pushed away from it, along its own surface (the push is "
-            "projected with the structure tensor of the grid's values: within a board, along a leg), with strength L; "
-            "the values are left to the model's next evaluations, and the decode stays raw. `demo_rows/run` is the "
-            "5,081-step demo recording's model (revision d01d8e8, recorded without repulsion); "
-            "`late-deep6-wide192-bf16-rows128` the same preset trained by `bench/bench_generation_quality.py` "
-            "([row subsets](#row-subsets)). " + sampling_trainings(*files))
-
-
-def alignment(*files: Data) -> str:
-    """:func:`sampling_trainings` of the grid-alignment files (``msdf.flow.alignment``), with what each training
-    is."""
-    return ("Grid alignment (`msdf/flow/alignment.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
-            "moves by L times the mean over its near-surface nodes of r g, r its value minus the other grids' blend "
-            "there and g its own lattice gradient: onto its neighbours' surface, along the normal only (a board's "
-            "grid across the board, a leg's across the leg). Only centres move; the decode stays raw. Both rows of "
-            "a training sample with the default grid repulsion. `demo_rows/run` is the 5,081-step demo "
-            "recording's model (revision d01d8e8); `late-deep6-wide192-bf16-rows128` the same preset trained by "
-            "`bench/bench_generation_quality.py` ([row subsets](#row-subsets)). " + sampling_trainings(*files))
-
-
 def _trainings_with(intro: str) -> Callable[..., str]:
     """A section body: ``intro`` (what each training is), then :func:`sampling_trainings` of the section's files."""
     return lambda *files: intro + sampling_trainings(*files)
 
+
+# What each training of a multi-training bench_sampling section is (the section bodies' intros).
+DEMO_TRAININGS_INTRO = (
+    "`demo_rows/run` is the `run/` folder of `msdf demo` at revision d01d8e8 (the `cpu-medium` preset with "
+    "128 rows per step, the 5,081-step demo recording); `demo_local/run` is `msdf demo` with the same "
+    "preset plus distance-biased attention (`model.locality`, revision 5221ef4; the preset does not keep "
+    "it, [network](#network)). ")
+
+REPULSION_INTRO = (
+    "Grid repulsion (`msdf/flow/repulsion.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
+    "nearer than R mean half-widths to another is pushed away from it, along its own surface (the push is "
+    "projected with the structure tensor of the grid's values: within a board, along a leg), with strength L; "
+    "the values are left to the model's next evaluations, and the decode stays raw. `demo_rows/run` is the "
+    "5,081-step demo recording's model (revision d01d8e8, recorded without repulsion); "
+    "`late-deep6-wide192-bf16-rows128` the same preset trained by `bench/bench_generation_quality.py` "
+    "([row subsets](#row-subsets)). ")
+
+ALIGNMENT_INTRO = (
+    "Grid alignment (`msdf/flow/alignment.py`): at 0.5 ≤ t < 0.95 each grid of the current clean estimate "
+    "moves by L times the mean over its near-surface nodes of r g, r its value minus the other grids' blend "
+    "there and g its own lattice gradient: onto its neighbours' surface, along the normal only (a board's "
+    "grid across the board, a leg's across the leg). Only centres move; the decode stays raw. Both rows of "
+    "a training sample with the default grid repulsion. `demo_rows/run` is the 5,081-step demo "
+    "recording's model (revision d01d8e8); `late-deep6-wide192-bf16-rows128` the same preset trained by "
+    "`bench/bench_generation_quality.py` ([row subsets](#row-subsets)). ")
+
+GUIDANCE_INTERVAL_INTRO = (
+    "The trainings: `run_s0` is `msdf train --preset cpu-medium --cond text --minutes 15 --seed 0` on the "
+    "demo's store (the preset before row subsets: every row per step), `run_small` the same with `--preset "
+    "cpu-small`, `demo_gi/run` the demo recording before row subsets; "
+    "all three on a CPU without native bf16, so `cpu-medium` trained in float32. The rows without `gi` guide "
+    "at every time (the default before the interval). ")
+
+SAMPLING_SDE_INTRO = (
+    "The trainings are those of [guidance in a limited interval](#guidance-interval). The rows marked "
+    "(the default) sample as the command line does, measured again in the same run. ")
 
 # The demo preset's bf16 trainings (bench_sampling files, one per training and reference set).
 DEMO_PRESET_INTRO = (
@@ -535,22 +540,6 @@ def decode_resolution(*files: Data) -> str:
             "0.008 at 256³, and a part thinner than the spacing can fall between nodes and break. "
             f"{_sampling_protocol(files, vary=('resolution',))}\n\n"
             + table(["resolution", *_SAMPLING_COLUMNS], rows))
-
-
-def guidance_interval(*files: Data) -> str:
-    """:func:`sampling_trainings` of the guidance-interval files, with what each training is."""
-    return ("The trainings: `run_s0` is `msdf train --preset cpu-medium --cond text --minutes 15 --seed 0` on the "
-            "demo's store (the preset before row subsets: every row per step), `run_small` the same with `--preset "
-            "cpu-small`, `demo_gi/run` the demo recording before row subsets; "
-            "all three on a CPU without native bf16, so `cpu-medium` trained in float32. The rows without `gi` guide "
-            "at every time (the default before the interval). " + sampling_trainings(*files))
-
-
-def sampling_sde(*files: Data) -> str:
-    """:func:`sampling_trainings` of the SDE files (``msdf.flow.stochastic``), with what each training is."""
-    return ("The trainings are those of [guidance in a limited interval](#guidance-interval). The rows marked "
-            "(the default) sample as the command line does, measured again in the same run. "
-            + sampling_trainings(*files))
 
 
 def sampling_spread(d: Data) -> str:
@@ -795,11 +784,12 @@ SECTIONS = [
             ("gq_rows128_15min", "gq_xpred_rows128_15min", "gq_local_rows128_15min",
              "gq_local_seed1_rows128_15min"), network),
     Section("row-subsets-demo", "The demos' models on the 144 references: row subsets, distance-biased attention",
-            "bench/bench_sampling.py", ("sampling_rows_demo", "sampling_local_demo"), demo_trainings),
+            "bench/bench_sampling.py", ("sampling_rows_demo", "sampling_local_demo"),
+            _trainings_with(DEMO_TRAININGS_INTRO)),
     Section("repulsion", "Grid repulsion while sampling, on two 15-minute trainings", "bench/bench_sampling.py",
-            ("sampling_repel_demo", "sampling_repel_rows128"), repulsion),
+            ("sampling_repel_demo", "sampling_repel_rows128"), _trainings_with(REPULSION_INTRO)),
     Section("alignment", "Grid alignment while sampling, on two 15-minute trainings", "bench/bench_sampling.py",
-            ("sampling_align_demo", "sampling_align_rows128"), alignment),
+            ("sampling_align_demo", "sampling_align_rows128"), _trainings_with(ALIGNMENT_INTRO)),
     Section("demo-preset", "The demo's preset in bf16 (about 8,000 steps): three trainings, the space loss, 64 rows",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_gcvalues", "demo_preset_seed1",
                                         "demo_preset_seed2", "demo_preset_space0", "demo_preset_rows64"),
@@ -828,10 +818,11 @@ SECTIONS = [
             "bench/bench_sampling.py", ("sampling_preset_seed0", "sampling_preset_seed1"), sampling_trainings),
     Section("guidance-interval", "Guidance in a limited interval, on three 15-minute trainings without bf16",
             "bench/bench_sampling.py", ("sampling_interval_fp32_s0", "sampling_interval_small",
-                                        "sampling_interval_demo", "sampling_interval_weight_demo"), guidance_interval),
+                                        "sampling_interval_demo", "sampling_interval_weight_demo"),
+            _trainings_with(GUIDANCE_INTERVAL_INTRO)),
     Section("sampling-sde", "Stochastic sampling (an SDE with the flow's marginals) on three 15-minute trainings",
             "bench/bench_sampling.py", ("sampling_sde_demo", "sampling_sde_demo_more", "sampling_sde_s0",
-                                        "sampling_sde_small"), sampling_sde),
+                                        "sampling_sde_small"), _trainings_with(SAMPLING_SDE_INTRO)),
     Section("guidance-columns", "Guidance on the geometry columns only", "bench/bench_sampling.py",
             ("sampling_columns_demo",), guidance_columns),
     Section("sampling-spread", "The same sampling at a second sample seed", "bench/bench_sampling.py --seed 1",
