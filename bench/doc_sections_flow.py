@@ -741,6 +741,32 @@ def row_spacing(*files: Data) -> str:
                      "lower (generated)"], rows))
 
 
+
+def layout_time(*files: Data) -> str:
+    """The layout left after integrating from data noised to time s (``bench/bench_layout_time.py``), per run."""
+    st = files[0]["settings"]
+    classes = st["classes"]
+    rows = []
+    for d in files:
+        run = _training_label(d["settings"])
+        for name, r in d["rows"].items():
+            rows.append([run, name.replace("from s=", "from s = ") if name != "encodings" else "the encodings",
+                         *[fixed(r[c]["lower"], 3) for c in classes], *[fixed(r[c]["spacing"], 2) for c in classes]])
+    repel = st["repulsion"]
+    return ("Each held-out reference of the classes that stand on legs or a pedestal (" + ", ".join(classes)
+            + f"; {num(st['references'])} references) takes the training store's next encoding of its class, noised "
+            "to time s on the run's path with the reference's seed (x_s = (1 − s) ε + s x1), and the run's guided ODE "
+            f"integrates it from s to 1 ({st['solver']} at {st['nfe_full']} (1 − s) NFE, at least 8; guidance w in "
+            "t in [{:g}, {:g})".format(*st["guidance_interval"])
+            + (f"; grid repulsion {repel['strength']:g}@{repel['radius']:g}" if repel["strength"] else "")
+            + "; no restarts). s = 0 is a plain sample from fresh noise; the encodings are s = 1. *Lower*: median "
+            "share of the grids in the lowest 40% of the centres' height (legs, pedestals); *spacing*: median "
+            "distance to the nearest other centre in own half-widths ([row spacing](#row-spacing)). A share kept "
+            "from s = 0.5 on but lost from s = 0 is lost early in the solve, where the flow decides where the rows "
+            "go. No decoding.\n\n"
+            + table(["training", "start", *[f"lower: {c}" for c in classes], *[f"spacing: {c}" for c in classes]],
+                    rows))
+
 SECTIONS = [
     Section("train", "Training throughput and the OT ablation", "bench/bench_train.py", ("train",), train),
     Section("precision", "CPU training precision: float32, bf16, compile", "bench/bench_precision.py", ("precision",),
@@ -809,6 +835,8 @@ SECTIONS = [
              "row_spacing_rows_demo", "row_spacing_repel_demo", "row_spacing_lower_demo",
              "row_spacing_lower_demo8k"),
             row_spacing),
+    Section("layout-time", "Where along the solve the legs' grids are lost", "bench/bench_layout_time.py",
+            ("layout_time_demo8k",), layout_time),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
     Section("sampling-medium", "Sampling settings on a cpu-medium demo model (bf16)", "bench/bench_sampling.py",

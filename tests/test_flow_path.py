@@ -78,6 +78,20 @@ def test_time_samplers():
         sample_time(3, "beta")
 
 
+def test_a_uniform_share_puts_early_times_back_into_a_late_sampler():
+    g = torch.Generator().manual_seed(0)
+    late = sample_time(40000, "logit_normal", loc=1.0, generator=g)
+    mixed = sample_time(40000, "logit_normal", loc=1.0, uniform_share=0.3, generator=g)
+    early = lambda t: (t < 0.3).float().mean().item()  # noqa: E731
+    # P(sigmoid(1 + z) < 0.3) = Phi(logit(0.3) - 1) = Phi(-1.85) = 0.032; the mixture adds 0.3 * 0.3 = 0.09
+    assert early(late) == pytest.approx(0.032, abs=0.004)
+    assert early(mixed) == pytest.approx(0.3 * 0.3 + 0.7 * 0.032, abs=0.006)
+    assert sample_time(20000, "logit_normal", loc=3.0, uniform_share=1.0, generator=g).mean().item() == \
+        pytest.approx(0.5, abs=0.01)
+    with pytest.raises(ValueError, match="uniform_share"):
+        sample_time(3, "logit_normal", uniform_share=1.5)
+
+
 def _cost(x0, x1, perm):
     return (x1 - x0[perm]).pow(2).sum().item()
 

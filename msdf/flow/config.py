@@ -54,6 +54,7 @@ class TrainConfig:
     time_sampler: str = "uniform"       # uniform | logit_normal
     logit_normal_loc: float = 0.0
     logit_normal_scale: float = 1.0
+    time_uniform_share: float = 0.0     # share of the times drawn uniformly instead (msdf.flow.path.sample_time)
     ot_coupling: bool = False           # multisample flow matching (exact OT within each condition)
     row_alignment: bool = False         # pair each sample's noise rows to its data rows by exact OT on whole rows
     train_rows: int = 0                 # at most this many random rows of each shape per step (msdf.flow.row_subset)
@@ -83,6 +84,7 @@ class TrainConfig:
         checks = {
             "cond": self.cond in ("class", "text", "none"),
             "time_sampler": self.time_sampler in ("uniform", "logit_normal"),
+            "time_uniform_share": 0.0 <= self.time_uniform_share <= 1.0,
             "normalization": self.normalization == "column" or (self.normalization == "slot" and self.model.slots),
             "schedule": self.schedule in ("cosine", "constant"),
             "value_scale": self.value_scale is None or self.value_scale > 0,

@@ -226,7 +226,7 @@ def make_batch(x1: torch.Tensor, cond: Condition, config: TrainConfig
     if config.row_alignment:
         x0 = align_rows(x0, x1)
     t = sample_time(b, config.time_sampler, loc=config.logit_normal_loc, scale=config.logit_normal_scale,
-                    device=x1.device)
+                    uniform_share=config.time_uniform_share, device=x1.device)
     return x0, x1, t, cond
 
 
@@ -245,7 +245,8 @@ def validation_loss(model: torch.nn.Module, data: torch.Tensor, conds: _Conditio
         x1 = data[sel].to(device)
         x0 = torch.randn(x1.shape, generator=gen).to(device)
         t = sample_time(len(sel), config.time_sampler, loc=config.logit_normal_loc,
-                        scale=config.logit_normal_scale, generator=gen).to(device)
+                        scale=config.logit_normal_scale, uniform_share=config.time_uniform_share,
+                        generator=gen).to(device)
         pred = model(path.interpolate(x0, x1, t), t, conds.batch(sel, device))
         total += flow_matching_loss(pred, path.target_velocity(x0, x1, t), weight).item() * len(sel)
         count += len(sel)
