@@ -92,13 +92,19 @@ class CondOTPath:
         return x.to(u.dtype) + remaining * u
 
 
-def flow_matching_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error between the predicted and the target velocity, both (B, ..., D) (a scalar, float32).
+def flow_matching_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+                       row_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error between the predicted and the target velocity, both (B, n, D) (a scalar, float32).
 
-    ``weight`` (D,) optional per-column weights of the last axis: ``mean_{b,i,d} w_d (pred - target)^2``.
+    ``weight`` (D,) optional per-column weights of the last axis, ``row_weight`` (B, n) optional per-row weights
+    (:mod:`msdf.flow.sparse_rows`): ``mean_{b,i,d} r_bi w_d (pred - target)^2``.
     """
     err = (pred.float() - target.float()).pow(2)
-    return (err * weight.to(err)).mean() if weight is not None else err.mean()
+    if weight is not None:
+        err = err * weight.to(err)
+    if row_weight is not None:
+        err = err * row_weight.to(err)[..., None]
+    return err.mean()
 
 
 DATA_PREDICTION_MIN_GAP = 0.05

@@ -13,7 +13,8 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
                                                               values_end < 1)
     x1_p   =  self_condition share of the batch: the clean estimate of u_theta(x_t, t | c, 0), no gradient; else 0
               (only for a self-conditioned model, msdf.flow.self_condition)
-    loss   =  mean || u_theta(x_t, t | c, x1_p) - kappa'(t) (x1 - x0) ||^2
+    loss   =  mean_rows w_i || u_theta(x_t, t | c, x1_p) - kappa'(t) (x1 - x0) ||_i^2
+                                                             (w_i = 1, or sparse-row weights, msdf.flow.sparse_rows)
                                                              (+ field_weight * L_field, msdf.flow.field_loss)
                                                              (+ center_weight * L_center, msdf.flow.center_loss)
                                                              (+ spacing_weight * L_spacing, msdf.flow.spacing_loss)
@@ -55,6 +56,7 @@ from msdf.flow.field_loss import field_loss
 from msdf.flow.normalizer import Normalizer
 from msdf.flow.path import CondOTPath, column_weights, flow_matching_loss, sample_time
 from msdf.flow.row_subset import row_subset
+from msdf.flow.sparse_rows import sparse_row_weights
 from msdf.flow.self_condition import training_estimate
 from msdf.flow.slots import fit_template, reorder_rows
 from msdf.flow.space_loss import SpaceTruth, space_loss
@@ -307,6 +309,8 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     else:
         normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
+    row_weights = (sparse_row_weights(raw, config.sparse_neighbours, config.sparse_weight)
+                   if config.sparse_weight > 0 else None)  # (N, n)
     # the field loss's scale: the SDF values' overall std over the training shapes (computed only when used)
     value_std = float(raw[train_idx, :, VALUES].std()) if config.field_weight > 0 or config.space_weight > 0 else 1.0
     truth = SpaceTruth.build(raw, config.space_resolution, quiet).to(dev) if config.space_weight > 0 else None
@@ -391,14 +395,17 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         sel = (torch.randperm(ntrain, generator=data_gen)[:bs] if bs <= ntrain
                else torch.randint(ntrain, (bs,), generator=data_gen))
         idx = train_t[sel]
-        x1 = row_subset(data[idx], min(config.train_rows, store.n), data_gen) if config.train_rows else data[idx]
+        # per-row loss weights ride along as one extra last column, so a row subset keeps each row's own weight
+        x1 = data[idx] if row_weights is None else torch.cat([data[idx], row_weights[idx, :, None]], dim=-1)
+        x1 = row_subset(x1, min(config.train_rows, store.n), data_gen) if config.train_rows else x1
+        x1, row_w = (x1, None) if row_weights is None else (x1[..., :-1], x1[..., -1].to(dev))
         x0, x1, t, cond = make_batch(x1.to(dev), conds.batch(idx, dev), config)
         xt = path.interpolate(x0, x1, t)
         with mixed:
             x1_prev = (training_estimate(model, path, xt, t, cond, config.self_condition, data_gen)
                        if config.self_condition > 0 else None)
             pred = fwd(xt, t, cond, x1_prev)
-        loss = flow_matching_loss(pred, path.target_velocity(x0, x1, t), weight)
+        loss = flow_matching_loss(pred, path.target_velocity(x0, x1, t), weight, row_w)
         if config.field_weight > 0 or config.center_weight > 0 or config.spacing_weight > 0 or truth is not None:
             x1_hat_raw = normalizer.denormalize(path.clean_estimate(xt, t, pred.float()))
             x1_raw = normalizer.denormalize(x1)
