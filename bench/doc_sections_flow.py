@@ -518,15 +518,17 @@ DEMO_PRESET_INTRO = (
     "`space0/run` adds the space loss "
     "without its margin (`space_weight: 1`, `space_margin: 0`, on row subsets since revision 78f8723); "
     "`rows64/run` draws 64 rows of each shape per step instead of 128 (`train_rows: 64`). ")
-TIME_SAMPLER_INTRO = (
-    "The demo's preset draws its training times late-heavy, t = sigmoid(1 + z) with z ~ N(0, 1) (median 0.73), "
-    "so about 3% of its steps see t < 0.3, where a plain solve loses much of the chairs' and stools' "
-    "[support grids](#layout-time). Against the three bf16 trainings of [the preset](#demo-preset) (`demo/run`, "
-    "`seed1/run`, `seed2/run`: 8,203 to 8,455 steps in 15 minutes): `loc05/run`, location 0.5 "
-    "(`logit_normal_loc: 0.5`: 9% of the times below 0.3), trained for 15 minutes, which made 9,317 steps on a "
-    "faster day of the same VM; `mix03/run`, location 1 with 30% of the times drawn uniformly instead "
-    "(`time_uniform_share: 0.3`: 11% below 0.3, the late emphasis kept), trained for 8,300 steps (`--steps 8300`, "
-    "the baselines' median). ")
+SUPPORT_LEVERS_INTRO = (
+    "Two training levers aimed at the grids that a plain solve takes from legs and pedestals "
+    "([layout](#layout-time)), against the three bf16 trainings of [the preset](#demo-preset) (`demo/run`, "
+    "`seed1/run`, `seed2/run`: 8,203 to 8,455 steps in 15 minutes). The preset draws its training times late-heavy, "
+    "t = sigmoid(1 + z) with z ~ N(0, 1) (median 0.73), so about 3% of its steps see t < 0.3, where a plain solve "
+    "loses much of the chairs' and stools' support grids. `loc05/run`: location 0.5 (`logit_normal_loc: 0.5`: 9% "
+    "of the times below 0.3), trained for 15 minutes, which made 9,317 steps on a faster day of the same VM; "
+    "`loc05s1/run`: the same at seed 1 for 8,300 steps (`--steps 8300`, the baselines' median); `mix03/run`: "
+    "location 1 with 30% of the times drawn uniformly instead (`time_uniform_share: 0.3`: 11% below 0.3, the late "
+    "emphasis kept), 8,300 steps; `sparse1/run`: [sparse-row loss weights](training.md#sparse-rows) with gamma 1 "
+    "and K = 16 (`sparse_weight: 1`: a leg's row weighs about twice a table top's), 8,300 steps. ")
 DEMO_PRESET_EVAL_INTRO = (
     "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
     "`seed1/run` and `seed2/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
@@ -833,10 +835,11 @@ SECTIONS = [
             "bench/bench_sampling.py", ("demo_preset_eval72_demo", "demo_preset_eval72_seed1",
                                         "demo_preset_eval72_seed2"),
             _trainings_with(DEMO_PRESET_EVAL_INTRO)),
-    Section("time-sampler", "Early training times for the layout: the time sampler on the demo's preset",
+    Section("support-levers", "Aimed at the legs' grids: the time sampler and sparse-row weights",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_seed1", "demo_preset_seed2",
-                                        "demo_preset_loc05", "demo_preset_mix03"),
-            _trainings_with(TIME_SAMPLER_INTRO)),
+                                        "demo_preset_loc05", "demo_preset_loc05_seed1", "demo_preset_mix03",
+                                        "demo_preset_sparse1"),
+            _trainings_with(SUPPORT_LEVERS_INTRO)),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),
@@ -846,10 +849,12 @@ SECTIONS = [
             "bench/bench_row_spacing.py",
             ("row_spacing_small", "row_spacing_demo", "row_spacing_spacing1", "row_spacing_fourier6",
              "row_spacing_rows_demo", "row_spacing_repel_demo", "row_spacing_lower_demo",
-             "row_spacing_lower_demo8k", "row_spacing_lower_loc05", "row_spacing_lower_mix03"),
+             "row_spacing_lower_demo8k", "row_spacing_lower_loc05", "row_spacing_lower_mix03",
+             "row_spacing_lower_loc05_seed1", "row_spacing_lower_sparse1"),
             row_spacing),
     Section("layout-time", "Where along the solve the legs' grids are lost", "bench/bench_layout_time.py",
-            ("layout_time_demo8k", "layout_time_loc05", "layout_time_mix03"), layout_time),
+            ("layout_time_demo8k", "layout_time_loc05", "layout_time_mix03", "layout_time_sparse1"),
+            layout_time),
     Section("sampling", "Sampling settings on a cpu-small demo model", "bench/bench_sampling.py",
             ("sampling_demo", "sampling_demo_more"), sampling),
     Section("sampling-medium", "Sampling settings on a cpu-medium demo model (bf16)", "bench/bench_sampling.py",

@@ -31,6 +31,9 @@ def test_a_chain_of_grids_weighs_more_than_a_sheet():
     assert torch.allclose(sparse_row_weights(_table(), 16, 0.0), torch.ones(1, 120))
     half = sparse_row_weights(_table(), 16, 0.5)[0]
     assert 1.0 < half[100:].mean() < w[100:].mean()  # gamma sets how strongly
+    floored = sparse_row_weights(_table(), 16, 1.0, floor=1.0)[0]
+    assert floored.min().item() == pytest.approx(1.0) and torch.equal(floored[100:], w[100:].clamp_min(1.0))
+    assert (floored[:100] >= w[:100]).all() and (floored[:100] > w[:100]).any()  # the sheet rows are raised to 1
     with pytest.raises(ValueError, match="sparse_neighbours"):
         sparse_row_weights(_table(), 120, 1.0)
 
@@ -46,7 +49,7 @@ def test_each_row_carries_its_weight_through_a_row_subset(tmp_path, monkeypatch)
     batches, weights = [], []
     real_batch, real_loss = trainer.make_batch, trainer.flow_matching_loss
     # stand-in weights a row can be recognised by: its own first SDF value
-    monkeypatch.setattr(trainer, "sparse_row_weights", lambda raw, k, g: raw[..., 4].clone())
+    monkeypatch.setattr(trainer, "sparse_row_weights", lambda raw, k, g, f: raw[..., 4].clone())
 
     def batch_spy(x1, *args, **kwargs):
         batches.append(x1.clone())

@@ -50,6 +50,7 @@ class TrainConfig:
     space_margin: float = 1.0           # the space loss is silent within space_margin lattice spacings of the surface
     sparse_weight: float = 0.0          # gamma of the sparse-row loss weights (msdf.flow.sparse_rows); 0 = off
     sparse_neighbours: int = 16         # their K: a row's distance to its K-th nearest other centre
+    sparse_floor: float = 0.0           # their lower bound after the mean-1 normalisation; 1 = only raise weights
     self_condition: float = 0.0         # share of each batch trained on its own estimate (msdf.flow.self_condition)
     geometry_end: float = 1.0           # time the centre/half-width columns reach the data (msdf.flow.path); 1 = CondOT
     values_end: float = 1.0             # time the k^3 SDF-value columns reach the data; 1 = CondOT
@@ -101,6 +102,7 @@ class TrainConfig:
             "space_margin": self.space_margin >= 0,
             "sparse_weight": self.sparse_weight >= 0,
             "sparse_neighbours": self.sparse_neighbours >= 1,
+            "sparse_floor": self.sparse_floor >= 0,
             "self_condition": 0.0 <= self.self_condition <= 1.0,
             "geometry_end": 0.0 < self.geometry_end <= 1.0,
             "values_end": 0.0 < self.values_end <= 1.0,

@@ -7,10 +7,11 @@ from a sheet (both are even); the K-th neighbour can: on a sheet of spacing h it
 on a chain about ``h K / 2``. For each stored shape with centres ``p`` (n, 3)::
 
     r_i = |p_i - p_(K)(i)|                         distance to the K-th nearest other centre
-    w_i = (r_i / median_j r_j)^gamma,   then w <- w / mean_j w_j      (mean 1 over the shape's rows)
+    w_i = (r_i / median_j r_j)^gamma,   then w <- max(w / mean_j w_j, f)    (mean 1 over the shape's rows, floor f)
 
 and the flow-matching loss of row i is weighted by ``w_i`` (``TrainConfig.sparse_weight`` = gamma, 0 = off;
-``sparse_neighbours`` = K). Weighting a row's loss by a function of its target tilts what the network learns
+``sparse_neighbours`` = K; ``sparse_floor`` = f: 0 lets sheet rows fall below 1 so that a shape's mean stays 1,
+1 only ever raises a row's weight). Weighting a row's loss by a function of its target tilts what the network learns
 towards those targets: the minimiser of ``E[w |u - u_target|^2]`` at ``x_t`` is ``E[w u_target | x_t] / E[w |
 x_t]``, the velocity of a flow whose rows go to heavy targets more often. The weights are a property of the data,
 computed once from the raw centres and carried with each row through a row subset.
@@ -24,10 +25,9 @@ from msdf.rows import CENTERS
 CHUNK = 32  # shapes per distance matrix: (CHUNK, n, n) floats at a time
 
 
-def sparse_row_weights(raw: torch.Tensor, neighbours: int, power: float) -> torch.Tensor:
-    """Per-row loss weights (N, n), mean 1 per shape, of raw M-SDF matrices ``raw`` (N, n, 4 + k^3) (module doc).
-
-    ``neighbours`` K must satisfy ``1 <= K < n``; ``power`` gamma = 0 gives all ones."""
+def sparse_row_weights(raw: torch.Tensor, neighbours: int, power: float, floor: float = 0.0) -> torch.Tensor:
+    """Per-row loss weights (N, n) of raw M-SDF matrices ``raw`` (N, n, 4 + k^3): mean 1 per shape, then at least
+    ``floor`` (module doc). ``neighbours`` K must satisfy ``1 <= K < n``; ``power`` gamma = 0 gives all ones."""
     n = raw.shape[1]
     if not 1 <= neighbours < n:
         raise ValueError(f"sparse_neighbours must lie in [1, {n - 1}] for shapes of {n} rows (got {neighbours})")
@@ -36,5 +36,5 @@ def sparse_row_weights(raw: torch.Tensor, neighbours: int, power: float) -> torc
         dist = torch.cdist(chunk, chunk)  # (c, n, n); the zero self-distance is the 0-th neighbour
         r = dist.kthvalue(neighbours + 1, dim=-1).values.clamp_min(1e-12)  # (c, n)
         w = (r / r.median(dim=-1, keepdim=True).values).pow(power)
-        out.append(w / w.mean(dim=-1, keepdim=True))
+        out.append((w / w.mean(dim=-1, keepdim=True)).clamp_min(floor))
     return torch.cat(out).float()

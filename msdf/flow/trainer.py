@@ -309,7 +309,7 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
     else:
         normalizer = Normalizer.from_stats(store.stats(train_idx))
     data = normalizer.normalize(raw)
-    row_weights = (sparse_row_weights(raw, config.sparse_neighbours, config.sparse_weight)
+    row_weights = (sparse_row_weights(raw, config.sparse_neighbours, config.sparse_weight, config.sparse_floor)
                    if config.sparse_weight > 0 else None)  # (N, n)
     # the field loss's scale: the SDF values' overall std over the training shapes (computed only when used)
     value_std = float(raw[train_idx, :, VALUES].std()) if config.field_weight > 0 or config.space_weight > 0 else 1.0
