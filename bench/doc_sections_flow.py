@@ -528,7 +528,9 @@ SUPPORT_LEVERS_INTRO = (
     "`loc05s1/run`: the same at seed 1 for 8,300 steps (`--steps 8300`, the baselines' median); `mix03/run`: "
     "location 1 with 30% of the times drawn uniformly instead (`time_uniform_share: 0.3`: 11% below 0.3, the late "
     "emphasis kept), 8,300 steps; `sparse1/run`: [sparse-row loss weights](training.md#sparse-rows) with gamma 1 "
-    "and K = 16 (`sparse_weight: 1`: a leg's row weighs about twice a table top's), 8,300 steps. ")
+    "and K = 16 (`sparse_weight: 1`: a leg's row weighs about twice a table top's, and sheet rows fall below 1 so "
+    "that a shape's mean stays 1), 8,300 steps; `sparse1f/run`: the same with the weights floored at 1 "
+    "(`sparse_floor: 1`: sheets keep 1, only the chains weigh more), 8,300 steps. ")
 DEMO_PRESET_EVAL_INTRO = (
     "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
     "`seed1/run` and `seed2/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
@@ -765,8 +767,9 @@ def layout_time(*files: Data) -> str:
                          *[fixed(r[c]["lower"], 3) for c in classes], *[fixed(r[c]["spacing"], 2) for c in classes]])
     repel = st["repulsion"]
     return ("Each held-out reference of the classes that stand on legs or a pedestal (" + ", ".join(classes)
-            + f"; {num(st['references'])} references) takes the training store's next encoding of its class, noised "
-            "to time s on the run's path with the reference's seed (x_s = (1 − s) ε + s x1), and the run's guided ODE "
+            + f"; {num(st['references'])} references) takes the training store's next encoding of its class, "
+            "noised to time s on the run's path with the reference's seed (x_s = (1 − s) ε + s x1), and the run's "
+            "guided ODE "
             f"integrates it from s to 1 ({st['solver']} at {st['nfe_full']} (1 − s) NFE, at least 8; guidance w at "
             "t in [{:g}, {:g})".format(*st["guidance_interval"])
             + (f"; grid repulsion {repel['strength']:g}@{repel['radius']:g}" if repel["strength"] else "")
@@ -838,7 +841,7 @@ SECTIONS = [
     Section("support-levers", "Aimed at the legs' grids: the time sampler and sparse-row weights",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_seed1", "demo_preset_seed2",
                                         "demo_preset_loc05", "demo_preset_loc05_seed1", "demo_preset_mix03",
-                                        "demo_preset_sparse1"),
+                                        "demo_preset_sparse1", "demo_preset_sparse1f"),
             _trainings_with(SUPPORT_LEVERS_INTRO)),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
@@ -850,7 +853,7 @@ SECTIONS = [
             ("row_spacing_small", "row_spacing_demo", "row_spacing_spacing1", "row_spacing_fourier6",
              "row_spacing_rows_demo", "row_spacing_repel_demo", "row_spacing_lower_demo",
              "row_spacing_lower_demo8k", "row_spacing_lower_loc05", "row_spacing_lower_mix03",
-             "row_spacing_lower_loc05_seed1", "row_spacing_lower_sparse1"),
+             "row_spacing_lower_loc05_seed1", "row_spacing_lower_sparse1", "row_spacing_lower_sparse1f"),
             row_spacing),
     Section("layout-time", "Where along the solve the legs' grids are lost", "bench/bench_layout_time.py",
             ("layout_time_demo8k", "layout_time_loc05", "layout_time_mix03", "layout_time_sparse1"),
