@@ -148,9 +148,9 @@ def test_nonfinite_loss_stops_and_keeps_last_good(tmp_path, monkeypatch, capsys)
     real = trainer_mod.flow_matching_loss
     calls = {"n": 0}
 
-    def flaky(pred, target, weight=None):
+    def flaky(pred, target, weight=None, row_weight=None):
         calls["n"] += 1
-        loss = real(pred, target, weight)
+        loss = real(pred, target, weight, row_weight)
         return loss * float("nan") if calls["n"] == 4 else loss
 
     monkeypatch.setattr(trainer_mod, "flow_matching_loss", flaky)
