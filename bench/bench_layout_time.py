@@ -37,6 +37,7 @@ from bench.bench_row_spacing import NFE, per_class  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.choices import REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT  # noqa: E402
 from msdf.evaluation import load_reference, requested_conditions  # noqa: E402
+from msdf.flow.condition import Condition  # noqa: E402
 from msdf.flow.sampler import FlowSampler, source_noise  # noqa: E402
 from msdf.flow.solvers import solve  # noqa: E402
 
@@ -48,7 +49,8 @@ def nfe_from(s: float) -> int:
     return max(8, int(round(NFE * (1.0 - s))) // 2 * 2)
 
 
-def from_data(sampler: FlowSampler, cond, x1: torch.Tensor, seeds: list[int], s: float, guidance: float) -> torch.Tensor:
+def from_data(sampler: FlowSampler, cond: Condition, x1: torch.Tensor, seeds: list[int], s: float,
+              guidance: float) -> torch.Tensor:
     """Raw matrices (B, n, dim) integrated from ``x1`` (B, n, dim, normalised) noised to time ``s`` with ``seeds``."""
     eps = source_noise(seeds, (sampler.n, sampler.dim), sampler.device)
     x_s = sampler.path.interpolate(eps, x1, torch.full((len(x1),), s))
