@@ -39,7 +39,6 @@ from msdf.choices import REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT  # noqa: E4
 from msdf.evaluation import load_reference, requested_conditions  # noqa: E402
 from msdf.flow.condition import Condition  # noqa: E402
 from msdf.flow.sampler import FlowSampler, source_noise  # noqa: E402
-from msdf.flow.solvers import solve  # noqa: E402
 
 SUPPORTED = ("chair", "stool", "table")  # the classes that stand on legs or a pedestal
 
@@ -52,11 +51,9 @@ def nfe_from(s: float) -> int:
 def from_data(sampler: FlowSampler, cond: Condition, x1: torch.Tensor, seeds: list[int], s: float,
               guidance: float) -> torch.Tensor:
     """Raw matrices (B, n, dim) integrated from ``x1`` (B, n, dim, normalised) noised to time ``s`` with ``seeds``."""
-    eps = source_noise(seeds, (sampler.n, sampler.dim), sampler.device)
-    x_s = sampler.path.interpolate(eps, x1, torch.full((len(x1),), s))
-    nfe = nfe_from(s)
     with torch.no_grad():
-        out, _ = sampler.solve(cond, x_s, lambda v, x: solve(v, x, "midpoint", nfe, t0=s), guidance, quiet=True)
+        out, _ = sampler.solve_from(cond, source_noise(seeds, (sampler.n, sampler.dim), sampler.device), x1, s,
+                                    nfe_from(s), guidance)
     return sampler.matrices(out)
 
 

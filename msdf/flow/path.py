@@ -147,7 +147,7 @@ def sample_time(
 
     ``uniform_share`` p mixes the two: each time is uniform with probability p, else drawn from ``kind``, i.e. the
     density ``p + (1 - p) q(t)``. A late logit-normal (loc 1) leaves about 3% of the draws below t = 0.3, where the
-    flow decides where the rows go; a share p adds 0.3 p there.
+    flow decides where the rows go; a share p makes that 0.3 p + 0.03 (1 - p).
     """
     if not 0.0 <= uniform_share <= 1.0:
         raise ValueError(f"uniform_share must lie in [0, 1] (got {uniform_share})")

@@ -385,13 +385,20 @@ class FlowSampler:
                                  seeds=seeds)
         for r in range(restart.count):
             eps = temperature * source_noise(seeds, (self.n, self.dim), self.device, draw=r + 1)
-            x_t = self.path.interpolate(eps, x1, torch.full((len(x1),), restart.t, device=x1.device))
-            x1, again = self.solve(cond, x_t,
-                                   lambda v, x: solve(v, x, "midpoint", restart.nfe, t0=restart.t), guidance,
-                                   batch_size, quiet=True)
+            x1, again = self.solve_from(cond, eps, x1, restart.t, restart.nfe, guidance, batch_size)
             timings["ode_s"] += again["ode_s"]
             timings["nfe"] += again["nfe"]
         return self.matrices(x1), timings
+
+    def solve_from(self, cond: Condition, eps: Tensor, x1: Tensor, t: float, nfe: int,
+                   guidance: float = GUIDANCE_DEFAULT, batch_size: int = 16) -> tuple[Tensor, dict[str, Any]]:
+        """Noise the normalised ``x1`` (B, n, dim) back to time ``t`` with ``eps`` (B, n, dim), ``x_t = path
+        .interpolate(eps, x1, t)``, and integrate the guided ODE from ``t`` to 1 (midpoint, ``nfe`` evaluations):
+        one restart pass, or a solve started from data. Returns ``(x1 (B, n, dim) normalised, timings)`` as
+        :meth:`solve`."""
+        x_t = self.path.interpolate(eps, x1, torch.full((len(x1),), t, device=x1.device))
+        return self.solve(cond, x_t, lambda v, x: solve(v, x, "midpoint", nfe, t0=t), guidance, batch_size,
+                          quiet=True)
 
     # ---- normalisation --------------------------------------------------------------------------------------------
     def denormalize(self, x: Tensor) -> Tensor:
