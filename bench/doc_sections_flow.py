@@ -538,8 +538,7 @@ PRESET_KNOBS_INTRO = (
     "--k 5 --refine-steps 25`: larger grids, wider node spacing) and trained with the preset for 15 minutes; its "
     "128-row cap (`train_rows`) is then every row, so a step sees as many tokens as the baseline's and the whole "
     "shape; 9,002 steps. `lr4e3/run`: the preset at twice its learning rate (`lr: 0.004`, cosine to 4e-4), "
-    "15 minutes, 9,008 steps on a faster stretch of the same VM; its validation loss at 7,000 steps was 0.348 "
-    "against `demo/run`'s 0.358 (same split), and 0.341 at the end against 0.353. ")
+    "15 minutes, 9,008 steps on a faster stretch of the same VM. ")
 DEMO_PRESET_EVAL_INTRO = (
     "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
     "`seed1/run` and `seed2/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
