@@ -538,7 +538,8 @@ PRESET_KNOBS_INTRO = (
     "--k 5 --refine-steps 25`: larger grids, wider node spacing) and trained with the preset for 15 minutes; its "
     "128-row cap (`train_rows`) is then every row, so a step sees as many tokens as the baseline's and the whole "
     "shape; 9,002 steps; `n128s1/run`: the same at training seed 1 for 9,000 steps (`--steps 9000`). `lr4e3/run`: the preset at twice its learning rate (`lr: 0.004`, cosine to 4e-4), "
-    "15 minutes, 9,008 steps on a faster stretch of the same VM. ")
+    "15 minutes, 9,008 steps on a faster stretch of the same VM; `lr4e3s1/run`: the same at training seed 1 for "
+    "9,000 steps. ")
 DEMO_PRESET_EVAL_INTRO = (
     "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
     "`seed1/run` and `seed2/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
@@ -853,7 +854,8 @@ SECTIONS = [
             _trainings_with(SUPPORT_LEVERS_INTRO)),
     Section("preset-knobs", "The demo's preset in bf16: fewer, larger grids and a higher learning rate",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_seed1", "demo_preset_seed2",
-                                        "demo_preset_n128", "demo_preset_n128_seed1", "demo_preset_lr4e3"),
+                                        "demo_preset_n128", "demo_preset_n128_seed1", "demo_preset_lr4e3",
+                                        "demo_preset_lr4e3_seed1"),
             _trainings_with(PRESET_KNOBS_INTRO)),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
