@@ -454,22 +454,24 @@ def _training_label(st: Data) -> str:
     if "step" in st:
         label += (f" ({num(st['step'])} steps, width {st['model']['width']}, depth {st['model']['depth']}"
                   + (", distance-biased attention" if st["model"].get("locality") else "")
-                  + (", predicts the clean estimate" if st["model"].get("prediction") == "data" else "") + ")")
+                  + (", predicts the clean estimate" if st["model"].get("prediction") == "data" else "")
+                  + (f", sample seed {st['seed']}" if st.get("seed") else "") + ")")
     return label
 
 
-def sampling_trainings(*files: Data) -> str:
-    """The same sampling settings on several trainings (``bench/bench_sampling.py``, one file per run)."""
+def sampling_trainings(*files: Data, vary: tuple[str, ...] = ()) -> str:
+    """The same sampling settings on several trainings (``bench/bench_sampling.py``, one file per run); ``vary``:
+    the protocol keys the files may differ in (:func:`_sampling_protocol`)."""
     rows = [[_training_label(d["settings"]), *_sampling_row(name, r, d["settings"])]
             for d in files for name, r in d["rows"].items()]
     return ("Several trainings; the rows of one training share its model and sample seeds, so they differ only "
-            f"in sampling. {_sampling_protocol(files)}\n\n"
+            f"in sampling. {_sampling_protocol(files, vary)}\n\n"
             + table(["training", *_SAMPLING_COLUMNS], rows))
 
 
-def _trainings_with(intro: str) -> Callable[..., str]:
+def _trainings_with(intro: str, vary: tuple[str, ...] = ()) -> Callable[..., str]:
     """A section body: ``intro`` (what each training is), then :func:`sampling_trainings` of the section's files."""
-    return lambda *files: intro + sampling_trainings(*files)
+    return lambda *files: intro + sampling_trainings(*files, vary=vary)
 
 
 # What each training of a multi-training bench_sampling section is (the section bodies' intros).
@@ -539,7 +541,8 @@ PRESET_KNOBS_INTRO = (
     "128-row cap (`train_rows`) is then every row, so a step sees as many tokens as the baseline's and the whole "
     "shape; 9,002 steps; `n128s1/run`: the same at training seed 1 for 9,000 steps (`--steps 9000`). `lr4e3/run`: the preset at twice its learning rate (`lr: 0.004`, cosine to 4e-4), "
     "15 minutes, 9,008 steps on a faster stretch of the same VM; `lr4e3s1/run`: the same at training seed 1 for "
-    "9,000 steps. ")
+    "9,000 steps. The row marked *sample seed 1* samples `demo/run` again with sample seeds 1 + j and the "
+    "references' point clouds drawn with seed 1: the spread that sampling alone adds to one training's row. ")
 DEMO_PRESET_EVAL_INTRO = (
     "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
     "`seed1/run` and `seed2/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
@@ -855,8 +858,8 @@ SECTIONS = [
     Section("preset-knobs", "The demo's preset in bf16: fewer, larger grids and a higher learning rate",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_seed1", "demo_preset_seed2",
                                         "demo_preset_n128", "demo_preset_n128_seed1", "demo_preset_lr4e3",
-                                        "demo_preset_lr4e3_seed1"),
-            _trainings_with(PRESET_KNOBS_INTRO)),
+                                        "demo_preset_lr4e3_seed1", "demo_preset_base_seed1samples"),
+            _trainings_with(PRESET_KNOBS_INTRO, vary=("seed",))),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),
