@@ -539,9 +539,10 @@ PRESET_KNOBS_INTRO = (
     "of 5³). `n128/run`: the same 360 synthetic shapes encoded as n = 128 grids of 5³ (`msdf preprocess --grids 128 "
     "--k 5 --refine-steps 25`: larger grids, wider node spacing) and trained with the preset for 15 minutes; its "
     "128-row cap (`train_rows`) is then every row, so a step sees as many tokens as the baseline's and the whole "
-    "shape; 9,002 steps; `n128s1/run`: the same at training seed 1 for 9,000 steps (`--steps 9000`). `lr4e3/run`: the preset at twice its learning rate (`lr: 0.004`, cosine to 4e-4), "
-    "15 minutes, 9,008 steps on a faster stretch of the same VM; `lr4e3s1/run`: the same at training seed 1 for "
-    "9,000 steps. The row marked *sample seed 1* samples `demo/run` again with sample seeds 1 + j and the "
+    "shape; 9,002 steps; `n128s1/run`: the same at training seed 1 for 9,000 steps (`--steps 9000`). "
+    "`lr4e3/run`: the preset at twice its learning rate (`lr: 0.004`, cosine to 4e-4), 15 minutes on the same day "
+    "as `n128/run`, 9,008 steps (so a step costs the same at n = 128 and 256); `lr4e3s1/run`: the same at training "
+    "seed 1 for 9,000 steps. The row marked *sample seed 1* samples `demo/run` again with sample seeds 1 + j and the "
     "references' point clouds drawn with seed 1: the spread that sampling alone adds to one training's row. ")
 DEMO_PRESET_EVAL_INTRO = (
     "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
