@@ -19,6 +19,8 @@ class EMA:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
         self.module = copy.deepcopy(model).eval().requires_grad_(False)
+        self._params = list(self.module.parameters())
+        self._buffers = list(self.module.buffers())
 
     def current_decay(self, step: int) -> float:
         """The warmed-up decay used at optimiser step ``step`` (0-based)."""
@@ -26,9 +28,9 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
-        """Move the average towards ``model``'s current parameters (buffers are copied)."""
+        """Move the average towards ``model``'s current parameters (buffers are copied): one ``foreach`` lerp over
+        all parameter tensors (the average is a copy of the model, so every pair shares dtype and device)."""
         d = self.current_decay(step)
-        for e, p in zip(self.module.parameters(), model.parameters()):
-            e.lerp_(p.detach().to(e.dtype), 1.0 - d)
-        for e, b in zip(self.module.buffers(), model.buffers()):
+        torch._foreach_lerp_(self._params, [p.detach() for p in model.parameters()], 1.0 - d)
+        for e, b in zip(self._buffers, model.buffers()):
             e.copy_(b)

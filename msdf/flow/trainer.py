@@ -19,7 +19,7 @@ fitted on the training shapes' centres, :mod:`msdf.flow.slots`). One step, for a
                                                              (+ center_weight * L_center, msdf.flow.center_loss)
                                                              (+ spacing_weight * L_spacing, msdf.flow.spacing_loss)
                                                              (+ space_weight * L_space, msdf.flow.space_loss)
-    AdamW step (warm-up + cosine/constant LR, grad-norm clipping), EMA update.
+    AdamW step (torch's fused kernel; warm-up + cosine/constant LR, grad-norm clipping), EMA update.
 
 A non-finite loss or gradient norm stops training before the optimiser step, with a message; the last committed
 checkpoint is kept untouched.  Training stops at whichever of ``config.steps`` / ``config.minutes`` comes first and
@@ -326,8 +326,9 @@ def _train(store: Any, config: TrainConfig, run_dir: Path, dev: torch.device, dd
         model.slot_embed.template.copy_(template)
     model = model.to(dev)
     ema = EMA(model, config.ema_decay)
+    # fused: one kernel for the whole update instead of torch's per-tensor loop on the CPU (bench/bench_optimizer.py)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.betas),
-                            weight_decay=config.weight_decay)
+                            weight_decay=config.weight_decay, fused=True)
     progress: dict[str, Any] = {"step": 0, "elapsed_s": 0.0, "samples_seen": 0, "history": []}
     if weights is not None:
         model.load_state_dict(weights[0])
