@@ -5,10 +5,13 @@ per parameter tensor) and an EMA that lerps each parameter tensor in its own cal
 1. The update alone, on each preset's model (``cpu-small``, ``cpu-medium``, ``paper``; float32 parameters with
    random gradients): milliseconds of one ``AdamW.step`` and of one EMA update, median of ``--repeats`` blocks of
    ``--block-s`` seconds each after one warm-up call.
-2. Whole training steps of the CPU presets at the demo's representation (n = 256 grids of 5^3, each preset in its
-   own precision: ``cpu-medium`` in bf16 where the CPU has it natively) by :func:`bench.bench_precision.timed_train`:
-   ``samples/s = S * batch / (T(2 S) - T(S))``, median over ``--repeats``, baseline and trainer alternating so both
-   see the same machine load. The baseline runs the same trainer with the two updates swapped back in.
+2. Inside training: runs of ``--train-steps`` steps of the CPU presets at the demo's representation (n = 256 grids
+   of 5^3, each preset in its own precision: ``cpu-medium`` in bf16 where the CPU has it natively) by
+   :func:`bench.bench_precision.timed_train`, the baseline (the same trainer with the two updates swapped back in)
+   and the trainer alternating, ``--repeats`` times. Per run: milliseconds per whole step (the first optimiser
+   step's start to the last one's end, over steps - 1) and per update (the AdamW step, timed by torch's global
+   optimiser hooks, plus the EMA update); medians of the runs. The update's milliseconds are timed call by call;
+   the whole step's carry the machine's noise.
 
 Writes ``bench/results/optimizer.json`` (or ``--out``) and prints tables. Timings on a shared machine are inflated;
 compare rows of the same run.
@@ -25,11 +28,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_precision import K, N, STEPS, timed_train  # noqa: E402
+from bench.bench_precision import K, N, timed_train  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.flow import checkpoint as ckpt  # noqa: E402
 from msdf.flow.config import build_config  # noqa: E402
@@ -102,35 +106,76 @@ def update_times(presets: list[str], block_s: float, repeats: int) -> list[dict]
     return rows
 
 
-def training_rates(presets: list[str], repeats: int) -> list[dict]:
-    """One row per CPU preset: steady-state samples/s of the baseline and of the trainer (module doc)."""
+@contextlib.contextmanager
+def step_clock() -> Iterator[dict[str, float]]:
+    """Within the block, every optimiser step and EMA update adds its wall time to ``clock["update_s"]``, and
+    ``clock["first"]`` / ``clock["last"]`` hold the times of the first step's start and the last step's end."""
+    clock = {"update_s": 0.0, "first": float("nan"), "last": float("nan"), "steps": 0}
+    started = [0.0]
+
+    def pre(opt, args, kwargs):
+        started[0] = time.perf_counter()
+        if clock["steps"] == 0:
+            clock["first"] = started[0]
+
+    def post(opt, args, kwargs):
+        clock["last"] = time.perf_counter()
+        clock["update_s"] += clock["last"] - started[0]
+        clock["steps"] += 1
+
+    update = EMA.update
+
+    def timed_update(self, model, step):
+        t0 = time.perf_counter()
+        update(self, model, step)
+        clock["update_s"] += time.perf_counter() - t0
+
+    hooks = [register_optimizer_step_pre_hook(pre),
+             register_optimizer_step_post_hook(post)]
+    EMA.update = timed_update
+    try:
+        yield clock
+    finally:
+        EMA.update = update
+        for h in hooks:
+            h.remove()
+
+
+def training_steps(presets: list[str], steps: int, repeats: int) -> list[dict]:
+    """One row per CPU preset: milliseconds per whole training step and per update (AdamW step + EMA update) inside
+    it, baseline and trainer (module doc); medians of the repeats."""
     store = ArrayStore(np.random.default_rng(0).normal(size=(16, N, 4 + K ** 3)).astype(np.float32), K,
                        labels=["a", "b"] * 8)
     rows = []
     for preset in presets:
         cfg = build_config(preset)
-        mode, s, batch = "bf16" if cfg.bf16 else "float32", STEPS[preset], cfg.batch_size
-        rates: dict[str, list[float]] = {"baseline": [], "trainer": []}
+        mode = "bf16" if cfg.bf16 else "float32"
+        runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "trainer": []}
         for r in range(repeats):
-            for name in rates:
-                with baseline_updates() if name == "baseline" else contextlib.nullcontext():
-                    short, long = (timed_train(store, preset, mode, n, r) for n in (s, 2 * s))
-                rates[name].append(s * batch / (long - short))
-        row = {"preset": preset, "mode": mode, "batch": batch, "steps": s,
-               **{f"{k}_samples_per_s": statistics.median(v) for k, v in rates.items()},
-               **{f"all_{k}_samples_per_s": v for k, v in rates.items()}}
-        row["speedup"] = row["trainer_samples_per_s"] / row["baseline_samples_per_s"]
+            for name in runs:
+                with baseline_updates() if name == "baseline" else contextlib.nullcontext(), step_clock() as clock:
+                    timed_train(store, preset, mode, steps, r)
+                # the first step's start to the last step's end spans steps - 1 whole steps
+                runs[name].append((1e3 * (clock["last"] - clock["first"]) / (steps - 1),
+                                   1e3 * clock["update_s"] / clock["steps"]))
+        row = {"preset": preset, "mode": mode, "batch": cfg.batch_size, "steps": steps}
+        for name, values in runs.items():
+            row[f"{name}_step_ms"] = statistics.median(v[0] for v in values)
+            row[f"{name}_update_ms"] = statistics.median(v[1] for v in values)
+            row[f"all_{name}"] = values
         rows.append(row)
-        print(f"  {preset:10s} {mode:8s} baseline {row['baseline_samples_per_s']:6.1f} samples/s, trainer "
-              f"{row['trainer_samples_per_s']:6.1f} samples/s ({row['speedup']:.3f}x, median of {repeats})",
-              flush=True)
+        print(f"  {preset:10s} {mode:8s} ms per step (update inside it): baseline {row['baseline_step_ms']:6.1f} "
+              f"({row['baseline_update_ms']:5.2f}), trainer {row['trainer_step_ms']:6.1f} "
+              f"({row['trainer_update_ms']:5.2f}), median of {repeats}", flush=True)
     return rows
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="*", default=["cpu-small", "cpu-medium", "paper"])
-    ap.add_argument("--train-presets", nargs="*", default=["cpu-small", "cpu-medium"], choices=list(STEPS))
+    ap.add_argument("--train-presets", nargs="*", default=["cpu-small", "cpu-medium"],
+                    choices=["cpu-small", "cpu-medium"])
+    ap.add_argument("--train-steps", type=int, default=150, help="steps of each timed training run")
     ap.add_argument("--block-s", type=float, default=0.5, help="seconds per timed block of the update alone")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default="optimizer")
@@ -138,7 +183,7 @@ def main() -> int:
     print(f"the update alone ({torch.get_num_threads()} threads), baseline -> trainer:")
     updates = update_times(args.presets, args.block_s, args.repeats)
     print("whole training steps:")
-    rates = training_rates(args.train_presets, args.repeats)
+    rates = training_steps(args.train_presets, args.train_steps, args.repeats)
     write_result(args.out, {"threads": torch.get_num_threads(), "n": N, "k": K, "updates": updates,
                             "training": rates,
                             "note": "timings on a shared machine are inflated; compare rows of the same run"})
