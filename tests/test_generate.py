@@ -60,8 +60,9 @@ def test_condition_and_guidance_change_the_samples(sampler):
     solver = make_solver("midpoint", 8)
     mats, _ = sampler.sample(sampler.condition(prompts=["a small shape", "a large shape", "a small shape"]),
                              [0, 0, 0], solver, quiet=True)
-    # identical up to float32 rounding (multi-threaded kernels may split a batch differently under load)
-    assert (mats[0] - mats[2]).abs().max() < 1e-7
+    # identical up to float32 rounding, a few ulps at the entries' magnitude (below 1): multi-threaded kernels may
+    # split a batch differently under load, and batch positions may round differently
+    assert (mats[0] - mats[2]).abs().max() < 1e-6
     assert (mats[0] - mats[1]).abs().max() > 1e-6
     g1, _ = sampler.sample(sampler.condition(classes=["small"]), [0], solver, guidance=1.0, quiet=True)
     g3, _ = sampler.sample(sampler.condition(classes=["small"]), [0], solver, guidance=3.0, quiet=True)
