@@ -574,7 +574,9 @@ PRESET_KNOBS_INTRO = (
     "`geom3/run`: the loss weights the 4 centre/half-width columns 3 times the values instead of the preset's 10 "
     "(`geometry_weight: 3`; rescaled to mean 1, the geometry's share of the weight falls from 24% to 9%), 8,300 "
     "steps (`--steps 8300`, the baselines' median); a second training was stopped once this one came out below all "
-    "three baselines in wholeness and above them in 1-NNA. `fused/run`: the preset as it trains now, with torch's "
+    "three baselines in wholeness and above them in 1-NNA. `geom20/run`: the other way, the geometry columns "
+    "weighted 20 times the values (`geometry_weight: 20`: the geometry's share of the weight rises to 39%), 8,300 "
+    "steps; `geom20s1/run`: the same at training seed 1. `fused/run`: the preset as it trains now, with torch's "
     "fused AdamW and one foreach EMA lerp per step ([optimiser step](training.md#optimiser-step)), 15 minutes at "
     "seed 0 like `demo/run`: 8,757 steps on this day (step counts of other days do not compare). Its file also "
     "records each class's own 1-NNA (a class's 16 samples against its 16 references): bottles 100%, sofas 87.5%, "
@@ -894,11 +896,12 @@ SECTIONS = [
                                         "demo_preset_loc05", "demo_preset_loc05_seed1", "demo_preset_mix03",
                                         "demo_preset_sparse1", "demo_preset_sparse1f"),
             _trainings_with(SUPPORT_LEVERS_INTRO)),
-    Section("preset-knobs", "The demo's preset in bf16: fewer, larger grids, a higher learning rate, lighter geometry",
+    Section("preset-knobs", "The demo's preset in bf16: fewer, larger grids, a higher learning rate, the geometry weight",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_seed1", "demo_preset_seed2",
                                         "demo_preset_n128", "demo_preset_n128_seed1", "demo_preset_lr4e3",
                                         "demo_preset_lr4e3_seed1", "demo_preset_base_seed1samples",
-                                        "demo_preset_geom3", "demo_preset_fused"),
+                                        "demo_preset_geom3", "demo_preset_geom20", "demo_preset_geom20_seed1",
+                                        "demo_preset_fused"),
             _trainings_with(PRESET_KNOBS_INTRO, vary=("seed",))),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
