@@ -26,18 +26,16 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_precision import K, N, timed_train  # noqa: E402
+from bench.bench_precision import K, N, random_store, timed_train  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.flow import checkpoint as ckpt  # noqa: E402
 from msdf.flow.config import build_config  # noqa: E402
-from msdf.flow.dataset import ArrayStore  # noqa: E402
 from msdf.flow.ema import EMA  # noqa: E402
 
 
@@ -130,8 +128,7 @@ def step_clock() -> Iterator[dict[str, float]]:
         update(self, model, step)
         clock["update_s"] += time.perf_counter() - t0
 
-    hooks = [register_optimizer_step_pre_hook(pre),
-             register_optimizer_step_post_hook(post)]
+    hooks = [register_optimizer_step_pre_hook(pre), register_optimizer_step_post_hook(post)]
     EMA.update = timed_update
     try:
         yield clock
@@ -144,8 +141,7 @@ def step_clock() -> Iterator[dict[str, float]]:
 def training_steps(presets: list[str], steps: int, repeats: int) -> list[dict]:
     """One row per CPU preset: milliseconds per whole training step and per update (AdamW step + EMA update) inside
     it, baseline and trainer (module doc); medians of the repeats."""
-    store = ArrayStore(np.random.default_rng(0).normal(size=(16, N, 4 + K ** 3)).astype(np.float32), K,
-                       labels=["a", "b"] * 8)
+    store = random_store()
     rows = []
     for preset in presets:
         cfg = build_config(preset)
@@ -182,10 +178,10 @@ def main() -> int:
     args = ap.parse_args()
     print(f"the update alone ({torch.get_num_threads()} threads), baseline -> trainer:")
     updates = update_times(args.presets, args.block_s, args.repeats)
-    print("whole training steps:")
-    rates = training_steps(args.train_presets, args.train_steps, args.repeats)
+    print("inside training:")
+    inside = training_steps(args.train_presets, args.train_steps, args.repeats)
     write_result(args.out, {"threads": torch.get_num_threads(), "n": N, "k": K, "updates": updates,
-                            "training": rates,
+                            "training": inside,
                             "note": "timings on a shared machine are inflated; compare rows of the same run"})
     return 0
 

@@ -66,12 +66,18 @@ def timed_train(store: ArrayStore, preset: str, mode: str, steps: int, seed: int
 STEPS = {"cpu-small": 160, "cpu-medium": 60}
 
 
+def random_store() -> ArrayStore:
+    """16 standard-normal matrices at the demo's representation (n x (4 + k^3)) with two class labels: timing data
+    (what a step costs does not depend on the values)."""
+    return ArrayStore(np.random.default_rng(0).normal(size=(16, N, 4 + K ** 3)).astype(np.float32), K,
+                      labels=["a", "b"] * 8)
+
+
 def measure(presets: list[str], modes: list[str], steps: int | None, repeats: int) -> list[dict]:
     """One row per preset and mode (``modes``: keys of MODES, float32 first): steady-state samples/s, warm-up
     seconds (module doc), all repeats."""
     rows = []
-    store = ArrayStore(np.random.default_rng(0).normal(size=(16, N, 4 + K ** 3)).astype(np.float32), K,
-                       labels=["a", "b"] * 8)
+    store = random_store()
     for preset in presets:
         batch, s = build_config(preset).batch_size, steps or STEPS.get(preset, 60)
         for mode in modes:

@@ -60,7 +60,7 @@ def precision(d: Data) -> str:
 
 def optimizer(d: Data) -> str:
     """Per-step bookkeeping of training (``bench/bench_optimizer.py``): fused AdamW and one foreach EMA lerp against
-    torch's default per-tensor loops, alone and in whole training steps."""
+    torch's default per-tensor loops, alone and inside training."""
     updates = [[r["preset"], fixed(r["parameters"] / 1e6, 2), num(r["tensors"]), fixed(r["adamw_loop_ms"], 2),
                 fixed(r["adamw_fused_ms"], 2), fixed(r["ema_loop_ms"], 2), fixed(r["ema_foreach_ms"], 2)]
                for r in d["updates"]]
@@ -561,9 +561,9 @@ SUPPORT_LEVERS_INTRO = (
     "that a shape's mean stays 1), 8,300 steps; `sparse1f/run`: the same with the weights floored at 1 "
     "(`sparse_floor: 1`: sheets keep 1, only the chains weigh more), 8,300 steps. ")
 PRESET_KNOBS_INTRO = (
-    "Three more knobs of the demo's preset and its faster optimiser step, against the three bf16 trainings of [the preset](#demo-preset) "
-    "(`demo/run`, `seed1/run`, `seed2/run`: 8,203 to 8,455 steps in 15 minutes on the demo's store of n = 256 grids "
-    "of 5³). `n128/run`: the same 360 synthetic shapes encoded as n = 128 grids of 5³ (`msdf preprocess --grids 128 "
+    "Three more knobs of the demo's preset and its faster optimiser step, against the three bf16 trainings of "
+    "[the preset](#demo-preset) (`demo/run`, `seed1/run`, `seed2/run`: 8,203 to 8,455 steps in 15 minutes on the "
+    "demo's store of n = 256 grids of 5³). `n128/run`: the same 360 synthetic shapes encoded as n = 128 grids of 5³ (`msdf preprocess --grids 128 "
     "--k 5 --refine-steps 25`: larger grids, wider node spacing) and trained with the preset for 15 minutes; its "
     "128-row cap (`train_rows`) is then every row, so a step sees as many tokens as the baseline's and the whole "
     "shape; 9,002 steps; `n128s1/run`: the same at training seed 1 for 9,000 steps (`--steps 9000`). "
@@ -896,7 +896,8 @@ SECTIONS = [
                                         "demo_preset_loc05", "demo_preset_loc05_seed1", "demo_preset_mix03",
                                         "demo_preset_sparse1", "demo_preset_sparse1f"),
             _trainings_with(SUPPORT_LEVERS_INTRO)),
-    Section("preset-knobs", "The demo's preset in bf16: fewer, larger grids, a higher learning rate, the geometry weight",
+    Section("preset-knobs",
+            "The demo's preset in bf16: fewer, larger grids, a higher learning rate, the geometry weight",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_seed1", "demo_preset_seed2",
                                         "demo_preset_n128", "demo_preset_n128_seed1", "demo_preset_lr4e3",
                                         "demo_preset_lr4e3_seed1", "demo_preset_base_seed1samples",
