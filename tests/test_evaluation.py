@@ -5,7 +5,7 @@ import torch
 import trimesh
 
 from msdf.evaluation import (chamfer_matrix, conditional_accuracy, generation_metrics, load_reference, markdown_table,
-                             normalize_bbox)
+                             neighbour_distances, normalize_bbox)
 
 
 def _ellipsoids(count, seed, points=96):
@@ -72,6 +72,26 @@ def test_disjoint_sets():
     m = generation_metrics(_cubes(20, 3), _ellipsoids(20, 4))
     assert m["1nna_cd"] == 1.0
     assert m["mmd_cd"] > 0.01
+
+
+def test_neighbour_distances_exclude_self_matches():
+    d_gg = torch.tensor([[0.0, 1.0, 3.0], [1.0, 0.0, 2.0], [3.0, 2.0, 0.0]])  # nearest others: 1, 1, 2
+    d_rr = torch.tensor([[0.0, 4.0], [4.0, 0.0]])
+    d_gr = torch.tensor([[5.0, 7.0], [6.0, 9.0], [8.0, 7.5]])  # rows' minima 5, 6, 7.5; columns' 5, 7
+    nn = neighbour_distances(d_gg, d_rr, d_gr)
+    assert nn == {"gen_gen": 1.0, "gen_ref": 6.0, "ref_ref": 4.0, "ref_gen": 5.0}
+    assert neighbour_distances(d_gg[:1, :1], d_rr, d_gr[:1])["gen_gen"] is None
+
+
+def test_neighbour_distances_tell_an_offset_group_from_a_scatter():
+    refs = _ellipsoids(12, 1)
+    offset = _cubes(1, 2).repeat(12, 1, 1) + 0.01 * torch.randn(12, 96, 3, generator=torch.Generator().manual_seed(3))
+    grouped, scattered = generation_metrics(offset, refs), generation_metrics(_ellipsoids(12, 4), refs)
+    assert grouped["1nna_cd"] == 1.0  # separable both ways ...
+    g = grouped["nn_cd"]
+    assert g["gen_gen"] < 0.1 * g["ref_ref"] and g["gen_ref"] > g["ref_ref"]  # ... as a tight group of its own
+    s = scattered["nn_cd"]
+    assert 0.5 < s["gen_gen"] / s["ref_ref"] < 2 and 0.5 < s["gen_ref"] / s["ref_ref"] < 2
 
 
 def test_conditional_accuracy_and_table():
