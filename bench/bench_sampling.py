@@ -21,6 +21,9 @@ and radius R, :mod:`msdf.flow.repulsion`, the command line's radius unless given
     python bench/bench_sampling.py --run demo_output/run --reference demo_output/data/reference \\
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
 
+``--judge-data STORE`` also judges that training store's own encodings the same way, one per reference of the
+reference's class (the ceiling of every column), under ``"data"``.
+
 Writes ``bench/results/sampling.json`` (or ``--name``).
 """
 from __future__ import annotations
@@ -37,11 +40,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_generation_quality import judged, print_row  # noqa: E402
+from bench.bench_generation_quality import data_like_reference, judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,  # noqa: E402
                           REPULSION_RADIUS_DEFAULT, TEMPERATURE_DEFAULT)
-from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
+from msdf.evaluation import evaluate_run, judge_matrices, load_reference  # noqa: E402
 from msdf.flow.alignment import Alignment  # noqa: E402
 from msdf.flow.repulsion import Repulsion  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart, guidance_columns, guidance_interval  # noqa: E402
@@ -139,6 +142,8 @@ def main() -> int:
     ap.add_argument("--guidance", type=float, default=GUIDANCE_DEFAULT)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resolution", type=int, default=128)
+    ap.add_argument("--judge-data", metavar="STORE", default=None,
+                    help="also judge this training store's own encodings (the ceiling of every column)")
     ap.add_argument("--name", default="sampling", help="results file name")
     args = ap.parse_args()
     default, (lo, hi) = Restart(), GUIDANCE_INTERVAL_DEFAULT
@@ -163,13 +168,19 @@ def main() -> int:
                       "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])
+    data = None
+    if args.judge_data:
+        matrices, data_labels = data_like_reference(args.judge_data, labels)
+        data = judged(judge_matrices(matrices, data_labels, ref, labels, seed=args.seed,
+                                     resolution=args.resolution, quiet=True))
+        print_row("data (training encodings)", data)
     write_result(args.name, {
         "settings": {"run": args.run, "step": sampler.step, "model": {k: sampler.config["model"].get(k) for k in
                                                                       ("width", "depth", "locality", "prediction")},
                      "reference": args.reference, "references": len(labels),
                      "solver": "midpoint", "nfe": MAIN_NFE, "guidance": args.guidance, "seed": args.seed,
-                     "resolution": args.resolution},
-        "rows": rows})
+                     "resolution": args.resolution, "data_store": args.judge_data},
+        "rows": rows, "data": data})
     return 0
 
 
