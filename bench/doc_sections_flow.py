@@ -561,7 +561,7 @@ SUPPORT_LEVERS_INTRO = (
     "that a shape's mean stays 1), 8,300 steps; `sparse1f/run`: the same with the weights floored at 1 "
     "(`sparse_floor: 1`: sheets keep 1, only the chains weigh more), 8,300 steps. ")
 PRESET_KNOBS_INTRO = (
-    "Three more knobs of the demo's preset and its faster optimiser step, against the three bf16 trainings of "
+    "Four more knobs of the demo's preset and its faster optimiser step, against the three bf16 trainings of "
     "[the preset](#demo-preset) (`demo/run`, `seed1/run`, `seed2/run`: 8,203 to 8,455 steps in 15 minutes on the "
     "demo's store of n = 256 grids of 5³). `n128/run`: the same 360 synthetic shapes encoded as n = 128 grids of 5³ (`msdf preprocess --grids 128 "
     "--k 5 --refine-steps 25`: larger grids, wider node spacing) and trained with the preset for 15 minutes; its "
@@ -581,12 +581,45 @@ PRESET_KNOBS_INTRO = (
     "seed 0 like `demo/run`: 8,757 steps on this day (step counts of other days do not compare). Its file also "
     "records each class's own 1-NNA (a class's 16 samples against its 16 references): bottles 100%, sofas 87.5%, "
     "lamps and shelves 78.1%, stools 71.9%, mugs and vases 62.5%, chairs 56.2%, tables 37.5%. The bottles are whole "
-    "and of their class, yet every one is told apart from the references. ")
+    "and of their class, yet every one is told apart from the references ([class by class](#one-nna-classes)). "
+    "`wide256/run`: the preset's model at width 256 instead of 192 (8 heads, a row MLP of 256; (256/192)² ≈ 1.8 "
+    "times the multiply-adds of the linear layers per row token), 15 minutes at seed 0 on a quiet machine, so "
+    "fewer, costlier steps in the same time; `wide256s1/run`: the same at training seed 1. ")
 DEMO_PRESET_EVAL_INTRO = (
     "The three bf16 trainings of [the demo's preset](#demo-preset), `demo/run` (the README's demo recording), "
     "`seed1/run` and `seed2/run`, judged as the demo's own evaluation judges: its held-out references (the demo's "
     "`data/reference`, 8 per class), the same sample seeds. `demo/run`'s row repeats the recorded demo's "
     "evaluation figures (README). ")
+
+
+def one_nna_classes(*files: Data) -> str:
+    """Per class, the 1-NNA of each training's samples and the nearest-neighbour distances behind it
+    (:func:`msdf.evaluation.neighbour_distances`), next to the training encodings where a file judged them
+    (``bench_sampling --judge-data``)."""
+    _sampling_protocol(files)
+    judged = [(_training_label(d["settings"]), r) for d in files for r in d["rows"].values()]
+    data = next((d["data"] for d in files if d.get("data")), None)
+    if data is not None:
+        judged.append(("the training encodings", data))
+    classes = list(judged[0][1]["per_class_nn"])
+    headers = ["class", "ref → ref"] + [h for label, _ in judged
+                                        for h in (f"{label}: 1-NNA", "gen → gen", "gen → ref")]
+    rows = []
+    for c in classes:
+        cells = [c, _per_mille(judged[0][1]["per_class_nn"][c]["ref_ref"])]
+        for _, r in judged:
+            nn = r["per_class_nn"][c]
+            cells += [pct(r["per_class_1nna"][c]), _per_mille(nn["gen_gen"]), _per_mille(nn["gen_ref"])]
+        rows.append(cells)
+    return ("Where each training's 1-NNA comes from, class by class: a class's 1-NNA is its own samples against "
+            "its own references (16 and 16), and the Chamfer distances (×1e3, bbox-normalised clouds, medians over "
+            "the class) are those `msdf evaluate` records under `nn_cd` ([evaluation](evaluation.md)): *ref → ref* "
+            "each reference to its nearest other reference, *gen → gen* each sample to its nearest other sample, "
+            "*gen → ref* each sample to its nearest reference. Samples *scattered* around the references have "
+            "gen → gen about gen → ref; samples *offset* from them, sharing one error, sit near each other and far "
+            "from every reference (gen → gen at or below ref → ref, gen → ref several times larger); either way "
+            "their 1-NNA nears 100%. *The training encodings* judge the store's own encodings (one per reference, "
+            "of its class) the same way: the ceiling. " + _sampling_protocol(files) + "\n\n" + table(headers, rows))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -897,13 +930,15 @@ SECTIONS = [
                                         "demo_preset_sparse1", "demo_preset_sparse1f"),
             _trainings_with(SUPPORT_LEVERS_INTRO)),
     Section("preset-knobs",
-            "The demo's preset in bf16: fewer, larger grids, a higher learning rate, the geometry weight",
+            "The demo's preset in bf16: fewer, larger grids, a higher learning rate, the geometry weight, width 256",
             "bench/bench_sampling.py", ("demo_preset_base", "demo_preset_seed1", "demo_preset_seed2",
                                         "demo_preset_n128", "demo_preset_n128_seed1", "demo_preset_lr4e3",
                                         "demo_preset_lr4e3_seed1", "demo_preset_base_seed1samples",
                                         "demo_preset_geom3", "demo_preset_geom20", "demo_preset_geom20_seed1",
-                                        "demo_preset_fused"),
+                                        "demo_preset_fused", "demo_preset_wide256", "demo_preset_wide256_seed1"),
             _trainings_with(PRESET_KNOBS_INTRO, vary=("seed",))),
+    Section("one-nna-classes", "Where the 1-NNA comes from, class by class", "bench/bench_sampling.py --judge-data",
+            ("demo_preset_fused", "demo_preset_wide256", "demo_preset_wide256_seed1"), one_nna_classes),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),

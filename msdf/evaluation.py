@@ -180,7 +180,8 @@ def generation_metrics(gen: torch.Tensor, ref: torch.Tensor, quiet: bool = True)
     d_gg = chamfer_matrix(gen, gen, quiet=quiet, desc="CD gen-gen")
     d_rr = chamfer_matrix(ref, ref, quiet=quiet, desc="CD ref-ref")
     return {"cov": coverage(d_gr), "mmd_cd": minimum_matching_distance(d_gr), "1nna_cd": one_nna(d_gg, d_rr, d_gr),
-            "nn_cd": neighbour_distances(d_gg, d_rr, d_gr), "num_generated": int(gen.shape[0]), "num_reference": int(ref.shape[0])}
+            "nn_cd": neighbour_distances(d_gg, d_rr, d_gr), "num_generated": int(gen.shape[0]),
+            "num_reference": int(ref.shape[0])}
 
 
 def conditional_accuracy(d_gen_ref: torch.Tensor, requested: Sequence[str], ref_labels: Sequence[str],
