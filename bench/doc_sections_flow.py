@@ -611,8 +611,13 @@ def one_nna_classes(*files: Data) -> str:
             nn = r["per_class_nn"][c]
             cells += [pct(r["per_class_1nna"][c]), _per_mille(nn["gen_gen"]), _per_mille(nn["gen_ref"])]
         rows.append(cells)
+    overall = ["all", _per_mille(judged[0][1]["nn_cd"]["ref_ref"])]
+    for _, r in judged:
+        overall += [pct(r["1nna_cd"]), _per_mille(r["nn_cd"]["gen_gen"]), _per_mille(r["nn_cd"]["gen_ref"])]
+    rows.append(overall)
     return ("Where each training's 1-NNA comes from, class by class: a class's 1-NNA is its own samples against "
-            "its own references (16 and 16), and the Chamfer distances (×1e3, bbox-normalised clouds, medians over "
+            "its own references (16 and 16; the last row, all 144 against all 144, is the 1-NNA of the other "
+            "tables), and the Chamfer distances (×1e3, bbox-normalised clouds, medians over "
             "the class) are those `msdf evaluate` records under `nn_cd` ([evaluation](evaluation.md)): *ref → ref* "
             "each reference to its nearest other reference, *gen → gen* each sample to its nearest other sample, "
             "*gen → ref* each sample to its nearest reference. Samples *scattered* around the references have "
@@ -938,7 +943,7 @@ SECTIONS = [
                                         "demo_preset_fused", "demo_preset_wide256", "demo_preset_wide256_seed1"),
             _trainings_with(PRESET_KNOBS_INTRO, vary=("seed",))),
     Section("one-nna-classes", "Where the 1-NNA comes from, class by class", "bench/bench_sampling.py --judge-data",
-            ("demo_preset_fused", "demo_preset_wide256", "demo_preset_wide256_seed1"), one_nna_classes),
+            ("demo_preset_base", "demo_preset_fused"), one_nna_classes),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),
