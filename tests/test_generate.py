@@ -302,6 +302,8 @@ def test_evaluate_command(run_dir, tmp_path, capsys):
     rep = json.loads((out / "evaluation.json").read_text())
     assert rep["num_requested"] == 4
     assert 0.0 <= rep["overall"]["cov"] <= 1.0 and 0.0 <= rep["overall"]["1nna_cd"] <= 1.0
+    nn = rep["overall"]["nn_cd"]  # the distances behind the 1-NNA, each a median of nearest-neighbour Chamfers
+    assert set(nn) == {"gen_gen", "gen_ref", "ref_ref", "ref_gen"} and all(v >= 0.0 for v in nn.values())
     assert set(rep["conditional"]["per_class"]) <= {"small", "large"}
     assert "| all |" in (out / "evaluation.md").read_text()
     # every sample is in the report, decoded or not, with its wholeness (0 for a failed decode)
