@@ -189,8 +189,8 @@ def judged(report: dict) -> dict:
             "per_class_1nna": {c: m["1nna_cd"] for c, m in report["per_class"].items()},
             "per_class_nn": {c: m["nn_cd"] for c, m in report["per_class"].items()},
             "cov": report["overall"]["cov"], "mmd_cd": report["overall"]["mmd_cd"],
-            "1nna_cd": report["overall"]["1nna_cd"], "nn_cd": report["overall"]["nn_cd"], "num_failed": report["num_failed"],
-            "samples": report["overall"]["num_generated"]}
+            "1nna_cd": report["overall"]["1nna_cd"], "nn_cd": report["overall"]["nn_cd"],
+            "num_failed": report["num_failed"], "samples": report["overall"]["num_generated"]}
 
 
 def print_row(name: str, r: dict) -> None:
@@ -218,6 +218,13 @@ def data_like_reference(store_dir: str, ref_labels: list[str]) -> tuple[torch.Te
         picked.append(by_class[c][j])
         taken[c] = j + 1
     return torch.from_numpy(np.stack([store[i]["msdf"] for i in picked])).float(), list(ref_labels)
+
+
+def judge_data(store_dir: str, ref: torch.Tensor, ref_labels: list[str], seed: int, resolution: int) -> dict:
+    """The columns of a row for the store's own encodings (:func:`data_like_reference`) judged like samples: the
+    ceiling of every column."""
+    matrices, labels = data_like_reference(store_dir, ref_labels)
+    return judged(judge_matrices(matrices, labels, ref, ref_labels, seed=seed, resolution=resolution, quiet=True))
 
 
 def progress(run: Path) -> dict:
@@ -291,9 +298,7 @@ def main() -> int:
         print_row(name, rows[name])
     data = None
     if args.judge_data:
-        matrices, data_labels = data_like_reference(args.store, labels)
-        data = judged(judge_matrices(matrices, data_labels, ref, labels, seed=args.seed,
-                                     resolution=args.resolution, quiet=True))
+        data = judge_data(args.store, ref, labels, args.seed, args.resolution)
         print_row(row_name("data (training encodings)", DEFAULT_GUIDANCE, args.tag), data)
     write_result(args.name, {
         "settings": {"store": args.store, "store_n": store.n, "store_k": store.k, "reference": args.reference,

@@ -40,11 +40,11 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_generation_quality import data_like_reference, judged, print_row  # noqa: E402
+from bench.bench_generation_quality import judge_data, judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
 from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,  # noqa: E402
                           REPULSION_RADIUS_DEFAULT, TEMPERATURE_DEFAULT)
-from msdf.evaluation import evaluate_run, judge_matrices, load_reference  # noqa: E402
+from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.alignment import Alignment  # noqa: E402
 from msdf.flow.repulsion import Repulsion  # noqa: E402
 from msdf.flow.sampler import FlowSampler, Restart, guidance_columns, guidance_interval  # noqa: E402
@@ -168,11 +168,8 @@ def main() -> int:
                       "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])
-    data = None
-    if args.judge_data:
-        matrices, data_labels = data_like_reference(args.judge_data, labels)
-        data = judged(judge_matrices(matrices, data_labels, ref, labels, seed=args.seed,
-                                     resolution=args.resolution, quiet=True))
+    data = judge_data(args.judge_data, ref, labels, args.seed, args.resolution) if args.judge_data else None
+    if data is not None:
         print_row("data (training encodings)", data)
     write_result(args.name, {
         "settings": {"run": args.run, "step": sampler.step, "model": {k: sampler.config["model"].get(k) for k in

@@ -158,10 +158,7 @@ def neighbour_distances(d_gen_gen: torch.Tensor, d_ref_ref: torch.Tensor, d_gen_
     below ``ref_ref``, far below ``gen_ref``). ``gen_gen`` / ``ref_ref`` are None for a side with one cloud.
     """
     def nearest_other(d: torch.Tensor) -> float | None:
-        if d.shape[0] < 2:
-            return None
-        return float((d + torch.diag(torch.full((d.shape[0],), float("inf"), dtype=d.dtype, device=d.device)))
-                     .min(dim=1).values.median())
+        return None if d.shape[0] < 2 else float(d.clone().fill_diagonal_(float("inf")).min(dim=1).values.median())
 
     return {"gen_gen": nearest_other(d_gen_gen), "gen_ref": float(d_gen_ref.min(dim=1).values.median()),
             "ref_ref": nearest_other(d_ref_ref), "ref_gen": float(d_gen_ref.min(dim=0).values.median())}
