@@ -259,9 +259,10 @@ def load_reference(path: str | os.PathLike, n_points: int = N_POINTS, limit: int
 
 def markdown_table(report: dict) -> str:
     """The metrics of an evaluation report as a markdown table (overall row, then one row per class)."""
-    lines = ["| set | #gen | #ref | COV (%) | MMD-CD (x1e3) | 1-NNA-CD (%) | cond. acc. (%) | wholeness (median) "
-             "| whole >= 0.9 (%) | components (median) | stray rows (median) | row disagreement (median, x1e3) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| set | #gen | #ref | COV (%) | MMD-CD (x1e3) | 1-NNA-CD (%) | NN gen-gen / gen-ref / ref-ref (x1e3) "
+             "| cond. acc. (%) | wholeness (median) | whole >= 0.9 (%) | components (median) | stray rows (median) "
+             "| row disagreement (median, x1e3) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def per_mille(x: float | None) -> str:
         return "-" if x is None else f"{1e3 * x:.1f}"
@@ -270,8 +271,9 @@ def markdown_table(report: dict) -> str:
         acc_s = f"{100 * acc:.1f}" if acc is not None else "-"
         w_s = (f"{w['median_wholeness']:.3f} | {100 * w['share_whole']:.0f} | {w['median_components']:g} | "
                f"{w['median_stray_rows']:g} | {per_mille(w.get('median_disagreement'))}" if w else "- | - | - | - | -")
+        nn = " / ".join(per_mille(m["nn_cd"][k]) for k in ("gen_gen", "gen_ref", "ref_ref"))
         return (f"| {name} | {m['num_generated']} | {m['num_reference']} | {100 * m['cov']:.1f} | "
-                f"{1e3 * m['mmd_cd']:.3f} | {100 * m['1nna_cd']:.1f} | {acc_s} | {w_s} |")
+                f"{1e3 * m['mmd_cd']:.3f} | {100 * m['1nna_cd']:.1f} | {nn} | {acc_s} | {w_s} |")
 
     cond = report.get("conditional")
     lines.append(row("all", report["overall"], cond["accuracy"] if cond else None, report.get("wholeness")))

@@ -107,6 +107,8 @@ def test_conditional_accuracy_and_table():
               "per_class": {"cube": generation_metrics(gen[:3], refs[:5])}}
     table = markdown_table(report)
     assert table.count("\n") == 4 and "| cube | 3 | 5 |" in table
+    cube = generation_metrics(gen[:3], refs[:5])["nn_cd"]
+    assert f"| {1e3 * cube['gen_gen']:.1f} / {1e3 * cube['gen_ref']:.1f} / {1e3 * cube['ref_ref']:.1f} |" in table
 
 
 def test_failed_samples_are_misses_whatever_their_nearest_reference():
