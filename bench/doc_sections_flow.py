@@ -563,9 +563,9 @@ SUPPORT_LEVERS_INTRO = (
 PRESET_KNOBS_INTRO = (
     "Five more knobs of the demo's preset and its faster optimiser step, against the three bf16 trainings of "
     "[the preset](#demo-preset) (`demo/run`, `seed1/run`, `seed2/run`: 8,203 to 8,455 steps in 15 minutes on the "
-    "demo's store of n = 256 grids of 5³). `n128/run`: the same 360 synthetic shapes encoded as n = 128 grids of 5³ (`msdf preprocess --grids 128 "
-    "--k 5 --refine-steps 25`: larger grids, wider node spacing) and trained with the preset for 15 minutes; its "
-    "128-row cap (`train_rows`) is then every row, so a step sees as many tokens as the baseline's and the whole "
+    "demo's store of n = 256 grids of 5³). `n128/run`: the same 360 synthetic shapes encoded as n = 128 grids of "
+    "5³ (`msdf preprocess --grids 128 --k 5 --refine-steps 25`: larger grids, wider node spacing) and trained "
+    "with the preset for 15 minutes; its 128-row cap (`train_rows`) is then every row, so a step sees as many tokens as the baseline's and the whole "
     "shape; 9,002 steps; `n128s1/run`: the same at training seed 1 for 9,000 steps (`--steps 9000`). "
     "`lr4e3/run`: the preset at twice its learning rate (`lr: 0.004`, cosine to 4e-4), 15 minutes on the same day "
     "as `n128/run`, 9,008 steps (so a step costs the same at n = 128 and 256); `lr4e3s1/run`: the same at training "
@@ -578,10 +578,8 @@ PRESET_KNOBS_INTRO = (
     "weighted 20 times the values (`geometry_weight: 20`: the geometry's share of the weight rises to 39%), 8,300 "
     "steps; `geom20s1/run`: the same at training seed 1. `fused/run`: the preset as it trains now, with torch's "
     "fused AdamW and one foreach EMA lerp per step ([optimiser step](training.md#optimiser-step)), 15 minutes at "
-    "seed 0 like `demo/run`: 8,757 steps on this day (step counts of other days do not compare). Its file also "
-    "records each class's own 1-NNA (a class's 16 samples against its 16 references): bottles 100%, sofas 87.5%, "
-    "lamps and shelves 78.1%, stools 71.9%, mugs and vases 62.5%, chairs 56.2%, tables 37.5%. The bottles are whole "
-    "and of their class, yet every one is told apart from the references ([class by class](#one-nna-classes)). "
+    "seed 0 like `demo/run`: 8,757 steps on this day (step counts of other days do not compare); each class's own "
+    "1-NNA is in [class by class](#one-nna-classes). "
     "`wide256/run`: the preset's model at width 256 instead of 192 (8 heads, a row MLP of 256; (256/192)² ≈ 1.8 "
     "times the multiply-adds of the linear layers per row token), 15 minutes at seed 0 on a quiet machine, so "
     "fewer, costlier steps in the same time; `wide256s1/run`: the same at training seed 1. `pu02/run`: the "
@@ -599,7 +597,7 @@ def one_nna_classes(*files: Data) -> str:
     """Per class, the 1-NNA of each training's samples and the nearest-neighbour distances behind it
     (:func:`msdf.evaluation.neighbour_distances`), next to the training encodings where a file judged them
     (``bench_sampling --judge-data``)."""
-    _sampling_protocol(files)
+    protocol = _sampling_protocol(files)  # also checks that the files share references, seed and resolution
     judged = [(_training_label(d["settings"]), r) for d in files for r in d["rows"].values()]
     data = next((d["data"] for d in files if d.get("data")), None)
     if data is not None:
@@ -625,9 +623,9 @@ def one_nna_classes(*files: Data) -> str:
             "each reference to its nearest other reference, *gen → gen* each sample to its nearest other sample, "
             "*gen → ref* each sample to its nearest reference. Samples *scattered* around the references have "
             "gen → gen about gen → ref; samples *offset* from them, sharing one error, sit near each other and far "
-            "from every reference (gen → gen at or below ref → ref, gen → ref several times larger); either way "
+            "from every reference (gen → gen a fraction of gen → ref); either way "
             "their 1-NNA nears 100%. *The training encodings* judge the store's own encodings (one per reference, "
-            "of its class) the same way: the ceiling. " + _sampling_protocol(files) + "\n\n" + table(headers, rows))
+            "of its class) the same way: the ceiling. " + protocol + "\n\n" + table(headers, rows))
 
 
 def decode_resolution(*files: Data) -> str:

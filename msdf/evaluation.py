@@ -154,8 +154,9 @@ def neighbour_distances(d_gen_gen: torch.Tensor, d_ref_ref: torch.Tensor, d_gen_
     * ``ref_ref``: each reference to its nearest other one,    ``ref_gen``: each reference to its nearest sample.
 
     A 1-NNA near 100% has two causes these tell apart: samples *scattered* around the references (``gen_gen`` about
-    ``gen_ref``, both above ``ref_ref``) or samples *offset* from them as a tight group of their own (``gen_gen`` at or
-    below ``ref_ref``, far below ``gen_ref``). ``gen_gen`` / ``ref_ref`` are None for a side with one cloud.
+    ``gen_ref``, both above ``ref_ref``) or samples *offset* from them as a tight group of their own (``gen_gen`` a
+    fraction of ``gen_ref``: an error every sample shares). ``gen_gen`` / ``ref_ref`` are None for a side with one
+    cloud.
     """
     def nearest_other(d: torch.Tensor) -> float | None:
         return None if d.shape[0] < 2 else float(d.clone().fill_diagonal_(float("inf")).min(dim=1).values.median())
