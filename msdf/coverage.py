@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from msdf.field import Lattice, blend_sdf_lattice
 
-__all__ = ["uncovered_sign", "CoverageSign"]
+__all__ = ["uncovered_sign", "border_labels", "exterior", "neighbours_any", "CoverageSign"]
 
 
 def _shift_pairs(shape: tuple[int, ...], axis: int, step: int) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
@@ -68,10 +68,36 @@ def uncovered_sign(covered: np.ndarray, field: np.ndarray, level: float = 0.0) -
     votes = np.bincount(labels.ravel()[hit], weights=acc.ravel()[hit], minlength=count + 1)
     signs[votes < 0] = -1
     # Components that reach the lattice border are outside, whatever their rim says.
-    faces = [labels[0], labels[-1], labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]]
-    signs[np.unique(np.concatenate([f.ravel() for f in faces]))] = 1
+    signs[border_labels(labels)] = 1
     signs[0] = 1
     return labels, signs
+
+
+def border_labels(labels: np.ndarray) -> np.ndarray:
+    """The distinct labels on the six faces of a labelled (X, Y, Z) lattice (0, the covered nodes, included if
+    present)."""
+    faces = [labels[0], labels[-1], labels[:, 0], labels[:, -1], labels[:, :, 0], labels[:, :, -1]]
+    return np.unique(np.concatenate([f.ravel() for f in faces]))
+
+
+def exterior(covered: np.ndarray) -> np.ndarray:
+    """(X, Y, Z) bool: the uncovered nodes joined to the lattice border through uncovered 6-neighbours, the space
+    step 3 of the module docstring makes outside."""
+    labels, count = ndimage.label(~covered, output=np.int32)
+    reaches = np.zeros(count + 1, dtype=bool)
+    reaches[border_labels(labels)] = True
+    reaches[0] = False
+    return reaches[labels]
+
+
+def neighbours_any(mask: np.ndarray) -> np.ndarray:
+    """(X, Y, Z) bool: the nodes with at least one 6-neighbour in ``mask`` (X, Y, Z) bool."""
+    out = np.zeros_like(mask)
+    for axis in range(3):
+        for step in (1, -1):
+            a, b = _shift_pairs(mask.shape, axis, step)
+            out[a] |= mask[b]
+    return out
 
 
 class CoverageSign:

@@ -262,16 +262,20 @@ def markdown_table(report: dict) -> str:
     """The metrics of an evaluation report as a markdown table (overall row, then one row per class)."""
     lines = ["| set | #gen | #ref | COV (%) | MMD-CD (x1e3) | 1-NNA-CD (%) | NN gen-gen / gen-ref / ref-ref (x1e3) "
              "| cond. acc. (%) | wholeness (median) | whole >= 0.9 (%) | components (median) | stray rows (median) "
-             "| row disagreement (median, x1e3) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| row disagreement (median, x1e3) | open shells (%) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def per_mille(x: float | None) -> str:
         return "-" if x is None else f"{1e3 * x:.1f}"
 
+    def percent(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.0f}"
+
     def row(name: str, m: dict, acc: float | None, w: dict | None) -> str:
         acc_s = f"{100 * acc:.1f}" if acc is not None else "-"
-        w_s = (f"{w['median_wholeness']:.3f} | {100 * w['share_whole']:.0f} | {w['median_components']:g} | "
-               f"{w['median_stray_rows']:g} | {per_mille(w.get('median_disagreement'))}" if w else "- | - | - | - | -")
+        w_s = (f"{w['median_wholeness']:.3f} | {percent(w['share_whole'])} | {w['median_components']:g} | "
+               f"{w['median_stray_rows']:g} | {per_mille(w.get('median_disagreement'))} | "
+               f"{percent(w.get('share_open'))}" if w else "- | - | - | - | - | -")
         nn = " / ".join(per_mille(m["nn_cd"][k]) for k in ("gen_gen", "gen_ref", "ref_ref"))
         return (f"| {name} | {m['num_generated']} | {m['num_reference']} | {100 * m['cov']:.1f} | "
                 f"{1e3 * m['mmd_cd']:.3f} | {100 * m['1nna_cd']:.1f} | {nn} | {acc_s} | {w_s} |")
@@ -349,7 +353,8 @@ def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clo
     """Decode raw M-SDF matrices (B, n, 4 + k^3) in the unit frame and judge them against the reference clouds:
     COV/MMD/1-NNA overall and per class, conditional accuracy when ``labels`` (the class each sample should be) are
     given, :mod:`msdf.wholeness` of the raw decoded meshes (stray rows included) and the
-    :mod:`msdf.disagreement` of each matrix's overlapping grids. Returns the JSON-ready report
+    :mod:`msdf.disagreement` of each matrix's overlapping grids and the :mod:`msdf.sealing` leak of its grid
+    shell. Returns the JSON-ready report
     (metrics as fractions, timings in seconds).
 
     A sample that fails to decode stays in every metric as a failure: its cloud is a single point (the origin),
@@ -359,6 +364,7 @@ def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clo
 
     from msdf.decoder import decode_batch
     from msdf.disagreement import overlap_disagreement
+    from msdf.sealing import shell_leak
     from msdf.wholeness import summarize, wholeness
 
     count = matrices.shape[0]
@@ -371,7 +377,7 @@ def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clo
         else:  # no surface
             clouds.append(np.zeros((n_points, 3), dtype=np.float32))
         whole.append({**wholeness(dec.mesh, matrices[j].numpy()),
-                      "disagreement": overlap_disagreement(matrices[j])})
+                      "disagreement": overlap_disagreement(matrices[j]), "leak": shell_leak(matrices[j])})
         failed.append(dec.mesh is None)
     t_decode = time.perf_counter() - t0
     gen = torch.from_numpy(np.stack(clouds))

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from msdf.rows import CENTERS, HALF_WIDTH
 
 FAILED = {"wholeness": 0.0, "components": 0}
+OPEN_AT = 0.01  # a shell whose inside rim faces the exterior over more than 1% is open (msdf.sealing)
 
 
 def wholeness(mesh: trimesh.Trimesh | None, matrix: np.ndarray | None = None) -> dict[str, float | int]:
@@ -46,11 +47,13 @@ def wholeness(mesh: trimesh.Trimesh | None, matrix: np.ndarray | None = None) ->
     return out
 
 
-def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9) -> dict[str, float]:
+def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9,
+              open_at: float = OPEN_AT) -> dict[str, float]:
     """Median wholeness, share of shapes with wholeness >= ``whole_at``, median component count (and the median stray
-    rows and :mod:`msdf.disagreement` when every value has them) of a sample set (failed decodes included as
-    :data:`FAILED`; a disagreement of None, nothing to measure, counts as the worst, and a median that lands on one
-    is None)."""
+    rows, :mod:`msdf.disagreement` and :mod:`msdf.sealing`'s median leak with the share of open shells, leak >
+    ``open_at``, when every value has them) of a sample set (failed decodes included as :data:`FAILED`; a
+    disagreement of None, nothing to measure, counts as the worst, and a median that lands on one is None; a leak of
+    None, no valid M-SDF, counts as 1)."""
     if not values:
         raise ValueError("wholeness summary of an empty set")
     w = np.array([v["wholeness"] for v in values], dtype=np.float64)
@@ -59,6 +62,11 @@ def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9) -> di
            "median_components": float(np.median(c)), "whole_at": whole_at, "count": len(values)}
     if all("stray_rows" in v for v in values):
         out["median_stray_rows"] = float(np.median([v["stray_rows"] for v in values]))
+    if all("leak" in v for v in values):
+        leak = np.array([1.0 if v["leak"] is None else v["leak"] for v in values])
+        out["median_leak"] = float(np.median(leak))
+        out["share_open"] = float((leak > open_at).mean())
+        out["open_at"] = open_at
     if all("disagreement" in v for v in values):
         d = np.median([np.inf if v["disagreement"] is None else v["disagreement"] for v in values])
         out["median_disagreement"] = float(d) if np.isfinite(d) else None

@@ -1,0 +1,72 @@
+"""Shell leak: an exact sphere's grids enclose its inside; remove the grids of a cap and the inside reaches the
+outside through the hole (the whole inside rim leaks) and the decode comes out hollow."""
+import numpy as np
+import pytest
+
+from analytic_msdf import sphere_msdf
+from msdf.decoder import decode
+from msdf.representation import MosaicSDF
+from msdf.rows import CENTERS
+from msdf.sealing import lattice_leak, shell_leak
+from msdf.wholeness import summarize
+
+
+def sphere_rows(radius: float = 0.8, n: int = 256) -> np.ndarray:
+    return sphere_msdf(radius, n, k=5).to_matrix().numpy()
+
+
+def without_cap(m: np.ndarray) -> np.ndarray:
+    """The rows whose centres lie below z = 0.6 (the sphere of radius 0.8 loses a cap about 0.4 wide)."""
+    return m[m[:, CENTERS][:, 2] < 0.6]
+
+
+def test_an_exact_encoding_is_sealed():
+    m = sphere_rows()
+    assert shell_leak(m) == 0.0
+
+
+def test_a_missing_cap_opens_the_whole_inside_rim():
+    m = without_cap(sphere_rows())
+    assert len(m) < 256
+    assert shell_leak(m) > 0.95
+
+
+def test_the_open_shell_decodes_hollow():
+    """The inside of the open shell is outside: an inner surface appears, the enclosed volume collapses."""
+    whole = decode(MosaicSDF.from_matrix(sphere_rows()), resolution=64)
+    holed = decode(MosaicSDF.from_matrix(without_cap(sphere_rows())), resolution=64)
+    assert whole.volume == pytest.approx(4 / 3 * np.pi * 0.8 ** 3, rel=0.05)
+    assert holed.volume < 0.6 * whole.volume
+    assert holed.area > 1.4 * whole.area  # the inner surface along the inside of the shell
+
+
+def test_no_pocket_means_nothing_to_leak():
+    """Every node covered (one grid spanning the shape): the inside rim is empty and the leak 0."""
+    covered = np.zeros((6, 6, 6), dtype=bool)
+    covered[1:5, 1:5, 1:5] = True
+    field = np.ones((6, 6, 6))
+    field[2:4, 2:4, 2:4] = -1.0
+    assert lattice_leak(covered, field) == 0.0
+
+
+def test_lattice_leak_counts_the_rim_that_faces_the_exterior():
+    """A covered cube shell around a pocket, inside values on its inner layer; a hole in one face joins the pocket to
+    the border, and every inside rim node then faces the exterior."""
+    covered = np.zeros((9, 9, 9), dtype=bool)
+    covered[1:8, 1:8, 1:8] = True
+    covered[3:6, 3:6, 3:6] = False                   # the pocket
+    field = np.ones((9, 9, 9))
+    field[2:7, 2:7, 2:7] = -1.0                      # the layer around the pocket is inside
+    assert lattice_leak(covered, field) == 0.0
+    covered[4, 4, 1:3] = False                       # a tunnel from the pocket through the shell to the border
+    assert lattice_leak(covered, field) == 1.0
+
+
+def test_an_invalid_matrix_has_no_leak_and_summaries_count_it_open():
+    m = sphere_rows()
+    m[0, 0] = np.nan
+    assert shell_leak(m) is None
+    base = {"wholeness": 1.0, "components": 1}
+    s = summarize([{**base, "leak": 0.0}, {**base, "leak": None}, {**base, "leak": 0.005}, {**base, "leak": 0.3}])
+    assert s["median_leak"] == pytest.approx(0.1525) and s["share_open"] == 0.5
+    assert "median_leak" not in summarize([base])
