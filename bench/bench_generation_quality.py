@@ -221,11 +221,13 @@ def data_like_reference(store_dir: str, ref_labels: list[str]) -> tuple[torch.Te
     return torch.from_numpy(np.stack([store[i]["msdf"] for i in picked])).float(), list(ref_labels)
 
 
-def judge_data(store_dir: str, ref: torch.Tensor, ref_labels: list[str], seed: int, resolution: int) -> dict:
-    """The columns of a row for the store's own encodings (:func:`data_like_reference`) judged like samples: the
-    ceiling of every column."""
+def judge_data(store_dir: str, ref: torch.Tensor, ref_labels: list[str], seed: int, resolution: int,
+               method: str = "mc") -> dict:
+    """The columns of a row for the store's own encodings (:func:`data_like_reference`) judged like samples
+    (decoded with ``method``): the ceiling of every column."""
     matrices, labels = data_like_reference(store_dir, ref_labels)
-    return judged(judge_matrices(matrices, labels, ref, ref_labels, seed=seed, resolution=resolution, quiet=True))
+    return judged(judge_matrices(matrices, labels, ref, ref_labels, seed=seed, resolution=resolution, quiet=True,
+                                 method=method))
 
 
 def progress(run: Path) -> dict:

@@ -22,7 +22,8 @@ and radius R, :mod:`msdf.flow.repulsion`, the command line's radius unless given
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
 
 ``--judge-data STORE`` also judges that training store's own encodings the same way, one per reference of the
-reference's class (the ceiling of every column), under ``"data"``.
+reference's class (the ceiling of every column), under ``"data"``. ``--decode METHOD`` decodes samples and encodings
+with another :mod:`msdf.decoder` method (``mc-nearest``: uncovered space signed by its nearest covered node).
 
 Writes ``bench/results/sampling.json`` (or ``--name``).
 """
@@ -42,8 +43,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_generation_quality import judge_data, judged, print_row  # noqa: E402
 from bench.results_io import write_result  # noqa: E402
-from msdf.choices import (GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,  # noqa: E402
-                          REPULSION_RADIUS_DEFAULT, TEMPERATURE_DEFAULT)
+from msdf.choices import (DECODE_METHODS, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT,  # noqa: E402
+                          REPULSION_DEFAULT, REPULSION_RADIUS_DEFAULT, TEMPERATURE_DEFAULT)
 from msdf.evaluation import evaluate_run, load_reference  # noqa: E402
 from msdf.flow.alignment import Alignment  # noqa: E402
 from msdf.flow.repulsion import Repulsion  # noqa: E402
@@ -144,6 +145,7 @@ def main() -> int:
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--judge-data", metavar="STORE", default=None,
                     help="also judge this training store's own encodings (the ceiling of every column)")
+    ap.add_argument("--decode", default="mc", choices=DECODE_METHODS, help="decode method (default mc)")
     ap.add_argument("--name", default="sampling", help="results file name")
     args = ap.parse_args()
     default, (lo, hi) = Restart(), GUIDANCE_INTERVAL_DEFAULT
@@ -160,7 +162,7 @@ def main() -> int:
         sampler.with_repulsion(st.repulsion.strength, st.repulsion.radius).with_alignment(st.alignment.strength)
         report = evaluate_run(sampler, st.solver(), ref, labels, captions, guidance=st.guidance,
                               seed=args.seed, resolution=args.resolution, quiet=True, restart=st.restart,
-                              temperature=st.temperature)
+                              temperature=st.temperature, method=args.decode)
         rows[text] = {"temperature": st.temperature, "restart": asdict(st.restart), "nfe": st.nfe,
                       "guidance": st.guidance, "guidance_interval": list(st.interval), "sde": st.sde,
                       "guidance_columns": st.columns, "repulsion": asdict(sampler.repulsion),
@@ -168,7 +170,8 @@ def main() -> int:
                       "generate_s": report["timings"]["generate_s"],
                       **judged(report)}
         print_row(text, rows[text])
-    data = judge_data(args.judge_data, ref, labels, args.seed, args.resolution) if args.judge_data else None
+    data = (judge_data(args.judge_data, ref, labels, args.seed, args.resolution, args.decode) if args.judge_data
+            else None)
     if data is not None:
         print_row("data (training encodings)", data)
     write_result(args.name, {
@@ -176,7 +179,7 @@ def main() -> int:
                                                                       ("width", "depth", "locality", "prediction")},
                      "reference": args.reference, "references": len(labels),
                      "solver": "midpoint", "nfe": MAIN_NFE, "guidance": args.guidance, "seed": args.seed,
-                     "resolution": args.resolution, "data_store": args.judge_data},
+                     "resolution": args.resolution, "data_store": args.judge_data, "decode": args.decode},
         "rows": rows, "data": data})
     return 0
 

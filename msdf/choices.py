@@ -7,7 +7,7 @@ that implement them, and those modules import the same tuples, so the two cannot
 from __future__ import annotations
 
 DEVICES = ("cpu", "cuda", "auto")  # "auto": msdf.device.torch_device picks cuda when available
-DECODE_METHODS = ("mc", "visco")  # msdf.decoder: marching cubes | VisCo reconstruction
+DECODE_METHODS = ("mc", "mc-nearest", "visco")  # msdf.decoder: marching cubes (2 conventions) | VisCo
 MESH_FORMATS = ("glb", "obj", "ply", "stl")  # mesh files written by generate / complete
 ODE_METHODS = ("euler", "midpoint", "rk4", "dopri5")  # msdf.flow.solvers
 # plus the stochastic sampler (msdf.flow.stochastic, Euler-Maruyama) and the distilled few-step solver (msdf.flow.bns)

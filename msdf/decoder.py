@@ -3,6 +3,8 @@
 The method is looked up in :data:`DECODERS` and called with every argument of :func:`decode`::
 
     "mc"     msdf.marching.marching_cubes   marching cubes on the splatted blend field (fast, exact to the field)
+    "mc-nearest"  the same, uncovered space signed by its nearest covered node (msdf.coverage.nearest_covered_sign:
+             a crack in a grid shell no longer opens the inside; open where the surface leaves the grids)
     "visco"  msdf.visco.from_msdf           VisCo Grids reconstruction from the field's level set (watertight, clean)
 
 Both take ``(msdf, resolution=, device=, level=, quiet=, source=)`` (``source`` names the shape in errors) once
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -27,7 +30,9 @@ from msdf.visco import from_msdf
 
 __all__ = ["decode", "decode_batch", "decode_volume", "Decoded", "DECODERS", "METHODS"]
 
-DECODERS: dict[str, Callable[..., trimesh.Trimesh]] = {"mc": marching_cubes, "visco": from_msdf}
+DECODERS: dict[str, Callable[..., trimesh.Trimesh]] = {"mc": marching_cubes,
+                                                        "mc-nearest": partial(marching_cubes, uncovered="nearest"),
+                                                        "visco": from_msdf}
 METHODS = tuple(DECODERS)  # == msdf.choices.DECODE_METHODS (the command line's list)
 
 

@@ -318,11 +318,11 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
                  ref_captions: Sequence[str | None], *, num_samples: int | None = None,
                  guidance: float = GUIDANCE_DEFAULT, seed: int = 0, resolution: int = 128, n_points: int = N_POINTS,
                  batch_size: int = 16, quiet: bool = False, restart: Restart | None = None,
-                 temperature: float = TEMPERATURE_DEFAULT) -> dict:
+                 temperature: float = TEMPERATURE_DEFAULT, method: str = "mc") -> dict:
     """Generate ``num_samples`` shapes (default: as many as references) following the reference conditions (with
     ``restart`` passes, :class:`~msdf.flow.sampler.Restart`, None = its defaults, at sampling ``temperature``,
     :meth:`~msdf.flow.sampler.FlowSampler.sample`) and judge them with
-    :func:`judge_matrices`. Returns its report plus the sampling settings and timings."""
+    :func:`judge_matrices` (decoded with ``method``). Returns its report plus the sampling settings and timings."""
     import time
     from dataclasses import asdict
 
@@ -339,7 +339,7 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
                                       restart=Restart() if restart is None else restart, temperature=temperature)
     t_gen = time.perf_counter() - t0
     report = judge_matrices(matrices, requested_labels, ref_clouds, ref_labels, seed=seed, resolution=resolution,
-                            n_points=n_points, device=sampler.device, quiet=quiet)
+                            n_points=n_points, device=sampler.device, quiet=quiet, method=method)
     report.update({"guidance": guidance, "guidance_interval": list(sampler.guidance_interval), "nfe": timing["nfe"],
                    "temperature": temperature, "repulsion": asdict(sampler.repulsion),
                    "alignment": asdict(sampler.alignment)})
@@ -349,8 +349,10 @@ def evaluate_run(sampler: FlowSampler, solver: Solver, ref_clouds: torch.Tensor,
 
 def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clouds: torch.Tensor,
                    ref_labels: Sequence[str | None], *, seed: int = 0, resolution: int = 128,
-                   n_points: int = N_POINTS, device: str | torch.device = "cpu", quiet: bool = False) -> dict:
-    """Decode raw M-SDF matrices (B, n, 4 + k^3) in the unit frame and judge them against the reference clouds:
+                   n_points: int = N_POINTS, device: str | torch.device = "cpu", quiet: bool = False,
+                   method: str = "mc") -> dict:
+    """Decode raw M-SDF matrices (B, n, 4 + k^3) in the unit frame (:mod:`msdf.decoder`'s ``method``) and judge them
+    against the reference clouds:
     COV/MMD/1-NNA overall and per class, conditional accuracy when ``labels`` (the class each sample should be) are
     given, :mod:`msdf.wholeness` of the raw decoded meshes (stray rows included) and the
     :mod:`msdf.disagreement` of each matrix's overlapping grids and the :mod:`msdf.sealing` leak of its grid
@@ -370,7 +372,8 @@ def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clo
     count = matrices.shape[0]
     t0 = time.perf_counter()
     clouds, whole, failed = [], [], []
-    decoded = decode_batch(matrices, resolution=resolution, device=device, quiet=quiet, desc="decode samples")
+    decoded = decode_batch(matrices, resolution=resolution, method=method, device=device, quiet=quiet,
+                           desc="decode samples")
     for j, dec in enumerate(decoded):
         if dec.mesh is not None:
             clouds.append(mesh_point_cloud(dec.mesh, n_points, seed + j))
@@ -396,7 +399,7 @@ def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clo
                 per_class[c] = {**generation_metrics(gen[gi], ref_clouds[ri]),
                                 "wholeness": summarize([whole[i] for i in gi])}
         report["per_class"] = per_class
-    report.update({"num_requested": count, "num_failed": sum(failed), "resolution": resolution,
+    report.update({"num_requested": count, "num_failed": sum(failed), "resolution": resolution, "method": method,
                    "n_points": n_points, "seed": seed,
                    "timings": {"decode_s": t_decode, "metrics_s": time.perf_counter() - t0}})
     return report

@@ -29,6 +29,7 @@ RATIO_MIN_MEMBER_BYTES = 1 << 20
 
 # Peak bytes per unit of work, measured with tracemalloc/RSS on the CPU code paths and rounded up.
 DECODE_BYTES_PER_NODE = 24  # float32 field + bool masks + int32 labels + marching-cubes scratch
+NEAREST_BYTES_PER_NODE = 21  # mc-nearest: the feature transform (3 int32 indices) and the sign lookup, measured
 VISCO_BYTES_PER_NODE = 64  # float32 grid, Adam moments, gradient, int64 band lookup
 RENDER_BYTES_PER_RAY = 320  # rays, hits, normals, shading of one supersampled pixel
 ENCODE_BYTES_PER_GRID = 96 * 164  # 164 float64 surface samples (x, normal, KD-tree) per grid
@@ -93,7 +94,8 @@ def check_resolution(resolution: int, method: str = "mc", option: str = "--resol
     """Validate a decode / reconstruction grid resolution: >= 8, and its R^3 lattice must fit in memory."""
     if resolution < 8:
         raise ValueError(f"{option} must be >= 8, got {resolution}")
-    per_node = VISCO_BYTES_PER_NODE if method == "visco" else DECODE_BYTES_PER_NODE
+    per_node = {"visco": VISCO_BYTES_PER_NODE, "mc-nearest": DECODE_BYTES_PER_NODE + NEAREST_BYTES_PER_NODE
+                }.get(method, DECODE_BYTES_PER_NODE)
     check_memory(f"{option} {resolution} ({method}: {resolution}^3 grid nodes)", float(resolution) ** 3 * per_node)
 
 

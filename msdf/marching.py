@@ -8,7 +8,8 @@ Pipeline (resolution R = nodes along the longest side of the grids' bounding box
    The cost follows the covered volume, i.e. the surface area, not R^3.
 3. Uncovered nodes get ``level + sign * s_max`` with the sign from :func:`msdf.coverage.uncovered_sign`
    (border-reaching components outside, enclosed ones the majority sign of their covered rim), so uncovered space
-   never holds a zero crossing of its own.
+   never holds a zero crossing of its own. ``uncovered="nearest"`` (the decoder's ``method="mc-nearest"``) takes
+   :func:`msdf.coverage.nearest_covered_sign` instead: each node the sign at its nearest covered node.
 4. ``skimage.measure.marching_cubes`` with ``mask`` = covered nodes dilated by one node (cells with a covered corner),
    then back to the user frame, vertices merged, degenerate faces dropped; normals point outward (to increasing F).
 """
@@ -20,7 +21,7 @@ import trimesh
 from skimage import measure
 from tqdm.auto import tqdm
 
-from msdf.coverage import uncovered_sign
+from msdf.coverage import nearest_covered_sign, uncovered_sign
 from msdf.device import torch_device
 from msdf.field import Lattice, blend_sdf_lattice
 from msdf.representation import MosaicSDF
@@ -53,12 +54,13 @@ def _slab_depth(lattice: Lattice) -> int:
 
 @torch.no_grad()
 def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
-                  bar: tqdm | None = None) -> tuple[np.ndarray, np.ndarray, Lattice]:
+                  bar: tqdm | None = None, uncovered: str = "enclosed") -> tuple[np.ndarray, np.ndarray, Lattice]:
     """The signed field on the decode lattice (unit frame); ``bar`` (optional tqdm) advances once per splatting
     z slab and once for the coverage labelling.
 
     Returns:
-        volume: (X, Y, Z) float32, F at covered nodes, ``level + sign * s_max`` at uncovered nodes.
+        volume: (X, Y, Z) float32, F at covered nodes, ``level + sign * s_max`` at uncovered nodes (the sign of
+            step 3 of the module docstring: ``uncovered`` is ``"enclosed"`` or ``"nearest"``).
         covered: (X, Y, Z) bool.
         lattice: the :class:`~msdf.field.Lattice` (unit frame).
     """
@@ -79,20 +81,29 @@ def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
         covered[x0:x1] = (W > 0).cpu().numpy()
         if bar is not None:
             bar.update()
-    labels, signs = uncovered_sign(covered, volume, level)
-    # Uncovered nodes hold F = 0 and covered ones label 0: adding fill[labels] sets exactly the uncovered ones.
-    fill = np.float32(level) + signs.astype(np.float32) * np.float32(float(msdf.scales.max()))
-    fill[0] = 0.0
-    volume += fill[labels]
+    s_max = np.float32(float(msdf.scales.max()))
+    if uncovered == "nearest":
+        sign = nearest_covered_sign(covered, volume, level)
+        volume[~covered] = np.float32(level) + sign[~covered] * s_max
+    elif uncovered == "enclosed":
+        labels, signs = uncovered_sign(covered, volume, level)
+        # Uncovered nodes hold F = 0 and covered ones label 0: adding fill[labels] sets exactly the uncovered ones.
+        fill = np.float32(level) + signs.astype(np.float32) * s_max
+        fill[0] = 0.0
+        volume += fill[labels]
+    else:
+        raise ValueError(f"uncovered space: unknown convention {uncovered!r} (enclosed | nearest)")
     if bar is not None:
         bar.update()
     return volume, covered, lattice
 
 
 def marching_cubes(msdf: MosaicSDF, resolution: int = 256, device: str | torch.device | None = None,
-                   level: float = 0.0, quiet: bool = True, source: str = "M-SDF") -> trimesh.Trimesh:
+                   level: float = 0.0, quiet: bool = True, source: str = "M-SDF",
+                   uncovered: str = "enclosed") -> trimesh.Trimesh:
     """The ``level`` surface of ``msdf`` as a mesh in the user's coordinates (module doc); the field is evaluated on
-    ``device`` (None: the shape's own device; ``"auto"``: cuda if available).
+    ``device`` (None: the shape's own device; ``"auto"``: cuda if available); ``uncovered`` picks the sign
+    convention of uncovered space (step 3).
 
     Raises ``ValueError`` naming ``source`` when the field has no such surface.
     """
@@ -101,7 +112,7 @@ def marching_cubes(msdf: MosaicSDF, resolution: int = 256, device: str | torch.d
     lattice = Lattice.around(msdf.centers, msdf.scales, resolution)
     steps = -(-lattice.dims[2] // _slab_depth(lattice)) + 2  # slabs, coverage, marching cubes
     with tqdm(total=steps, desc=f"decode {resolution}^3", disable=quiet, unit="step") as bar:
-        volume, covered, lattice = decode_volume(msdf, resolution, level, bar)
+        volume, covered, lattice = decode_volume(msdf, resolution, level, bar, uncovered)
         mask = _dilate(covered)
         if not (volume[mask] < level).any() or not (volume[mask] > level).any():
             raise ValueError(f"{source}: the field has no level-{level} surface (all covered values on one side)")

@@ -5,6 +5,7 @@ import pytest
 
 from analytic_msdf import sphere_msdf
 from msdf.decoder import decode
+from msdf.marching import decode_volume
 from msdf.representation import MosaicSDF
 from msdf.rows import CENTERS
 from msdf.sealing import lattice_leak, shell_leak
@@ -70,3 +71,23 @@ def test_an_invalid_matrix_has_no_leak_and_summaries_count_it_open():
     s = summarize([{**base, "leak": 0.0}, {**base, "leak": None}, {**base, "leak": 0.005}, {**base, "leak": 0.3}])
     assert s["median_leak"] == pytest.approx(0.1525) and s["share_open"] == 0.5
     assert "median_leak" not in summarize([base])
+
+
+def test_nearest_convention_keeps_the_open_shell_solid():
+    """mc-nearest signs the pocket behind the hole by its rim (inside); the default makes it outside."""
+    holed = MosaicSDF.from_matrix(without_cap(sphere_rows()))
+    for uncovered, inside in (("enclosed", False), ("nearest", True)):
+        volume, covered, lattice = decode_volume(holed, 48, uncovered=uncovered)
+        centre = tuple(np.round(-lattice.lo / lattice.h).astype(int))  # the node at the origin
+        assert not covered[centre] and (volume[centre] < 0) == inside
+
+
+def test_both_conventions_decode_an_encoding_alike():
+    shape = MosaicSDF.from_matrix(sphere_rows())
+    a, b = decode(shape, resolution=48), decode(shape, resolution=48, method="mc-nearest")
+    assert np.array_equal(a.vertices, b.vertices) and np.array_equal(a.faces, b.faces)
+
+
+def test_unknown_convention_is_refused():
+    with pytest.raises(ValueError, match="unknown convention"):
+        decode_volume(MosaicSDF.from_matrix(sphere_rows()), 16, uncovered="zero")
