@@ -628,6 +628,47 @@ def one_nna_classes(*files: Data) -> str:
             "of its class) the same way: the ceiling. " + protocol + "\n\n" + table(headers, rows))
 
 
+def open_shells(*files: Data) -> str:
+    """Per class, the share of open grid shells (:mod:`msdf.sealing`) of each training's samples and of the training
+    encodings, and the 1-NNA of the same samples decoded with the enclosed-pocket rule (``mc``) and with the
+    nearest-covered rule (``mc-nearest``, the files whose ``settings.decode`` says so)."""
+    standard = [d for d in files if d["settings"].get("decode", "mc") == "mc"]
+    nearest = [d for d in files if d["settings"].get("decode", "mc") == "mc-nearest"]
+    if len(nearest) != 1 or {d["settings"]["run"] for d in nearest} - {d["settings"]["run"] for d in standard}:
+        raise ValueError("open shells: need one mc-nearest file of a run that also has an mc file")
+    protocol = _sampling_protocol(files)
+    twin = next(d for d in standard if d["settings"]["run"] == nearest[0]["settings"]["run"])
+    runs = [(_training_label(d["settings"]), next(iter(d["rows"].values()))) for d in standard]
+    data, data_near = twin["data"], nearest[0]["data"]
+    if data is None or data_near is None:
+        raise ValueError("open shells: the mc and mc-nearest files of the run must both judge the encodings")
+    row, row_near = next(iter(twin["rows"].values())), next(iter(nearest[0]["rows"].values()))
+    twin_label = _training_label(twin["settings"])
+    headers = (["class", "encodings: open shells"] + [f"{label}: open shells" for label, _ in runs]
+               + [f"{twin_label}: 1-NNA (mc)", "1-NNA (mc-nearest)", "encodings: 1-NNA (mc)", "(mc-nearest)"])
+    rows = []
+    for c in row["per_class_open"]:
+        rows.append([c, pct(data["per_class_open"][c])] + [pct(r["per_class_open"][c]) for _, r in runs]
+                    + [pct(row["per_class_1nna"][c]), pct(row_near["per_class_1nna"][c]),
+                       pct(data["per_class_1nna"][c]), pct(data_near["per_class_1nna"][c])])
+    rows.append(["all", pct(data["wholeness"]["share_open"])] + [pct(r["wholeness"]["share_open"]) for _, r in runs]
+                + [pct(row["1nna_cd"]), pct(row_near["1nna_cd"]), pct(data["1nna_cd"]), pct(data_near["1nna_cd"])])
+    wn = row_near["wholeness"]
+    return ("A thick part of a shape (a bottle's body, a sofa's seat) is a shell of grids around an uncovered core, "
+            "which decodes as inside when the shell encloses it ([space no grid covers]"
+            "(representation.md#space-no-grid-covers)). A sample's shell is *open* when more than "
+            f"{pct(data['wholeness']['open_at'])} of the covered inside nodes next to its uncovered pockets face the "
+            "outside (`msdf/sealing.py`, [evaluation](evaluation.md)): somewhere no grid covers the surface, the "
+            "core joins the outside and the shape decodes hollow, with an inner surface along the inside of its "
+            "shell, still one piece, so wholeness does not see it. The last four columns judge the same samples and "
+            "the same encodings decoded with the enclosed-pocket rule (`mc`, the default) and with the "
+            "nearest-covered rule (`mc-nearest`: each uncovered node takes the sign of its nearest covered node, so "
+            "a hole stays a local defect; its meshes are open where the surface leaves the grids, so it is a "
+            "measurement, not the default). Under `mc-nearest` the samples' median wholeness is "
+            f"{wn['median_wholeness']:.3f} and {pct(wn['share_whole'])} reach 0.9. " + protocol + "\n\n"
+            + table(headers, rows))
+
+
 def decode_resolution(*files: Data) -> str:
     """The same samples of one run judged at each file's marching-cubes resolution (``bench/bench_sampling.py
     --resolution``; same run, settings and seeds, so only the decoding differs)."""
@@ -946,6 +987,9 @@ SECTIONS = [
             _trainings_with(PRESET_KNOBS_INTRO, vary=("seed",))),
     Section("one-nna-classes", "Where the 1-NNA comes from, class by class", "bench/bench_sampling.py --judge-data",
             ("demo_preset_base", "demo_preset_fused"), one_nna_classes),
+    Section("open-shells", "Open grid shells: the holes that turn a thick part hollow",
+            "bench/bench_sampling.py --judge-data [--decode mc-nearest]",
+            ("demo_preset_base", "demo_preset_fused", "demo_preset_base_nearest"), open_shells),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),

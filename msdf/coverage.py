@@ -25,10 +25,10 @@ from scipy import ndimage
 
 from msdf.field import Lattice, blend_sdf_lattice
 
-__all__ = ["uncovered_sign", "nearest_covered_sign", "border_labels", "exterior", "neighbours_any", "CoverageSign"]
+__all__ = ["uncovered_sign", "nearest_covered_sign", "border_labels", "exterior", "shift_pairs", "CoverageSign"]
 
 
-def _shift_pairs(shape: tuple[int, ...], axis: int, step: int) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+def shift_pairs(shape: tuple[int, ...], axis: int, step: int) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
     """Slices (a, b) such that ``arr[b]`` is the neighbour at ``+step`` along ``axis`` of ``arr[a]``."""
     a = [slice(None)] * len(shape)
     b = [slice(None)] * len(shape)
@@ -61,7 +61,7 @@ def uncovered_sign(covered: np.ndarray, field: np.ndarray, level: float = 0.0) -
     acc = np.zeros(covered.shape, dtype=np.int8)
     for axis in range(3):
         for step in (1, -1):
-            a, b = _shift_pairs(covered.shape, axis, step)
+            a, b = shift_pairs(covered.shape, axis, step)
             acc[b] += rim[a]
     acc *= ~covered
     hit = np.flatnonzero(acc)
@@ -101,16 +101,6 @@ def exterior(covered: np.ndarray) -> np.ndarray:
     reaches[border_labels(labels)] = True
     reaches[0] = False
     return reaches[labels]
-
-
-def neighbours_any(mask: np.ndarray) -> np.ndarray:
-    """(X, Y, Z) bool: the nodes with at least one 6-neighbour in ``mask`` (X, Y, Z) bool."""
-    out = np.zeros_like(mask)
-    for axis in range(3):
-        for step in (1, -1):
-            a, b = _shift_pairs(mask.shape, axis, step)
-            out[a] |= mask[b]
-    return out
 
 
 class CoverageSign:
