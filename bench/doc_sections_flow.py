@@ -625,7 +625,8 @@ def one_nna_classes(*files: Data) -> str:
             "gen → gen about gen → ref; samples *offset* from them, sharing one error, sit near each other and far "
             "from every reference (gen → gen a fraction of gen → ref); either way "
             "their 1-NNA nears 100%. *The training encodings* judge the store's own encodings (one per reference, "
-            "of its class) the same way: the ceiling. " + protocol + "\n\n" + table(headers, rows))
+            "of its class) the same way: the ceiling. The error the bottles' samples share is a hollow body: their "
+            "grid shells are open ([open shells](#open-shells)). " + protocol + "\n\n" + table(headers, rows))
 
 
 def open_shells(*files: Data) -> str:
@@ -657,10 +658,12 @@ def open_shells(*files: Data) -> str:
     return ("A thick part of a shape (a bottle's body, a sofa's seat) is a shell of grids around an uncovered core, "
             "which decodes as inside when the shell encloses it ([space no grid covers]"
             "(representation.md#space-no-grid-covers)). A sample's shell is *open* when more than "
-            f"{pct(data['wholeness']['open_at'])} of the covered inside nodes next to its uncovered pockets face the "
-            "outside (`msdf/sealing.py`, [evaluation](evaluation.md)): somewhere no grid covers the surface, the "
-            "core joins the outside and the shape decodes hollow, with an inner surface along the inside of its "
-            "shell, still one piece, so wholeness does not see it. The last four columns judge the same samples and "
+            f"{pct(data['wholeness']['open_at'])} of the covered nodes next to the outside (uncovered space that "
+            "reaches the border of the lattice) lie inside the shape (`msdf/sealing.py`, [evaluation]"
+            "(evaluation.md)): somewhere no grid covers the surface, the core joins the outside and the shape decodes "
+            "hollow, with an inner surface along the inside of its shell, still one piece, so wholeness does not see "
+            "it. An encoding's grids reach past its surface everywhere, so none of its shells is open. The last four "
+            "columns judge the same samples and "
             "the same encodings decoded with the enclosed-pocket rule (`mc`, the default) and with the "
             "nearest-covered rule (`mc-nearest`: each uncovered node takes the sign of its nearest covered node, so "
             "a hole stays a local defect; its meshes are open where the surface leaves the grids, so it is a "
