@@ -7,15 +7,15 @@ The method is looked up in :data:`DECODERS` and called with every argument of :f
              a crack in a grid shell no longer opens the inside; open where the surface leaves the grids)
     "visco"  msdf.visco.from_msdf           VisCo Grids reconstruction from the field's level set (watertight, clean)
 
-Both take ``(msdf, resolution=, device=, level=, quiet=, source=)`` (``source`` names the shape in errors) once
+Each takes ``(msdf, resolution=, device=, level=, quiet=, source=)`` (``source`` names the shape in errors) once
 :func:`decode` has loaded the file and checked the resolution against the memory limit.
 """
 from __future__ import annotations
 
 import os
 import time
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator
 

@@ -94,8 +94,9 @@ def check_resolution(resolution: int, method: str = "mc", option: str = "--resol
     """Validate a decode / reconstruction grid resolution: >= 8, and its R^3 lattice must fit in memory."""
     if resolution < 8:
         raise ValueError(f"{option} must be >= 8, got {resolution}")
-    per_node = {"visco": VISCO_BYTES_PER_NODE, "mc-nearest": DECODE_BYTES_PER_NODE + NEAREST_BYTES_PER_NODE
-                }.get(method, DECODE_BYTES_PER_NODE)
+    per_node = VISCO_BYTES_PER_NODE if method == "visco" else DECODE_BYTES_PER_NODE
+    if method == "mc-nearest":
+        per_node += NEAREST_BYTES_PER_NODE
     check_memory(f"{option} {resolution} ({method}: {resolution}^3 grid nodes)", float(resolution) ** 3 * per_node)
 
 

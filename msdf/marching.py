@@ -64,6 +64,8 @@ def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
         covered: (X, Y, Z) bool.
         lattice: the :class:`~msdf.field.Lattice` (unit frame).
     """
+    if uncovered not in ("enclosed", "nearest"):
+        raise ValueError(f"uncovered space: unknown convention {uncovered!r} (enclosed | nearest)")
     lattice = Lattice.around(msdf.centers, msdf.scales, resolution)
     X, Y, Z = lattice.dims
     volume = np.empty((X, Y, Z), dtype=np.float32)
@@ -85,14 +87,12 @@ def decode_volume(msdf: MosaicSDF, resolution: int = 256, level: float = 0.0,
     if uncovered == "nearest":
         sign = nearest_covered_sign(covered, volume, level)
         volume[~covered] = np.float32(level) + sign[~covered] * s_max
-    elif uncovered == "enclosed":
+    else:
         labels, signs = uncovered_sign(covered, volume, level)
         # Uncovered nodes hold F = 0 and covered ones label 0: adding fill[labels] sets exactly the uncovered ones.
         fill = np.float32(level) + signs.astype(np.float32) * s_max
         fill[0] = 0.0
         volume += fill[labels]
-    else:
-        raise ValueError(f"uncovered space: unknown convention {uncovered!r} (enclosed | nearest)")
     if bar is not None:
         bar.update()
     return volume, covered, lattice

@@ -306,6 +306,7 @@ def test_evaluate_command(run_dir, tmp_path, capsys):
     assert set(nn) == {"gen_gen", "gen_ref", "ref_ref", "ref_gen"} and all(v >= 0.0 for v in nn.values())
     assert set(rep["conditional"]["per_class"]) <= {"small", "large"}
     assert "| all |" in (out / "evaluation.md").read_text()
+    assert "| open shells (%) |" in (out / "evaluation.md").read_text()
     # every sample is in the report, decoded or not, with its wholeness (0 for a failed decode)
     assert len(rep["samples"]) == 4 and rep["wholeness"]["count"] == 4
     assert all((s["wholeness"] == 0.0) == s["failed"] for s in rep["samples"])

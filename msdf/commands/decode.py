@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=int, default=256,
                         help="lattice nodes along the longest side of the grids' bounding box (default 256)")
     parser.add_argument("--method", choices=DECODE_METHODS, default="mc",
-                        help="mc: marching cubes on the blended field (default); mc-nearest: the same with uncovered space "
-                             "signed by its nearest covered node; visco: VisCo grid reconstruction")
+                        help="mc: marching cubes on the blended field (default); mc-nearest: the same with "
+                             "uncovered space signed by its nearest covered node; visco: VisCo grid reconstruction")
     parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="where to evaluate the field (default cpu; auto = cuda if available)")
     parser.add_argument("--level", type=float, default=0.0, help="iso-level in unit-frame units (default 0)")
