@@ -15,8 +15,7 @@ with ``c`` in ``C`` and ``u`` in ``E``, the exterior's covered rim::
 
 An encoding's grids reach past its surface everywhere, so the exterior meets only outside values: ``leak = 0``.
 A surface that leaves the grids (a generated grid that ends inside the shape) adds a little; a core opened to the
-outside adds its whole inside rim, a share near the core's area against the outer shell's (about 0.4 for a sphere
-of radius 0.8 in grids of half-width 0.1).
+outside adds its whole inside rim, a share near the core's inner area against the outer shell's.
 """
 from __future__ import annotations
 

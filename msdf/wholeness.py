@@ -26,8 +26,8 @@ from scipy.spatial import cKDTree
 from msdf.rows import CENTERS, HALF_WIDTH
 
 FAILED = {"wholeness": 0.0, "components": 0}
-# msdf.sealing: a leak above 5% is an open shell (encodings stay below 0.1%, a surface that leaves the grids of a
-# thin part adds about 1%, a core opened to the outside 10-30%)
+# msdf.sealing: a leak above 5% is an open shell (an encoding's leak is 0, a surface that leaves the grids of a
+# thin part adds little, a core opened to the outside adds its inner rim; docs/benchmarks.md#open-shells)
 OPEN_AT = 0.05
 
 
