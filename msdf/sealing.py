@@ -24,7 +24,7 @@ import torch
 
 from msdf.coverage import exterior, shift_pairs
 from msdf.field import Lattice, blend_sdf_lattice
-from msdf.rows import CENTERS, HALF_WIDTH, VALUES, grid_size
+from msdf.representation import MosaicSDF, MSDFFormatError
 
 RESOLUTION = 96
 
@@ -45,12 +45,11 @@ def lattice_leak(covered: np.ndarray, field: np.ndarray, level: float = 0.0) -> 
 @torch.no_grad()
 def shell_leak(matrix: np.ndarray | torch.Tensor, resolution: int = RESOLUTION, level: float = 0.0) -> float | None:
     """``leak`` (module docstring) of a raw M-SDF matrix (n, 4 + k^3), unit frame; None when the matrix is no valid
-    M-SDF (a non-finite entry, a half-width <= 0)."""
-    m = torch.as_tensor(np.asarray(matrix), dtype=torch.float32)
-    k = grid_size(m.shape[-1])
-    centers, scales = m[:, CENTERS], m[:, HALF_WIDTH]
-    if not bool(torch.isfinite(m).all()) or not bool((scales > 0).all()):
+    M-SDF (:meth:`msdf.representation.MosaicSDF.from_matrix` refuses it)."""
+    try:
+        shape = MosaicSDF.from_matrix(torch.as_tensor(np.asarray(matrix), dtype=torch.float32))
+    except MSDFFormatError:
         return None
-    lattice = Lattice.around(centers, scales, resolution)
-    field, weight = blend_sdf_lattice(centers, scales, m[:, VALUES].reshape(-1, k, k, k), lattice)
+    lattice = Lattice.around(shape.centers, shape.scales, resolution)
+    field, weight = blend_sdf_lattice(shape.centers, shape.scales, shape.values, lattice)
     return lattice_leak((weight > 0).numpy(), field.numpy(), level)
