@@ -22,7 +22,8 @@ and radius R, :mod:`msdf.flow.repulsion`, the command line's radius unless given
         --setting plain --setting tau=0.8 --setting tau=0.7 --setting tau=0.7,restarts=3@0.4
 
 ``--judge-data STORE`` also judges that training store's own encodings the same way, one per reference of the
-reference's class (the ceiling of every column), under ``"data"``. ``--decode METHOD`` decodes samples and encodings
+reference's class (the ceiling of every column), under ``"data"``, and records the store's encoder settings
+(``settings.data_encoding``, from its ``summary.json``). ``--decode METHOD`` decodes samples and encodings
 with another :mod:`msdf.decoder` method (``mc-nearest``: uncovered space signed by its nearest covered node).
 
 Writes ``bench/results/sampling.json`` (or ``--name``).
@@ -30,6 +31,7 @@ Writes ``bench/results/sampling.json`` (or ``--name``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -134,6 +136,11 @@ def parse_setting(text: str, guidance: float) -> Setting:
     return setting
 
 
+def encoding_settings(store: str | None) -> dict | None:
+    """The encoder settings ``msdf preprocess`` recorded in ``STORE/summary.json`` (None without a store)."""
+    return json.loads((Path(store) / "summary.json").read_text())["settings"] if store else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="trained run folder (msdf train / msdf demo's run/)")
@@ -179,7 +186,8 @@ def main() -> int:
                                                                       ("width", "depth", "locality", "prediction")},
                      "reference": args.reference, "references": len(labels),
                      "solver": "midpoint", "nfe": MAIN_NFE, "guidance": args.guidance, "seed": args.seed,
-                     "resolution": args.resolution, "data_store": args.judge_data, "decode": args.decode},
+                     "resolution": args.resolution, "data_store": args.judge_data, "decode": args.decode,
+                     "data_encoding": encoding_settings(args.judge_data)},
         "rows": rows, "data": data})
     return 0
 

@@ -3,8 +3,10 @@
 Stage 1 (initialisation), in the unit frame (:mod:`msdf.normalization`):
 
 1. ``S`` = ``FPS_POOL_PER_GRID * n`` area-uniform surface samples; centres ``p_i`` = farthest-point subset of size n.
-2. One shared half-width ``s = HALF_WIDTH_FACTOR * max_{x in S} min_i ||x - p_i||_inf``: every sample lies strictly inside
-   at least one cube, with overlap between neighbours (per-grid widths leave thin gaps that cross the surface).
+2. One shared half-width ``s = f * max_{x in S} min_i ||x - p_i||_inf`` with ``f = half_width_factor`` > 1
+   (default :data:`HALF_WIDTH_FACTOR`): every sample lies strictly inside at least one cube, with overlap between
+   neighbours (per-grid widths leave thin gaps that cross the surface). A larger ``f`` buys overlap (redundancy: a
+   surface patch stays covered when a neighbouring grid moves) for coarser nodes (spacing ``2 s / (k - 1)``).
 3. ``V_i[a, b, c] = SDF(p_i + s * (-1 + 2a/(k-1), -1 + 2b/(k-1), -1 + 2c/(k-1)))`` from :class:`msdf.oracle.SDFOracle`.
 
 Stage 2 (:mod:`msdf.refine`) fits ``V`` to the oracle at points on and near the surface by Adam.
@@ -88,9 +90,12 @@ def _as_mesh(mesh_or_path: trimesh.Trimesh | str | os.PathLike) -> trimesh.Trime
     raise TypeError(f"encode: expected a trimesh.Trimesh or a path, got {type(mesh_or_path).__name__}")
 
 
-def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int = 0) -> InitialGrids:
+def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int = 0,
+               half_width_factor: float = HALF_WIDTH_FACTOR) -> InitialGrids:
     """Stage 1: centres by FPS, one shared covering half-width, exact oracle values (see module docstring)."""
     check_encoding(n_grids, k)
+    if not half_width_factor > 1.0:
+        raise ValueError(f"half_width_factor must be > 1 (a cover with overlap), got {half_width_factor}")
     t0 = time.perf_counter()
     norm = Normalization.fit(mesh.vertices)
     unit = trimesh.Trimesh(vertices=norm.to_unit(np.asarray(mesh.vertices, dtype=np.float64)),
@@ -98,12 +103,12 @@ def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int
     oracle = SDFOracle(unit)
     pool, normals = sample_surface(unit, max(FPS_POOL_PER_GRID * n_grids, 4096), seed=seed)
     centers = pool[farthest_point_sampling(pool, n_grids, seed=seed)]
-    half_width = HALF_WIDTH_FACTOR * float(linf_gap(pool, centers).max())
+    half_width = half_width_factor * float(linf_gap(pool, centers).max())
     check, _ = sample_surface(unit, COVERAGE_SAMPLES_PER_GRID * n_grids, seed=seed + 1)
     gap = linf_gap(check, centers)
     coverage = float(np.mean(gap < half_width))
     if coverage < 1.0:
-        half_width = HALF_WIDTH_FACTOR * float(gap.max())
+        half_width = half_width_factor * float(gap.max())
     nodes = centers[:, None, :] + half_width * grid_offsets(k)[None]
     values = oracle(nodes.reshape(-1, 3)).reshape(n_grids, k, k, k)
     return InitialGrids(norm, oracle, centers, half_width, values, pool, normals, coverage,
@@ -118,13 +123,13 @@ def _to_msdf(init: InitialGrids, values: torch.Tensor, info: dict) -> MosaicSDF:
 
 def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_grids: int = 1024, k: int = 7,
                       refine_steps: int = DEFAULT_REFINE_STEPS, device: str | torch.device = "cpu", seed: int = 0,
-                      quiet: bool = True) -> list[MosaicSDF]:
+                      quiet: bool = True, half_width_factor: float = HALF_WIDTH_FACTOR) -> list[MosaicSDF]:
     """Encode several shapes; stage 1 runs per shape on the CPU, stage 2 refines all of them in one batch on ``device``.
 
     Each returned :class:`MosaicSDF` carries ``info`` with ``coverage``, ``half_width``, ``init_seconds``,
     ``refine_seconds`` (the batch's refinement time divided evenly) and ``refine_loss`` (before, after).
     """
-    inits = [initialize(_as_mesh(m), n_grids, k, seed)
+    inits = [initialize(_as_mesh(m), n_grids, k, seed, half_width_factor)
              for m in tqdm(meshes, desc="initialise", unit="shape", disable=quiet or len(meshes) < 2)]
     dev = torch_device(device)
     values = torch.tensor(np.stack([i.values for i in inits]), dtype=torch.float32, device=dev)
@@ -145,7 +150,7 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
 
 def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 1024, k: int = 7,
            refine_steps: int = DEFAULT_REFINE_STEPS, device: str | torch.device = "cpu", seed: int = 0,
-           quiet: bool = True) -> MosaicSDF:
+           quiet: bool = True, half_width_factor: float = HALF_WIDTH_FACTOR) -> MosaicSDF:
     """Encode one mesh (or mesh file) as a Mosaic-SDF with ``n_grids`` grids of ``k^3`` values.
 
     ``refine_steps=0`` skips stage 2. The result is in the unit frame with the user transform attached, and is
@@ -161,4 +166,4 @@ def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 102
     >>> [bool(d < 0) for d in shape.sdf(np.array([[0.0, 0.0, 1.5], [0.0, 0.0, 2.5]]))]   # inside, outside
     [True, False]
     """
-    return encode_mesh_batch([mesh_or_path], n_grids, k, refine_steps, device, seed, quiet)[0]
+    return encode_mesh_batch([mesh_or_path], n_grids, k, refine_steps, device, seed, quiet, half_width_factor)[0]

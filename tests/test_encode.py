@@ -50,6 +50,18 @@ def test_sphere_values_are_exact_and_covering():
     np.testing.assert_allclose(init.values.reshape(-1), np.linalg.norm(nodes, axis=-1).reshape(-1) - 0.9, atol=4e-4)
 
 
+def test_half_width_factor_scales_the_shared_half_width_and_keeps_values_exact():
+    sphere = trimesh.creation.icosphere(5, radius=2.0)
+    base = initialize(sphere, n_grids=128, k=5, seed=0)
+    wide = initialize(sphere, n_grids=128, k=5, seed=0, half_width_factor=1.8)
+    np.testing.assert_array_equal(wide.centers, base.centers)
+    assert wide.half_width == pytest.approx(base.half_width * 1.8 / 1.2, rel=1e-12)
+    nodes = wide.centers[:, None] + wide.half_width * grid_offsets(5)[None]
+    np.testing.assert_allclose(wide.values.reshape(-1), np.linalg.norm(nodes, axis=-1).reshape(-1) - 0.9, atol=4e-4)
+    with pytest.raises(ValueError, match="half_width_factor"):
+        initialize(sphere, n_grids=128, k=5, half_width_factor=1.0)
+
+
 def test_blend_matrix_matches_blend_sdf(cactus):
     init = initialize(cactus, **SMALL)
     pts = init.surface[:2000] + np.random.default_rng(0).normal(scale=init.half_width / 2, size=(2000, 3))
@@ -95,5 +107,11 @@ def test_cli_encode(tmp_path, capsys):
     assert rc == 0
     m = MosaicSDF.load(out)
     assert m.n == 128 and m.k == 5
+    wide = tmp_path / "wide.npz"
+    assert cli_main(["encode", str(DATA / "watertight" / "cactus.off"), "-o", str(wide), "--grids", "128", "--k", "5",
+                     "--refine-steps", "0", "--half-width-factor", "1.5", "--quiet"]) == 0
+    assert float(MosaicSDF.load(wide).scales[0]) == pytest.approx(float(m.scales[0]) * 1.5 / 1.2, rel=1e-5)
+    assert cli_main(["encode", str(DATA / "watertight" / "cactus.off"), "-o", str(wide), "--half-width-factor", "1"]) == 2
+    assert "--half-width-factor" in capsys.readouterr().err
     rc = cli_main(["encode", str(tmp_path / "missing.obj"), "-o", str(tmp_path / "x.npz")])
     assert rc == 1 and "missing.obj" in capsys.readouterr().err

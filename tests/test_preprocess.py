@@ -113,6 +113,22 @@ def test_manifest_has_stats_and_store_reads_back_in_user_frame(mixed_run):
     assert stats["mean"].shape == (4 + 5 ** 3,) and np.all(stats["std"] > 0)
 
 
+def test_half_width_factor_reaches_the_store_and_its_summary(mixed_run, tmp_path):
+    _, out, _ = mixed_run
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(DATA / GOOD["good/joint.off"], src / "joint.off")
+    status = cli_main(["preprocess", str(src), "-o", str(tmp_path / "wide"), "--workers", "1", "--quiet", *SMALL,
+                       "--half-width-factor", "1.8"])
+    assert status == 0
+    wide, base = MSDFStore(tmp_path / "wide"), MSDFStore(out)
+    i = base.ids.index("good/joint.off")
+    assert float(wide[0]["msdf"][0, 3]) == pytest.approx(float(base[i]["msdf"][0, 3]) * 1.8 / 1.2, rel=1e-5)
+    summary = json.loads((tmp_path / "wide" / "summary.json").read_text())
+    assert summary["settings"]["half_width_factor"] == 1.8
+    assert cli_main(["preprocess", str(src), "-o", str(tmp_path / "bad"), "--half-width-factor", "0.9"]) == 2
+
+
 def test_rerun_skips_everything_and_keeps_exit_status(mixed_run):
     root, out, _ = mixed_run
     summary = preprocess(root, out, settings=SETTINGS, workers=1, quiet=True)

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine-steps", type=int, default=None,
                         help="Adam steps of the refinement stage, 0 = off (default: msdf.refine.DEFAULT_REFINE_STEPS, "
                              "100)")
+    parser.add_argument("--half-width-factor", type=float, default=None, metavar="F",
+                        help="grid half-width = F x the FPS centres' covering radius, F > 1 (default: "
+                             "msdf.encoder.HALF_WIDTH_FACTOR, 1.2)")
     parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="device for the refinement (default cpu; auto = cuda if available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (sampling, FPS start; default 0)")
@@ -34,9 +37,13 @@ def run(args: argparse.Namespace) -> int:
     check_encoding(args.grids, args.k)
     if (args.refine_steps or 0) < 0:
         raise UsageError(f"--refine-steps must be >= 0, got {args.refine_steps}")
+    if args.half_width_factor is not None and not args.half_width_factor > 1:
+        raise UsageError(f"--half-width-factor must be > 1, got {args.half_width_factor}")
     t0 = time.perf_counter()
-    steps = {} if args.refine_steps is None else {"refine_steps": args.refine_steps}
-    m = encode(args.mesh, n_grids=args.grids, k=args.k, device=args.device, seed=args.seed, quiet=args.quiet, **steps)
+    options = {name: value for name in ("refine_steps", "half_width_factor")
+               if (value := getattr(args, name)) is not None}
+    m = encode(args.mesh, n_grids=args.grids, k=args.k, device=args.device, seed=args.seed, quiet=args.quiet,
+               **options)
     m.save(args.output)
     if not args.quiet:
         i = m.info
