@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.doc_format import Section, fixed, median, num, pct, table
+from msdf.encoder import HALF_WIDTH_FACTOR
 from msdf.choices import (ALIGNMENT_DEFAULT, GUIDANCE_DEFAULT, GUIDANCE_INTERVAL_DEFAULT, REPULSION_DEFAULT,
                           REPULSION_RADIUS_DEFAULT, RESTART_DEFAULTS, SDE_NOISE_DEFAULT, SOLVER_DEFAULT,
                           TEMPERATURE_DEFAULT)
@@ -673,6 +674,43 @@ def open_shells(*files: Data) -> str:
             + table(headers, rows))
 
 
+def _half_width_factor(st: Data) -> float:
+    """The half-width factor of the store a ``bench_sampling`` file judged (``settings.data_encoding``; files from
+    before ``--half-width-factor`` existed, and stores made without it, used the encoder's default)."""
+    return (st.get("data_encoding") or {}).get("half_width_factor") or HALF_WIDTH_FACTOR
+
+
+def grid_overlap(*files: Data) -> str:
+    """Trainings of the demo's preset on stores encoded with several half-width factors (each file judged its own
+    store, ``--judge-data``): overall figures of samples and encodings, then open shells and 1-NNA per class."""
+    protocol = _sampling_protocol(files)
+    if any(d["data"] is None for d in files):
+        raise ValueError("grid overlap: every file must judge its training store (--judge-data)")
+    files = tuple(sorted(files, key=lambda d: _half_width_factor(d["settings"])))
+    rows, per_class = [], {}
+    for d in files:
+        r, data, factor = next(iter(d["rows"].values())), d["data"], fixed(_half_width_factor(d["settings"]), 1)
+        w = r["wholeness"]
+        rows.append([factor, _training_label(d["settings"]), fixed(w["median_wholeness"], 3), pct(w["share_whole"], 0),
+                     pct(r["accuracy"]), pct(r["1nna_cd"]), pct(w["share_open"]), pct(data["1nna_cd"]),
+                     pct(data["wholeness"]["share_whole"], 0), pct(data["wholeness"]["share_open"])])
+        for c in r["per_class_open"]:
+            per_class.setdefault(c, [c]).append(f"{pct(r['per_class_open'][c])} / {pct(r['per_class_1nna'][c])}")
+    factors = [fixed(_half_width_factor(d["settings"]), 1) for d in files]
+    return ("The encoder gives every grid of a shape one half-width, `F` times the largest distance from a surface "
+            "sample to its nearest centre (`msdf preprocess --half-width-factor F`, default "
+            f"{fixed(HALF_WIDTH_FACTOR, 1)}; [representation](representation.md)). A larger `F` makes neighbouring "
+            "grids overlap more, so a generated layout with crowded pairs and gaps ([row spacing](#row-spacing)) "
+            "still covers the surface and closes its shells ([open shells](#open-shells)); the price is coarser "
+            "nodes (spacing 2·s/(k − 1)). Each row is one 15-minute training of the demo's preset on the demo's "
+            "shapes encoded with that `F` (n = 256, k = 5, 25 refinement steps), judged with `msdf generate`'s "
+            "defaults next to its own training encodings. " + protocol + "\n\n"
+            + table(["F", "training", "median wholeness", "wholeness ≥ 0.9", "held-out accuracy", "1-NNA",
+                     "open shells", "encodings: 1-NNA", "encodings: wholeness ≥ 0.9", "encodings: open shells"], rows)
+            + "\n\nPer class, open shells / 1-NNA of the samples:\n\n"
+            + table(["class"] + [f"F = {f}" for f in factors], list(per_class.values())))
+
+
 def decode_resolution(*files: Data) -> str:
     """The same samples of one run judged at each file's marching-cubes resolution (``bench/bench_sampling.py
     --resolution``; same run, settings and seeds, so only the decoding differs)."""
@@ -995,6 +1033,8 @@ SECTIONS = [
     Section("open-shells", "Open grid shells: the holes that turn a thick part hollow",
             "bench/bench_sampling.py --judge-data [--decode mc-nearest]",
             ("demo_preset_base", "demo_preset_fused", "demo_preset_base_nearest"), open_shells),
+    Section("grid-overlap", "Wider grids: the half-width factor against open shells",
+            "bench/bench_sampling.py --judge-data", ("demo_preset_base", "demo_preset_hw16"), grid_overlap),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),

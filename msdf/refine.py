@@ -63,19 +63,24 @@ def training_set(oracle: SDFOracle, surface: np.ndarray, normals: np.ndarray, ha
     return near, oracle(near)
 
 
-def blend_matrix(points: np.ndarray, centers: np.ndarray, half_width: float, k: int) -> sp.csr_matrix:
-    """Sparse (P, n k^3) matrix ``A`` with ``A @ V.reshape(-1) == blend_sdf(points, centers, s, V)`` where covered.
+def blend_matrix(points: np.ndarray, centers: np.ndarray, half_width: float | np.ndarray, k: int) -> sp.csr_matrix:
+    """Sparse (P, n k^3) matrix ``A`` with ``A @ V.reshape(-1) == blend_sdf(points, centers, s, V)`` where covered;
+    ``half_width`` is one ``s`` for every grid or one ``s_i`` per grid (n,).
 
-    Row p: for each grid i with ``||x_p - p_i||_inf < s``: ``u = (x_p - p_i) / s``, ``w = 1 - ||u||_inf``,
+    Row p: for each grid i with ``||x_p - p_i||_inf < s_i``: ``u = (x_p - p_i) / s_i``, ``w = 1 - ||u||_inf``,
     ``g = (u + 1)(k - 1) / 2``, ``g0 = clip(floor(g), 0, k - 2)``, ``t = g - g0``; corner ``d in {0,1}^3`` gets
     ``w * prod_a (t_a if d_a else 1 - t_a) / W`` at column ``i k^3 + ((g0+d)_x k + (g0+d)_y) k + (g0+d)_z``.
     Uncovered rows are empty.
     """
     n = len(centers)
-    pairs = cKDTree(points).sparse_distance_matrix(cKDTree(centers), half_width, p=np.inf, output_type="ndarray")
+    widths = np.broadcast_to(np.asarray(half_width, dtype=np.float64), (n,))
+    pairs = cKDTree(points).sparse_distance_matrix(cKDTree(centers), float(widths.max()), p=np.inf,
+                                                   output_type="ndarray")
     pi, gi = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
-    u = (points[pi] - centers[gi]) / half_width
-    w = np.clip(1.0 - np.abs(u).max(axis=1), 0.0, None)
+    u = (points[pi] - centers[gi]) / widths[gi, None]
+    w = 1.0 - np.abs(u).max(axis=1)
+    inside = w > 0
+    pi, gi, u, w = pi[inside], gi[inside], u[inside], w[inside]
     W = np.bincount(pi, weights=w, minlength=len(points))
     g = (u + 1.0) * (0.5 * (k - 1))
     g0 = np.clip(np.floor(g), 0, k - 2).astype(np.int64)
@@ -90,9 +95,11 @@ def blend_matrix(points: np.ndarray, centers: np.ndarray, half_width: float, k: 
                          shape=(len(points), n * k**3))
 
 
-def gradient_matrices(points: np.ndarray, centers: np.ndarray, half_width: float, k: int) -> sp.csr_matrix:
-    """Stacked (3P, n k^3) central-difference gradient operator: rows ``a*P + p`` give dF/dx_a at ``points[p]``."""
-    h = 0.1 * 2.0 * half_width / (k - 1)
+def gradient_matrices(points: np.ndarray, centers: np.ndarray, half_width: float | np.ndarray,
+                      k: int) -> sp.csr_matrix:
+    """Stacked (3P, n k^3) central-difference gradient operator: rows ``a*P + p`` give dF/dx_a at ``points[p]``
+    (step: a tenth of the finest node spacing)."""
+    h = 0.1 * 2.0 * float(np.min(half_width)) / (k - 1)
     blocks = []
     for a in range(3):
         e = np.zeros(3)
@@ -115,9 +122,11 @@ class ShapeProblem:
 
 
 def build_problem(oracle: SDFOracle, surface: np.ndarray, normals: np.ndarray, centers: np.ndarray,
-                  half_width: float, k: int, seed: int = 0) -> ShapeProblem:
-    """Assemble :class:`ShapeProblem` from the surface samples (target 0) and near points (oracle targets)."""
-    near, near_sdf = training_set(oracle, surface, normals, half_width, seed)
+                  half_width: float | np.ndarray, k: int, seed: int = 0) -> ShapeProblem:
+    """Assemble :class:`ShapeProblem` from the surface samples (target 0) and near points (oracle targets);
+    ``half_width``: one ``s`` or one per grid (n,), whose smallest sets the near points' spread."""
+    s = float(np.min(half_width))
+    near, near_sdf = training_set(oracle, surface, normals, s, seed)
     pts = np.concatenate([surface, near])
     sdf = np.concatenate([np.zeros(len(surface)), near_sdf])
     A = blend_matrix(pts, centers, half_width, k)
@@ -125,7 +134,7 @@ def build_problem(oracle: SDFOracle, surface: np.ndarray, normals: np.ndarray, c
     on = np.flatnonzero(covered[:len(surface)])
     on = on[np.random.default_rng(seed + 11).permutation(len(on))[:NORMAL_POINTS]]
     return ShapeProblem(A[covered], sdf[covered], gradient_matrices(surface[on], centers, half_width, k),
-                        normals[on], float(half_width))
+                        normals[on], s)
 
 
 def _torch_csr(m: sp.csr_matrix, device: torch.device) -> torch.Tensor:

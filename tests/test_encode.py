@@ -10,10 +10,11 @@ import trimesh
 
 from msdf.cli import main as cli_main
 from msdf.decoder import decode
-from msdf.encoder import encode, encode_mesh_batch, grid_offsets, initialize
+from msdf.encoder import encode, encode_mesh_batch, grid_offsets, initialize, inner_half_thickness
 from msdf.field import blend_sdf
 from msdf.meshio import load_mesh
 from msdf.metrics import fidelity
+from msdf.oracle import SDFOracle
 from msdf.refine import blend_matrix
 from msdf.representation import MosaicSDF
 
@@ -58,8 +59,31 @@ def test_half_width_factor_scales_the_shared_half_width_and_keeps_values_exact()
     assert wide.half_width == pytest.approx(base.half_width * 1.8 / 1.2, rel=1e-12)
     nodes = wide.centers[:, None] + wide.half_width * grid_offsets(5)[None]
     np.testing.assert_allclose(wide.values.reshape(-1), np.linalg.norm(nodes, axis=-1).reshape(-1) - 0.9, atol=4e-4)
-    with pytest.raises(ValueError, match="half_width_factor"):
+    with pytest.raises(ValueError, match="half-width factor"):
         initialize(sphere, n_grids=128, k=5, half_width_factor=1.0)
+
+
+def test_thick_parts_get_wider_grids_and_thin_parts_keep_theirs():
+    # unit frame (longest side 1.8): the slab's half-thickness is 0.045, far below s; the sphere (radius 0.9) is far
+    # thicker than the widest grid
+    slab = initialize(trimesh.creation.box((2.0, 2.0, 0.1)), n_grids=128, k=5, thick_half_width_factor=2.0)
+    np.testing.assert_array_equal(slab.half_widths, slab.half_width)
+    ball = initialize(trimesh.creation.icosphere(5, radius=2.0), n_grids=128, k=5, thick_half_width_factor=2.0)
+    np.testing.assert_allclose(ball.half_widths, ball.half_width * 2.0 / 1.2, rtol=1e-3)
+    nodes = ball.centers[:, None] + ball.half_widths[:, None, None] * grid_offsets(5)[None]
+    np.testing.assert_allclose(ball.values.reshape(-1), np.linalg.norm(nodes, axis=-1).reshape(-1) - 0.9, atol=4e-4)
+    with pytest.raises(ValueError, match="thick half-width factor"):
+        initialize(trimesh.creation.icosphere(3), n_grids=64, k=3, thick_half_width_factor=1.1)
+
+
+def test_inner_half_thickness_of_a_slab_and_a_sphere():
+    box = trimesh.creation.box((4.0, 4.0, 0.4))  # half-thickness 0.2 under the top face
+    ball = trimesh.creation.icosphere(5, radius=1.0)
+    top = np.array([[0.0, 0.0, 0.2], [1.0, -1.0, 0.2]])
+    up = np.tile([0.0, 0.0, 1.0], (2, 1))
+    assert inner_half_thickness(SDFOracle(box), top, up, reach=0.8) == pytest.approx([0.2, 0.2], abs=1e-6)
+    pole = np.array([[0.0, 0.0, 1.0]])
+    assert inner_half_thickness(SDFOracle(ball), pole, up[:1], reach=0.5) == pytest.approx([0.5], abs=2e-3)
 
 
 def test_blend_matrix_matches_blend_sdf(cactus):

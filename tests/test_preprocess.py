@@ -119,14 +119,16 @@ def test_half_width_factor_reaches_the_store_and_its_summary(mixed_run, tmp_path
     src.mkdir()
     shutil.copy(DATA / GOOD["good/joint.off"], src / "joint.off")
     status = cli_main(["preprocess", str(src), "-o", str(tmp_path / "wide"), "--workers", "1", "--quiet", *SMALL,
-                       "--half-width-factor", "1.8"])
+                       "--half-width-factor", "1.8", "--thick-half-width-factor", "3"])
     assert status == 0
     wide, base = MSDFStore(tmp_path / "wide"), MSDFStore(out)
     i = base.ids.index("good/joint.off")
-    assert float(wide[0]["msdf"][0, 3]) == pytest.approx(float(base[i]["msdf"][0, 3]) * 1.8 / 1.2, rel=1e-5)
+    widths, covering = wide[0]["msdf"][:, 3], float(base[i]["msdf"][0, 3]) * 1.8 / 1.2
+    assert float(widths.min()) == pytest.approx(covering, rel=1e-5) and float(widths.max()) <= covering * 3 / 1.8 + 1e-6
     summary = json.loads((tmp_path / "wide" / "summary.json").read_text())
-    assert summary["settings"]["half_width_factor"] == 1.8
-    assert cli_main(["preprocess", str(src), "-o", str(tmp_path / "bad"), "--half-width-factor", "0.9"]) == 2
+    assert (summary["settings"]["half_width_factor"], summary["settings"]["thick_half_width_factor"]) == (1.8, 3.0)
+    for bad in (["--half-width-factor", "0.9"], ["--thick-half-width-factor", "1.1"]):
+        assert cli_main(["preprocess", str(src), "-o", str(tmp_path / "bad"), *bad]) == 2
 
 
 def test_rerun_skips_everything_and_keeps_exit_status(mixed_run):

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--half-width-factor", type=float, default=None, metavar="F",
                         help="grid half-width = F x the FPS centres' covering radius, F > 1 (default: "
                              "msdf.encoder.HALF_WIDTH_FACTOR, 1.2)")
+    parser.add_argument("--thick-half-width-factor", type=float, default=None, metavar="FT",
+                        help="grids on thick parts grow to the local half-thickness, up to FT x the covering radius "
+                             "(FT > F; default: off, every grid has F x the radius)")
     parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="device for the refinement (default cpu; auto = cuda if available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (sampling, FPS start; default 0)")
@@ -29,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from msdf.boundary import UsageError
-    from msdf.encoder import encode
+    from msdf.encoder import check_half_width_factors, encode
     from msdf.limits import check_encoding
     from msdf.outpaths import check_output_file
 
@@ -37,10 +40,12 @@ def run(args: argparse.Namespace) -> int:
     check_encoding(args.grids, args.k)
     if (args.refine_steps or 0) < 0:
         raise UsageError(f"--refine-steps must be >= 0, got {args.refine_steps}")
-    if args.half_width_factor is not None and not args.half_width_factor > 1:
-        raise UsageError(f"--half-width-factor must be > 1, got {args.half_width_factor}")
+    try:
+        check_half_width_factors(args.half_width_factor, args.thick_half_width_factor)
+    except ValueError as exc:
+        raise UsageError(f"--half-width-factor / --thick-half-width-factor: {exc}") from None
     t0 = time.perf_counter()
-    options = {name: value for name in ("refine_steps", "half_width_factor")
+    options = {name: value for name in ("refine_steps", "half_width_factor", "thick_half_width_factor")
                if (value := getattr(args, name)) is not None}
     m = encode(args.mesh, n_grids=args.grids, k=args.k, device=args.device, seed=args.seed, quiet=args.quiet,
                **options)

@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--half-width-factor", type=float, default=None, metavar="F",
                         help="grid half-width = F x the FPS centres' covering radius, F > 1 (default: the encoder's, "
                              "1.2); larger = more overlap between grids, coarser nodes")
+    parser.add_argument("--thick-half-width-factor", type=float, default=None, metavar="FT",
+                        help="grids on thick parts grow to the local half-thickness, up to FT x the covering radius "
+                             "(FT > F; default: off, every grid has F x the radius)")
     parser.add_argument("--device", default="cpu", choices=DEVICES,
                         help="encoder device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="encoder seed; same input + seed = identical matrices")
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from msdf.data.store import StoreError
     from msdf.data.task import EncodeSettings
     from msdf.device import torch_device
+    from msdf.encoder import check_half_width_factors
     from msdf.limits import check_encoding
     from msdf.outpaths import check_output_dir, claim_output_dir
 
@@ -69,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
         check_encoding(args.grids, args.k)
         if (args.refine_steps or 0) < 0 or args.shard_mb < 0 or args.flush_seconds <= 0 or args.timeout < 0:
             raise ValueError("need --refine-steps >= 0, --shard-mb >= 0, --flush-seconds > 0 and --timeout >= 0")
-        if args.half_width_factor is not None and not args.half_width_factor > 1:
-            raise ValueError(f"need --half-width-factor > 1, got {args.half_width_factor}")
+        check_half_width_factors(args.half_width_factor, args.thick_half_width_factor)
     except ValueError as exc:
         print(f"msdf preprocess: error: {exc}", file=sys.stderr)
         return 2
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, NAME, overwrite=args.overwrite, own_files=("store.json", ".lock*"))
     claim_output_dir(args.out, NAME)
     settings = EncodeSettings(n_grids=args.grids, k=args.k, refine_steps=args.refine_steps, device=device,
-                              half_width_factor=args.half_width_factor, seed=args.seed, watertight_proxy=args.watertight_proxy)
+                              half_width_factor=args.half_width_factor,
+                              thick_half_width_factor=args.thick_half_width_factor, seed=args.seed, watertight_proxy=args.watertight_proxy)
     try:
         summary = preprocess(args.input, args.out, fmt=args.format, settings=settings, workers=args.workers,
                              shard=shard, backend=args.backend, address=args.address,

@@ -18,7 +18,8 @@ import numpy as np
 class EncodeSettings:
     """Encoder settings shared by every shape of a run.
 
-    ``refine_steps=None`` / ``half_width_factor=None`` keep the encoder's defaults. ``stat_points`` surface samples
+    ``refine_steps=None`` / ``half_width_factor=None`` / ``thick_half_width_factor=None`` keep the encoder's
+    defaults. ``stat_points`` surface samples
     measure the quality stats.
     """
 
@@ -26,6 +27,7 @@ class EncodeSettings:
     k: int = 7
     refine_steps: int | None = None
     half_width_factor: float | None = None
+    thick_half_width_factor: float | None = None
     device: str = "cpu"
     seed: int = 0
     watertight_proxy: bool = False
@@ -91,7 +93,7 @@ def _load(source: str, settings: EncodeSettings):
 def _encode(meshes: list, settings: EncodeSettings) -> list:
     from msdf.encoder import encode_mesh_batch
 
-    kwargs = {name: value for name in ("refine_steps", "half_width_factor")
+    kwargs = {name: value for name in ("refine_steps", "half_width_factor", "thick_half_width_factor")
               if (value := getattr(settings, name)) is not None}
     return encode_mesh_batch(meshes, n_grids=settings.n_grids, k=settings.k, device=settings.device,
                              seed=settings.seed, quiet=True, **kwargs)
