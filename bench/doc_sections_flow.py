@@ -674,41 +674,53 @@ def open_shells(*files: Data) -> str:
             + table(headers, rows))
 
 
-def _half_width_factor(st: Data) -> float:
-    """The half-width factor of the store a ``bench_sampling`` file judged (``settings.data_encoding``; files from
-    before ``--half-width-factor`` existed, and stores made without it, used the encoder's default)."""
-    return (st.get("data_encoding") or {}).get("half_width_factor") or HALF_WIDTH_FACTOR
+def _half_widths(st: Data) -> tuple[float, float | None]:
+    """``(F, FT)`` of the store a ``bench_sampling`` file judged (``settings.data_encoding``; files from before
+    ``--half-width-factor`` existed, and stores made without it, used the encoder's default; FT None = off)."""
+    enc = st.get("data_encoding") or {}
+    return enc.get("half_width_factor") or HALF_WIDTH_FACTOR, enc.get("thick_half_width_factor")
+
+
+def _half_widths_label(st: Data) -> str:
+    """``F`` or ``F, thick parts up to FT`` of :func:`_half_widths`."""
+    f, ft = _half_widths(st)
+    return fixed(f, 1) + (f", thick parts up to {fixed(ft, 1)}" if ft else "")
 
 
 def grid_overlap(*files: Data) -> str:
-    """Trainings of the demo's preset on stores encoded with several half-width factors (each file judged its own
-    store, ``--judge-data``): overall figures of samples and encodings, then open shells and 1-NNA per class."""
+    """Trainings of the demo's preset on stores encoded with several half-width rules (each file judged its own
+    store, ``--judge-data``): overall figures of samples and encodings, then per class."""
     protocol = _sampling_protocol(files)
     if any(d["data"] is None for d in files):
         raise ValueError("grid overlap: every file must judge its training store (--judge-data)")
-    files = tuple(sorted(files, key=lambda d: _half_width_factor(d["settings"])))
+    files = tuple(sorted(files, key=lambda d: (_half_widths(d["settings"])[1] or 0, _half_widths(d["settings"])[0])))
     rows, per_class = [], {}
     for d in files:
-        r, data, factor = next(iter(d["rows"].values())), d["data"], fixed(_half_width_factor(d["settings"]), 1)
+        r, data = next(iter(d["rows"].values())), d["data"]
         w = r["wholeness"]
-        rows.append([factor, _training_label(d["settings"]), fixed(w["median_wholeness"], 3), pct(w["share_whole"], 0),
-                     pct(r["accuracy"]), pct(r["1nna_cd"]), pct(w["share_open"]), pct(data["1nna_cd"]),
+        rows.append([_half_widths_label(d["settings"]), _training_label(d["settings"]), fixed(w["median_wholeness"], 3),
+                     pct(w["share_whole"], 0), pct(r["accuracy"]), pct(r["1nna_cd"]), pct(w["share_open"]),
+                     pct(data["1nna_cd"]), fixed(data["wholeness"]["median_wholeness"], 3),
                      pct(data["wholeness"]["share_whole"], 0), pct(data["wholeness"]["share_open"])])
         for c in r["per_class_open"]:
-            per_class.setdefault(c, [c]).append(f"{pct(r['per_class_open'][c])} / {pct(r['per_class_1nna'][c])}")
-    factors = [fixed(_half_width_factor(d["settings"]), 1) for d in files]
-    return ("The encoder gives every grid of a shape one half-width, `F` times the largest distance from a surface "
-            "sample to its nearest centre (`msdf preprocess --half-width-factor F`, default "
+            per_class.setdefault(c, [c]).append(f"{fixed(r['per_class_wholeness'][c], 2)} / "
+                                                f"{pct(r['per_class_open'][c], 0)} / {pct(r['per_class_1nna'][c], 0)}")
+    return ("The encoder gives every grid a half-width `F` times the largest distance from a surface sample to its "
+            "nearest centre (`msdf preprocess --half-width-factor F`, default "
             f"{fixed(HALF_WIDTH_FACTOR, 1)}; [representation](representation.md)). A larger `F` makes neighbouring "
             "grids overlap more, so a generated layout with crowded pairs and gaps ([row spacing](#row-spacing)) "
             "still covers the surface and closes its shells ([open shells](#open-shells)); the price is coarser "
-            "nodes (spacing 2·s/(k − 1)). Each row is one 15-minute training of the demo's preset on the demo's "
-            "shapes encoded with that `F` (n = 256, k = 5, 25 refinement steps), judged with `msdf generate`'s "
-            "defaults next to its own training encodings. " + protocol + "\n\n"
-            + table(["F", "training", "median wholeness", "wholeness ≥ 0.9", "held-out accuracy", "1-NNA",
-                     "open shells", "encodings: 1-NNA", "encodings: wholeness ≥ 0.9", "encodings: open shells"], rows)
-            + "\n\nPer class, open shells / 1-NNA of the samples:\n\n"
-            + table(["class"] + [f"F = {f}" for f in factors], list(per_class.values())))
+            "nodes (spacing 2·s/(k − 1)), which thin parts (legs, boards, stems) pay for. `thick parts up to FT` "
+            "(`--thick-half-width-factor FT`) widens only the grids on thick parts: each grid's half-width grows to "
+            "the shape's half-thickness under its centre (read off the SDF along the inward normal), at most FT/F "
+            "times the covering one, so thin parts keep their nodes. Each row is one 15-minute training of the "
+            "demo's preset on the demo's shapes encoded that way (n = 256, k = 5, 25 refinement steps), judged with "
+            "`msdf generate`'s defaults next to its own training encodings. " + protocol + "\n\n"
+            + table(["half-widths", "training", "median wholeness", "wholeness ≥ 0.9", "held-out accuracy", "1-NNA",
+                     "open shells", "encodings: 1-NNA", "encodings: median wholeness", "encodings: wholeness ≥ 0.9",
+                     "encodings: open shells"], rows)
+            + "\n\nPer class, median wholeness / open shells / 1-NNA of the samples:\n\n"
+            + table(["class"] + [_half_widths_label(d["settings"]) for d in files], list(per_class.values())))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -1034,7 +1046,9 @@ SECTIONS = [
             "bench/bench_sampling.py --judge-data [--decode mc-nearest]",
             ("demo_preset_base", "demo_preset_fused", "demo_preset_base_nearest"), open_shells),
     Section("grid-overlap", "Wider grids: the half-width factor against open shells",
-            "bench/bench_sampling.py --judge-data", ("demo_preset_base", "demo_preset_hw16"), grid_overlap),
+            "bench/bench_sampling.py --judge-data", ("demo_preset_base", "demo_preset_hw16", "demo_preset_hw20",
+                                                     "demo_preset_thick20"),
+            grid_overlap),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),

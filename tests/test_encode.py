@@ -69,7 +69,7 @@ def test_thick_parts_get_wider_grids_and_thin_parts_keep_theirs():
     slab = initialize(trimesh.creation.box((2.0, 2.0, 0.1)), n_grids=128, k=5, thick_half_width_factor=2.0)
     np.testing.assert_array_equal(slab.half_widths, slab.half_width)
     ball = initialize(trimesh.creation.icosphere(5, radius=2.0), n_grids=128, k=5, thick_half_width_factor=2.0)
-    np.testing.assert_allclose(ball.half_widths, ball.half_width * 2.0 / 1.2, rtol=1e-3)
+    np.testing.assert_allclose(ball.half_widths, ball.half_width * 2.0 / 1.2, rtol=2e-3)  # facets sag 3e-4
     nodes = ball.centers[:, None] + ball.half_widths[:, None, None] * grid_offsets(5)[None]
     np.testing.assert_allclose(ball.values.reshape(-1), np.linalg.norm(nodes, axis=-1).reshape(-1) - 0.9, atol=4e-4)
     with pytest.raises(ValueError, match="thick half-width factor"):
