@@ -10,6 +10,17 @@ NAME = "encode"
 HELP = "encode a mesh (.obj/.off/.ply/.stl/.glb ...) as a Mosaic-SDF file (.npz)"
 
 
+def add_half_width_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--half-width-factor`` and ``--thick-half-width-factor`` (:func:`msdf.encoder.initialize`), shared with
+    ``msdf preprocess``."""
+    parser.add_argument("--half-width-factor", type=float, default=None, metavar="F",
+                        help="grid half-width = F x the FPS centres' covering radius, F > 1 (default: "
+                             "msdf.encoder.HALF_WIDTH_FACTOR, 1.2); larger = more overlap, coarser nodes")
+    parser.add_argument("--thick-half-width-factor", type=float, default=None, metavar="FT",
+                        help="grids on thick parts grow to the local half-thickness, up to FT x the covering radius "
+                             "(FT > F; default: off, every grid has F x the radius)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mesh", metavar="MESH", help="input mesh, any format trimesh reads")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="M-SDF file to write")
@@ -18,12 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine-steps", type=int, default=None,
                         help="Adam steps of the refinement stage, 0 = off (default: msdf.refine.DEFAULT_REFINE_STEPS, "
                              "100)")
-    parser.add_argument("--half-width-factor", type=float, default=None, metavar="F",
-                        help="grid half-width = F x the FPS centres' covering radius, F > 1 (default: "
-                             "msdf.encoder.HALF_WIDTH_FACTOR, 1.2)")
-    parser.add_argument("--thick-half-width-factor", type=float, default=None, metavar="FT",
-                        help="grids on thick parts grow to the local half-thickness, up to FT x the covering radius "
-                             "(FT > F; default: off, every grid has F x the radius)")
+    add_half_width_arguments(parser)
     parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="device for the refinement (default cpu; auto = cuda if available)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (sampling, FPS start; default 0)")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from msdf.choices import BACKENDS, DATASET_FORMATS, DEVICES
+from msdf.commands.encode import add_half_width_arguments
 
 NAME = "preprocess"
 HELP = "convert a mesh dataset (ShapeNet, ModelNet, Objaverse, a folder or a list) into a sharded M-SDF store"
@@ -22,12 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grids", type=int, default=1024, help="grids per shape n (default 1024)")
     parser.add_argument("--k", type=int, default=7, help="grid resolution k (default 7)")
     parser.add_argument("--refine-steps", type=int, default=None, help="refinement steps (default: the encoder's)")
-    parser.add_argument("--half-width-factor", type=float, default=None, metavar="F",
-                        help="grid half-width = F x the FPS centres' covering radius, F > 1 (default: the encoder's, "
-                             "1.2); larger = more overlap between grids, coarser nodes")
-    parser.add_argument("--thick-half-width-factor", type=float, default=None, metavar="FT",
-                        help="grids on thick parts grow to the local half-thickness, up to FT x the covering radius "
-                             "(FT > F; default: off, every grid has F x the radius)")
+    add_half_width_arguments(parser)
     parser.add_argument("--device", default="cpu", choices=DEVICES,
                         help="encoder device (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="encoder seed; same input + seed = identical matrices")
