@@ -693,7 +693,8 @@ def grid_overlap(*files: Data) -> str:
     protocol = _sampling_protocol(files)
     if any(d["data"] is None for d in files):
         raise ValueError("grid overlap: every file must judge its training store (--judge-data)")
-    files = tuple(sorted(files, key=lambda d: (_half_widths(d["settings"])[1] or 0, _half_widths(d["settings"])[0])))
+    files = tuple(sorted(files, key=lambda d: (_half_widths(d["settings"])[1] or 0, _half_widths(d["settings"])[0],
+                                               d["settings"]["run"])))
     rows, per_class = [], {}
     for d in files:
         r, data = next(iter(d["rows"].values())), d["data"]
@@ -714,13 +715,15 @@ def grid_overlap(*files: Data) -> str:
             "(`--thick-half-width-factor FT`) widens only the grids on thick parts: each grid's half-width grows to "
             "the shape's half-thickness under its centre (read off the SDF along the inward normal), at most FT/F "
             "times the covering one, so thin parts keep their nodes. Each row is one 15-minute training of the "
-            "demo's preset on the demo's shapes encoded that way (n = 256, k = 5, 25 refinement steps), judged with "
-            "`msdf generate`'s defaults next to its own training encodings. " + protocol + "\n\n"
+            "demo's preset on the demo's shapes encoded that way (n = 256, k = 5, 25 refinement steps; training seed "
+            "0, except `thick20s1`, seed 1 on the same store), judged with `msdf generate`'s defaults next to its "
+            "own training encodings. " + protocol + "\n\n"
             + table(["half-widths", "training", "median wholeness", "wholeness ≥ 0.9", "held-out accuracy", "1-NNA",
                      "open shells", "encodings: 1-NNA", "encodings: median wholeness", "encodings: wholeness ≥ 0.9",
                      "encodings: open shells"], rows)
             + "\n\nPer class, median wholeness / open shells / 1-NNA of the samples:\n\n"
-            + table(["class"] + [_half_widths_label(d["settings"]) for d in files], list(per_class.values())))
+            + table(["class"] + [f"{_half_widths_label(d['settings'])}: `{Path(d['settings']['run']).parts[-2]}`"
+                                 for d in files], list(per_class.values())))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -1047,7 +1050,7 @@ SECTIONS = [
             ("demo_preset_base", "demo_preset_fused", "demo_preset_base_nearest"), open_shells),
     Section("grid-overlap", "Wider grids: the half-width factor against open shells",
             "bench/bench_sampling.py --judge-data", ("demo_preset_base", "demo_preset_hw16", "demo_preset_hw20",
-                                                     "demo_preset_thick20"),
+                                                     "demo_preset_thick20", "demo_preset_thick20_seed1"),
             grid_overlap),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
