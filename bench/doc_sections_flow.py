@@ -670,7 +670,9 @@ def open_shells(*files: Data) -> str:
             "nearest-covered rule (`mc-nearest`: each uncovered node takes the sign of its nearest covered node, so "
             "a hole stays a local defect; its meshes are open where the surface leaves the grids, so it is a "
             "measurement, not the default). Under `mc-nearest` the samples' median wholeness is "
-            f"{wn['median_wholeness']:.3f} and {pct(wn['share_whole'])} reach 0.9. " + protocol + "\n\n"
+            f"{wn['median_wholeness']:.3f} and {pct(wn['share_whole'])} reach 0.9. Wider grids on thick parts, an "
+            "encoder option, close most of the shells at some cost in wholeness ([wider grids](#grid-overlap)). "
+            + protocol + "\n\n"
             + table(headers, rows))
 
 
