@@ -12,7 +12,8 @@ Stage 1 (initialisation), in the unit frame (:mod:`msdf.normalization`):
    ``r_i = max_t -SDF(p_i - t n_i)`` over ``t`` in ``(0, (f_t / f) s]`` (:func:`inner_half_thickness`; ``n_i`` the
    outward normal at ``p_i``): thin parts keep their fine nodes, while the grids around a thick part's uncovered core
    overlap more, so a generated layout with gaps still closes the shell (``msdf.sealing``).
-3. ``V_i[a, b, c] = SDF(p_i + s * (-1 + 2a/(k-1), -1 + 2b/(k-1), -1 + 2c/(k-1)))`` from :class:`msdf.oracle.SDFOracle`.
+3. ``V_i[a, b, c] = SDF(p_i + s_i * (-1 + 2a/(k-1), -1 + 2b/(k-1), -1 + 2c/(k-1)))`` from
+   :class:`msdf.oracle.SDFOracle`.
 
 Stage 2 (:mod:`msdf.refine`) fits ``V`` to the oracle at points on and near the surface by Adam.
 
@@ -163,7 +164,8 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
                       thick_half_width_factor: float | None = None) -> list[MosaicSDF]:
     """Encode several shapes; stage 1 runs per shape on the CPU, stage 2 refines all of them in one batch on ``device``.
 
-    Each returned :class:`MosaicSDF` carries ``info`` with ``coverage``, ``half_width``, ``init_seconds``,
+    Each returned :class:`MosaicSDF` carries ``info`` with ``coverage``, ``half_width`` (the covering ``s``),
+    ``thick_grids`` (how many grids are wider than ``s``), ``init_seconds``,
     ``refine_seconds`` (the batch's refinement time divided evenly) and ``refine_loss`` (before, after).
     """
     inits = [initialize(_as_mesh(m), n_grids, k, seed, half_width_factor, thick_half_width_factor)

@@ -135,7 +135,8 @@ def test_cli_encode(tmp_path, capsys):
     assert cli_main(["encode", str(DATA / "watertight" / "cactus.off"), "-o", str(wide), "--grids", "128", "--k", "5",
                      "--refine-steps", "0", "--half-width-factor", "1.5", "--quiet"]) == 0
     assert float(MosaicSDF.load(wide).scales[0]) == pytest.approx(float(m.scales[0]) * 1.5 / 1.2, rel=1e-5)
-    assert cli_main(["encode", str(DATA / "watertight" / "cactus.off"), "-o", str(wide), "--half-width-factor", "1"]) == 2
+    cactus = str(DATA / "watertight" / "cactus.off")
+    assert cli_main(["encode", cactus, "-o", str(wide), "--half-width-factor", "1"]) == 2
     assert "--half-width-factor" in capsys.readouterr().err
     rc = cli_main(["encode", str(tmp_path / "missing.obj"), "-o", str(tmp_path / "x.npz")])
     assert rc == 1 and "missing.obj" in capsys.readouterr().err

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     claim_output_dir(args.out, NAME)
     settings = EncodeSettings(n_grids=args.grids, k=args.k, refine_steps=args.refine_steps, device=device,
                               half_width_factor=args.half_width_factor,
-                              thick_half_width_factor=args.thick_half_width_factor, seed=args.seed, watertight_proxy=args.watertight_proxy)
+                              thick_half_width_factor=args.thick_half_width_factor, seed=args.seed,
+                              watertight_proxy=args.watertight_proxy)
     try:
         summary = preprocess(args.input, args.out, fmt=args.format, settings=settings, workers=args.workers,
                              shard=shard, backend=args.backend, address=args.address,

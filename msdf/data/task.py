@@ -19,8 +19,7 @@ class EncodeSettings:
     """Encoder settings shared by every shape of a run.
 
     ``refine_steps=None`` / ``half_width_factor=None`` / ``thick_half_width_factor=None`` keep the encoder's
-    defaults. ``stat_points`` surface samples
-    measure the quality stats.
+    defaults. ``stat_points`` surface samples measure the quality stats.
     """
 
     n_grids: int = 1024
