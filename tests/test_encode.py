@@ -86,12 +86,15 @@ def test_inner_half_thickness_of_a_slab_and_a_sphere():
     assert inner_half_thickness(SDFOracle(ball), pole, up[:1], reach=0.5) == pytest.approx([0.5], abs=2e-3)
 
 
-def test_blend_matrix_matches_blend_sdf(cactus):
+@pytest.mark.parametrize("per_grid", [False, True])
+def test_blend_matrix_matches_blend_sdf(cactus, per_grid):
     init = initialize(cactus, **SMALL)
-    pts = init.surface[:2000] + np.random.default_rng(0).normal(scale=init.half_width / 2, size=(2000, 3))
-    A = blend_matrix(pts, init.centers, init.half_width, 5)
+    rng = np.random.default_rng(0)
+    pts = init.surface[:2000] + rng.normal(scale=init.half_width / 2, size=(2000, 3))
+    widths = init.half_width * (1.0 + rng.random(256) if per_grid else np.ones(256))  # per grid: s_i in [s, 2s)
+    A = blend_matrix(pts, init.centers, widths if per_grid else init.half_width, 5)
     F, W = blend_sdf(torch.tensor(pts)[None], torch.tensor(init.centers)[None],
-                     torch.full((1, 256), init.half_width, dtype=torch.float64), torch.tensor(init.values)[None])
+                     torch.tensor(widths)[None], torch.tensor(init.values)[None])
     np.testing.assert_allclose(A @ init.values.reshape(-1), F[0].numpy(), atol=1e-12)
     assert np.array_equal(np.diff(A.indptr) > 0, W[0].numpy() > 0)
 
