@@ -139,16 +139,17 @@ def inner_half_thickness(oracle: SDFOracle, centers: np.ndarray, normals: np.nda
 def spaced_layout(oracle: SDFOracle, pool: np.ndarray, normals: np.ndarray, check: np.ndarray, half_width: float,
                   n_grids: int, half_width_factor: float, thick_half_width_factor: float,
                   seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Centres spaced as far apart as their grids are wide (``--spaced-centres``): thick parts get fewer, wider
-    grids and thin parts more of the n. With ``s`` = ``half_width`` (the uniform centres' covering half-width) and
+    """Centres spaced as far apart as their grids are wide (``--spaced-centres``): the widths of the thick-part
+    rule, but thick parts get fewer grids and thin parts more of the n. With ``s`` = ``half_width`` (the uniform centres' covering half-width) and
     ``f``, ``f_t`` the factors, for the FPS ``pool`` x_j (P, 3) with outward ``normals`` (P, 3):
 
     1. target spacing ``rho_j = clip(r_j / s, 1, f_t / f)``, ``r_j`` the half-thickness under x_j
        (:func:`inner_half_thickness`);
     2. centres ``p_i`` = :func:`~msdf.sampling.spaced_farthest_point_sampling` of the pool with spacing ``rho``;
-    3. ``g = max_j min_i ||x_j - p_i||_inf / rho_j`` (the cover in units of the local spacing) and
-       ``s_i = f max(g rho_i, c_i)``, ``c_i`` the radius of grid i's Chebyshev cell (:func:`cell_radii`), so every
-       pool point lies inside its nearest cube;
+    3. ``s_i = max(s rho_i, f g rho_i, f c_i)``: at least the width :func:`initialize`'s thick-part rule gives
+       (``s rho_i = clip(r_i, s, (f_t / f) s)``), and at least ``f`` times the cover, ``g = max_j min_i
+       ||x_j - p_i||_inf / rho_j`` in units of the local spacing and ``c_i`` the radius of grid i's Chebyshev cell
+       (:func:`cell_radii`), so every pool point lies inside its nearest cube;
     4. coverage: the share of the ``check`` samples (Q, 3) inside some cube; below 1, every ``s_i`` grows by
        ``f max_x min_i ||x - p_i||_inf / s_i``.
 
@@ -158,7 +159,8 @@ def spaced_layout(oracle: SDFOracle, pool: np.ndarray, normals: np.ndarray, chec
     picked = spaced_farthest_point_sampling(pool, n_grids, spacing, seed=seed)
     centers = pool[picked]
     reach = float((linf_gap(pool, centers) / spacing).max())
-    half_widths = half_width_factor * np.maximum(reach * spacing[picked], cell_radii(pool, centers))
+    half_widths = np.maximum(half_width * spacing[picked],
+                             half_width_factor * np.maximum(reach * spacing[picked], cell_radii(pool, centers)))
     gap = linf_gap(check, centers, half_widths)
     coverage = float(np.mean(gap < 1.0))
     if coverage < 1.0:
