@@ -140,8 +140,9 @@ def spaced_layout(oracle: SDFOracle, pool: np.ndarray, normals: np.ndarray, chec
                   n_grids: int, half_width_factor: float, thick_half_width_factor: float,
                   seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Centres spaced as far apart as their grids are wide (``--spaced-centres``): the widths of the thick-part
-    rule, but thick parts get fewer grids and thin parts more of the n. With ``s`` = ``half_width`` (the uniform centres' covering half-width) and
-    ``f``, ``f_t`` the factors, for the FPS ``pool`` x_j (P, 3) with outward ``normals`` (P, 3):
+    rule, but thick parts get fewer grids and thin parts more of the n. With ``s`` = ``half_width`` (the uniform
+    centres' covering half-width) and ``f``, ``f_t`` the factors, for the FPS ``pool`` x_j (P, 3) with outward
+    ``normals`` (P, 3):
 
     1. target spacing ``rho_j = clip(r_j / s, 1, f_t / f)``, ``r_j`` the half-thickness under x_j
        (:func:`inner_half_thickness`);
