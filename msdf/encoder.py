@@ -59,7 +59,7 @@ def grid_offsets(k: int) -> np.ndarray:
 
 
 def linf_gap(points: np.ndarray, centers: np.ndarray, scale: np.ndarray | None = None,
-             chunk: int = 4096) -> np.ndarray:
+             chunk: int = 1024) -> np.ndarray:
     """``g_x = min_i ||x - p_i||_inf / a_i`` (P,) for ``points`` x (P, 3), ``centers`` p (n, 3) and per-centre
     ``scale`` a (n,): a point lies inside cube i of half-width ``s a_i`` iff ``||x - p_i||_inf < s a_i``, so every
     point is covered when ``s > max_x g_x``. Without ``scale`` (all a_i = 1) a KD-tree with the Chebyshev metric
@@ -91,7 +91,8 @@ class InitialGrids:
     Attributes:
         normalization: user <-> unit transform.
         oracle: the ground-truth SDF of the normalised mesh.
-        centers: (n, 3); half_width: the covering s; half_widths: (n,) per grid s_i >= s;
+        centers: (n, 3); half_width: the covering s (with spaced centres, that of the n uniform FPS centres, for
+            reference); half_widths: (n,) per grid s_i >= s;
         values: (n, k, k, k) exact SDF at the nodes.
         surface: (S, 3) surface samples and normals (S, 3) (the FPS pool; reused by refinement).
         coverage: fraction of fresh surface samples inside at least one cube.

@@ -10,7 +10,7 @@ import trimesh
 
 from msdf.cli import main as cli_main
 from msdf.decoder import decode
-from msdf.encoder import encode, encode_mesh_batch, grid_offsets, initialize, inner_half_thickness
+from msdf.encoder import encode, encode_mesh_batch, grid_offsets, initialize, inner_half_thickness, linf_gap
 from msdf.field import blend_sdf
 from msdf.meshio import load_mesh
 from msdf.metrics import fidelity
@@ -75,6 +75,15 @@ def test_thick_parts_get_wider_grids_and_thin_parts_keep_theirs():
     np.testing.assert_allclose(ball.values.reshape(-1), np.linalg.norm(nodes, axis=-1).reshape(-1) - 0.9, atol=4e-4)
     with pytest.raises(ValueError, match="thick half-width factor"):
         initialize(trimesh.creation.icosphere(3), n_grids=64, k=3, thick_half_width_factor=1.1)
+
+
+def test_linf_gap_per_centre_scale_matches_the_kd_tree_and_scales():
+    rng = np.random.default_rng(0)
+    pts, centers = rng.random((3000, 3)), rng.random((40, 3))
+    np.testing.assert_allclose(linf_gap(pts, centers, np.ones(40)), linf_gap(pts, centers), rtol=1e-12)
+    scale = 1.0 + rng.random(40)
+    brute = (np.abs(pts[:, None] - centers[None]).max(-1) / scale).min(axis=1)
+    np.testing.assert_allclose(linf_gap(pts, centers, scale, chunk=700), brute, rtol=1e-12)
 
 
 def test_spaced_centres_leave_thick_parts_fewer_wider_grids_and_cover_the_surface():
