@@ -74,12 +74,12 @@ def linf_gap(points: np.ndarray, centers: np.ndarray, scale: np.ndarray | None =
     return out
 
 
-def cell_radii(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """``c_i = max ||x - p_i||_inf`` (n,) over the ``points`` x (P, 3) whose nearest centre (Chebyshev metric) is
-    ``p_i`` (``centers`` (n, 3)); a centre that owns no point gets the smallest positive radius of the others."""
-    d, owner = cKDTree(centers).query(points, k=1, p=np.inf)
-    radii = np.zeros(len(centers))
-    np.maximum.at(radii, owner, d)
+def cell_radii(distance: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    """``c_i = max_{x: owner(x) = i} d_x`` (n,): the radius of each centre's cell, from every point's distance
+    ``distance`` (P,) to its nearest centre ``owner`` (P,) in [0, n); a centre that owns no point gets the smallest
+    positive radius of the others."""
+    radii = np.zeros(n)
+    np.maximum.at(radii, owner, distance)
     radii[radii <= 0] = radii[radii > 0].min()
     return radii
 
@@ -151,7 +151,7 @@ def spaced_layout(oracle: SDFOracle, pool: np.ndarray, normals: np.ndarray, chec
     3. ``s_i = max(s rho_i, f g rho_i, f c_i)``: at least the width :func:`initialize`'s thick-part rule gives
        (``s rho_i = clip(r_i, s, (f_t / f) s)``), and at least ``f`` times the cover, ``g = max_j min_i
        ||x_j - p_i||_inf / rho_j`` in units of the local spacing and ``c_i`` the radius of grid i's Chebyshev cell
-       (:func:`cell_radii`), so every pool point lies inside its nearest cube;
+       in the pool (:func:`cell_radii`), so every pool point lies inside its nearest cube;
     4. coverage: the share of the ``check`` samples (Q, 3) inside some cube; below 1, every ``s_i`` grows by
        ``f max_x min_i ||x - p_i||_inf / s_i``.
 
@@ -160,9 +160,11 @@ def spaced_layout(oracle: SDFOracle, pool: np.ndarray, normals: np.ndarray, chec
     spacing = np.clip(inner_half_thickness(oracle, pool, normals, most * half_width) / half_width, 1.0, most)
     picked = spaced_farthest_point_sampling(pool, n_grids, spacing, seed=seed)
     centers = pool[picked]
-    reach = float((linf_gap(pool, centers) / spacing).max())
+    distance, owner = cKDTree(centers).query(pool, k=1, p=np.inf)
+    reach = float((distance / spacing).max())
+    cells = cell_radii(distance, owner, n_grids)
     half_widths = np.maximum(half_width * spacing[picked],
-                             half_width_factor * np.maximum(reach * spacing[picked], cell_radii(pool, centers)))
+                             half_width_factor * np.maximum(reach * spacing[picked], cells))
     gap = linf_gap(check, centers, half_widths)
     coverage = float(np.mean(gap < 1.0))
     if coverage < 1.0:
