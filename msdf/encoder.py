@@ -11,9 +11,7 @@ Stage 1 (initialisation), in the unit frame (:mod:`msdf.normalization`):
    thick part grows up to the part's local half-thickness, ``s_i = clip(r_i, s, (f_t / f) s)`` with
    ``r_i = max_t -SDF(p_i - t n_i)`` over ``t`` in ``(0, (f_t / f) s]`` (:func:`inner_half_thickness`; ``n_i`` the
    outward normal at ``p_i``): thin parts keep their fine nodes, while the grids around a thick part's uncovered core
-   overlap more, so a generated layout with gaps still closes the shell (``msdf.sealing``). With ``spaced`` as well
-   (``--spaced-centres``), the centres themselves are spaced for those widths (:func:`spaced_layout`): thick parts
-   get fewer, wider grids and thin parts (legs, stems) more of the n, with per-grid covering half-widths.
+   overlap more, so a generated layout with gaps still closes the shell (``msdf.sealing``).
 3. ``V_i[a, b, c] = SDF(p_i + s_i * (-1 + 2a/(k-1), -1 + 2b/(k-1), -1 + 2c/(k-1)))`` from
    :class:`msdf.oracle.SDFOracle`.
 
@@ -43,7 +41,7 @@ from msdf.normalization import Normalization
 from msdf.oracle import SDFOracle
 from msdf.refine import DEFAULT_REFINE_STEPS, RefineConfig, build_problem, refine_values
 from msdf.representation import MosaicSDF
-from msdf.sampling import farthest_point_sampling, sample_surface, spaced_farthest_point_sampling
+from msdf.sampling import farthest_point_sampling, sample_surface
 
 FPS_POOL_PER_GRID = 64
 HALF_WIDTH_FACTOR = 1.2
@@ -58,30 +56,10 @@ def grid_offsets(k: int) -> np.ndarray:
     return np.stack(np.meshgrid(t, t, t, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def linf_gap(points: np.ndarray, centers: np.ndarray, scale: np.ndarray | None = None,
-             chunk: int = 1024) -> np.ndarray:
-    """``g_x = min_i ||x - p_i||_inf / a_i`` (P,) for ``points`` x (P, 3), ``centers`` p (n, 3) and per-centre
-    ``scale`` a (n,): a point lies inside cube i of half-width ``s a_i`` iff ``||x - p_i||_inf < s a_i``, so every
-    point is covered when ``s > max_x g_x``. Without ``scale`` (all a_i = 1) a KD-tree with the Chebyshev metric
-    answers; with it, a brute-force pass over ``chunk`` points at a time."""
-    if scale is None:
-        d, _ = cKDTree(centers).query(points, k=1, p=np.inf)
-        return d
-    out = np.empty(len(points))
-    for s in range(0, len(points), chunk):
-        diff = np.abs(points[s:s + chunk, None, :] - centers[None]).max(axis=-1)
-        out[s:s + chunk] = (diff / scale[None]).min(axis=1)
-    return out
-
-
-def cell_radii(distance: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-    """``c_i = max_{x: owner(x) = i} d_x`` (n,): the radius of each centre's cell, from every point's distance
-    ``distance`` (P,) to its nearest centre ``owner`` (P,) in [0, n); a centre that owns no point gets the smallest
-    positive radius of the others."""
-    radii = np.zeros(n)
-    np.maximum.at(radii, owner, distance)
-    radii[radii <= 0] = radii[radii > 0].min()
-    return radii
+def linf_gap(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """L-inf distance (P,) from each point to its nearest centre (KD-tree with the Chebyshev metric)."""
+    d, _ = cKDTree(centers).query(points, k=1, p=np.inf)
+    return d
 
 
 @dataclass
@@ -91,8 +69,7 @@ class InitialGrids:
     Attributes:
         normalization: user <-> unit transform.
         oracle: the ground-truth SDF of the normalised mesh.
-        centers: (n, 3); half_width: the covering s (with spaced centres, that of the n uniform FPS centres, for
-            reference); half_widths: (n,) per grid s_i >= s;
+        centers: (n, 3); half_width: the covering s; half_widths: (n,) per grid s_i >= s;
         values: (n, k, k, k) exact SDF at the nodes.
         surface: (S, 3) surface samples and normals (S, 3) (the FPS pool; reused by refinement).
         coverage: fraction of fresh surface samples inside at least one cube.
@@ -112,18 +89,14 @@ class InitialGrids:
     info: dict = field(default_factory=dict)
 
 
-def check_half_width_factors(half_width_factor: float | None, thick_half_width_factor: float | None,
-                             spaced: bool = False) -> None:
-    """ValueError unless ``f > 1`` (a cover with overlap), ``f_t > f`` where given (None = the default), and
-    ``f_t`` given when ``spaced`` (the widest grid the centres are spaced for)."""
+def check_half_width_factors(half_width_factor: float | None, thick_half_width_factor: float | None) -> None:
+    """ValueError unless ``f > 1`` (a cover with overlap) and ``f_t > f`` where given (None = the default)."""
     f = HALF_WIDTH_FACTOR if half_width_factor is None else half_width_factor
     if not f > 1.0:
         raise ValueError(f"the half-width factor must be > 1 (a cover with overlap), got {f}")
     if thick_half_width_factor is not None and not thick_half_width_factor > f:
         raise ValueError(f"the thick half-width factor must exceed the half-width factor {f}, "
                          f"got {thick_half_width_factor}")
-    if spaced and thick_half_width_factor is None:
-        raise ValueError("spaced centres need a thick half-width factor (the widest grid they are spaced for)")
 
 
 def inner_half_thickness(oracle: SDFOracle, centers: np.ndarray, normals: np.ndarray, reach: float,
@@ -135,41 +108,6 @@ def inner_half_thickness(oracle: SDFOracle, centers: np.ndarray, normals: np.nda
     probes = centers[:, None, :] - depths[None, :, None] * normals[:, None, :]
     depth_sdf = oracle(probes.reshape(-1, 3)).reshape(len(centers), steps)
     return np.clip(-depth_sdf.min(axis=1), 0.0, None)
-
-
-def spaced_layout(oracle: SDFOracle, pool: np.ndarray, normals: np.ndarray, check: np.ndarray, half_width: float,
-                  n_grids: int, half_width_factor: float, thick_half_width_factor: float,
-                  seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Centres spaced as far apart as their grids are wide (``--spaced-centres``): the widths of the thick-part
-    rule, but thick parts get fewer grids and thin parts more of the n. With ``s`` = ``half_width`` (the uniform
-    centres' covering half-width) and ``f``, ``f_t`` the factors, for the FPS ``pool`` x_j (P, 3) with outward
-    ``normals`` (P, 3):
-
-    1. target spacing ``rho_j = clip(r_j / s, 1, f_t / f)``, ``r_j`` the half-thickness under x_j
-       (:func:`inner_half_thickness`);
-    2. centres ``p_i`` = :func:`~msdf.sampling.spaced_farthest_point_sampling` of the pool with spacing ``rho``;
-    3. ``s_i = max(s rho_i, f g rho_i, f c_i)``: at least the width :func:`initialize`'s thick-part rule gives
-       (``s rho_i = clip(r_i, s, (f_t / f) s)``), and at least ``f`` times the cover, ``g = max_j min_i
-       ||x_j - p_i||_inf / rho_j`` in units of the local spacing and ``c_i`` the radius of grid i's Chebyshev cell
-       in the pool (:func:`cell_radii`), so every pool point lies inside its nearest cube;
-    4. coverage: the share of the ``check`` samples (Q, 3) inside some cube; below 1, every ``s_i`` grows by
-       ``f max_x min_i ||x - p_i||_inf / s_i``.
-
-    Returns the picked pool indices (n,), the half-widths ``s_i`` (n,) and the coverage before widening."""
-    most = thick_half_width_factor / half_width_factor
-    spacing = np.clip(inner_half_thickness(oracle, pool, normals, most * half_width) / half_width, 1.0, most)
-    picked = spaced_farthest_point_sampling(pool, n_grids, spacing, seed=seed)
-    centers = pool[picked]
-    distance, owner = cKDTree(centers).query(pool, k=1, p=np.inf)
-    reach = float((distance / spacing).max())
-    cells = cell_radii(distance, owner, n_grids)
-    half_widths = np.maximum(half_width * spacing[picked],
-                             half_width_factor * np.maximum(reach * spacing[picked], cells))
-    gap = linf_gap(check, centers, half_widths)
-    coverage = float(np.mean(gap < 1.0))
-    if coverage < 1.0:
-        half_widths = half_widths * half_width_factor * float(gap.max())
-    return picked, half_widths, coverage
 
 
 def _as_mesh(mesh_or_path: trimesh.Trimesh | str | os.PathLike) -> trimesh.Trimesh:
@@ -184,32 +122,27 @@ def _as_mesh(mesh_or_path: trimesh.Trimesh | str | os.PathLike) -> trimesh.Trime
 
 def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int = 0,
                half_width_factor: float = HALF_WIDTH_FACTOR,
-               thick_half_width_factor: float | None = None, spaced: bool = False) -> InitialGrids:
+               thick_half_width_factor: float | None = None) -> InitialGrids:
     """Stage 1: centres by FPS, covering half-widths (wider on thick parts when ``thick_half_width_factor`` is
-    given; with ``spaced``, thick parts also get sparser centres), exact oracle values (see module docstring)."""
+    given), exact oracle values (see module docstring)."""
     check_encoding(n_grids, k)
-    check_half_width_factors(half_width_factor, thick_half_width_factor, spaced)
+    check_half_width_factors(half_width_factor, thick_half_width_factor)
     t0 = time.perf_counter()
     norm = Normalization.fit(mesh.vertices)
     unit = trimesh.Trimesh(vertices=norm.to_unit(np.asarray(mesh.vertices, dtype=np.float64)),
                            faces=np.asarray(mesh.faces), process=False)
     oracle = SDFOracle(unit)
     pool, normals = sample_surface(unit, max(FPS_POOL_PER_GRID * n_grids, 4096), seed=seed)
-    check, _ = sample_surface(unit, COVERAGE_SAMPLES_PER_GRID * n_grids, seed=seed + 1)
     picked = farthest_point_sampling(pool, n_grids, seed=seed)
     centers = pool[picked]
     half_width = half_width_factor * float(linf_gap(pool, centers).max())
-    if spaced:
-        picked, half_widths, coverage = spaced_layout(oracle, pool, normals, check, half_width, n_grids,
-                                                      half_width_factor, thick_half_width_factor, seed)
-        centers = pool[picked]
-    else:
-        gap = linf_gap(check, centers)
-        coverage = float(np.mean(gap < half_width))
-        if coverage < 1.0:
-            half_width = half_width_factor * float(gap.max())
-        half_widths = np.full(n_grids, half_width)
-    if thick_half_width_factor is not None and not spaced:
+    check, _ = sample_surface(unit, COVERAGE_SAMPLES_PER_GRID * n_grids, seed=seed + 1)
+    gap = linf_gap(check, centers)
+    coverage = float(np.mean(gap < half_width))
+    if coverage < 1.0:
+        half_width = half_width_factor * float(gap.max())
+    half_widths = np.full(n_grids, half_width)
+    if thick_half_width_factor is not None:
         widest = half_width * thick_half_width_factor / half_width_factor
         thickness = inner_half_thickness(oracle, centers, normals[picked], widest)
         half_widths = np.clip(thickness, half_width, widest)
@@ -228,14 +161,14 @@ def _to_msdf(init: InitialGrids, values: torch.Tensor, info: dict) -> MosaicSDF:
 def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_grids: int = 1024, k: int = 7,
                       refine_steps: int = DEFAULT_REFINE_STEPS, device: str | torch.device = "cpu", seed: int = 0,
                       quiet: bool = True, half_width_factor: float = HALF_WIDTH_FACTOR,
-                      thick_half_width_factor: float | None = None, spaced: bool = False) -> list[MosaicSDF]:
+                      thick_half_width_factor: float | None = None) -> list[MosaicSDF]:
     """Encode several shapes; stage 1 runs per shape on the CPU, stage 2 refines all of them in one batch on ``device``.
 
     Each returned :class:`MosaicSDF` carries ``info`` with ``coverage``, ``half_width`` (the covering ``s``),
     ``thick_grids`` (how many grids are wider than ``s``), ``init_seconds``,
     ``refine_seconds`` (the batch's refinement time divided evenly) and ``refine_loss`` (before, after).
     """
-    inits = [initialize(_as_mesh(m), n_grids, k, seed, half_width_factor, thick_half_width_factor, spaced)
+    inits = [initialize(_as_mesh(m), n_grids, k, seed, half_width_factor, thick_half_width_factor)
              for m in tqdm(meshes, desc="initialise", unit="shape", disable=quiet or len(meshes) < 2)]
     dev = torch_device(device)
     values = torch.tensor(np.stack([i.values for i in inits]), dtype=torch.float32, device=dev)
@@ -258,7 +191,7 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
 def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 1024, k: int = 7,
            refine_steps: int = DEFAULT_REFINE_STEPS, device: str | torch.device = "cpu", seed: int = 0,
            quiet: bool = True, half_width_factor: float = HALF_WIDTH_FACTOR,
-           thick_half_width_factor: float | None = None, spaced: bool = False) -> MosaicSDF:
+           thick_half_width_factor: float | None = None) -> MosaicSDF:
     """Encode one mesh (or mesh file) as a Mosaic-SDF with ``n_grids`` grids of ``k^3`` values.
 
     ``refine_steps=0`` skips stage 2. The result is in the unit frame with the user transform attached, and is
@@ -275,4 +208,4 @@ def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 102
     [True, False]
     """
     return encode_mesh_batch([mesh_or_path], n_grids, k, refine_steps, device, seed, quiet, half_width_factor,
-                             thick_half_width_factor, spaced)[0]
+                             thick_half_width_factor)[0]

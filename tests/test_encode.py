@@ -10,14 +10,13 @@ import trimesh
 
 from msdf.cli import main as cli_main
 from msdf.decoder import decode
-from msdf.encoder import encode, encode_mesh_batch, grid_offsets, initialize, inner_half_thickness, linf_gap
+from msdf.encoder import encode, encode_mesh_batch, grid_offsets, initialize, inner_half_thickness
 from msdf.field import blend_sdf
 from msdf.meshio import load_mesh
 from msdf.metrics import fidelity
 from msdf.oracle import SDFOracle
 from msdf.refine import blend_matrix
 from msdf.representation import MosaicSDF
-from msdf.sampling import sample_surface
 
 DATA = Path(__file__).parent / "data"
 SMALL = dict(n_grids=256, k=5)
@@ -75,36 +74,6 @@ def test_thick_parts_get_wider_grids_and_thin_parts_keep_theirs():
     np.testing.assert_allclose(ball.values.reshape(-1), np.linalg.norm(nodes, axis=-1).reshape(-1) - 0.9, atol=4e-4)
     with pytest.raises(ValueError, match="thick half-width factor"):
         initialize(trimesh.creation.icosphere(3), n_grids=64, k=3, thick_half_width_factor=1.1)
-
-
-def test_linf_gap_per_centre_scale_matches_the_kd_tree_and_scales():
-    rng = np.random.default_rng(0)
-    pts, centers = rng.random((3000, 3)), rng.random((40, 3))
-    np.testing.assert_allclose(linf_gap(pts, centers, np.ones(40)), linf_gap(pts, centers), rtol=1e-12)
-    scale = 1.0 + rng.random(40)
-    brute = (np.abs(pts[:, None] - centers[None]).max(-1) / scale).min(axis=1)
-    np.testing.assert_allclose(linf_gap(pts, centers, scale, chunk=700), brute, rtol=1e-12)
-
-
-def test_spaced_centres_leave_thick_parts_fewer_wider_grids_and_cover_the_surface():
-    # a ball (thick everywhere) beside a thin board of about the same area, as one mesh
-    ball = trimesh.creation.icosphere(5, radius=1.0)
-    board = trimesh.creation.box((2.5, 2.5, 0.05))
-    board.apply_translation([3.0, 0.0, 0.0])
-    shape = trimesh.util.concatenate([ball, board])
-    uniform = initialize(shape, n_grids=128, k=5, thick_half_width_factor=2.0)
-    spaced = initialize(shape, n_grids=128, k=5, thick_half_width_factor=2.0, spaced=True)
-    on_ball = [g.normalization.to_user(g.centers)[:, 0] < 1.5 for g in (uniform, spaced)]
-    assert on_ball[1].sum() < 0.6 * on_ball[0].sum()  # the ball gives up grids to the board
-    assert np.median(spaced.half_widths[on_ball[1]]) > 1.4 * np.median(spaced.half_widths[~on_ball[1]])
-    assert spaced.half_widths.max() <= spaced.half_width * 2.0 / 1.2 * 1.2  # rho <= f_t / f, cells cap the rest
-    fresh, _ = sample_surface(trimesh.Trimesh(spaced.normalization.to_unit(shape.vertices), shape.faces), 20000, 7)
-    gap = np.abs(fresh[:, None] - spaced.centers[None]).max(-1) / spaced.half_widths[None]
-    assert spaced.coverage == 1.0 and gap.min(axis=1).max() < 1.0
-    nodes = spaced.centers[:, None] + spaced.half_widths[:, None, None] * grid_offsets(5)[None]
-    np.testing.assert_allclose(spaced.values.reshape(-1), spaced.oracle(nodes.reshape(-1, 3)), atol=1e-6)
-    with pytest.raises(ValueError, match="spaced centres"):
-        initialize(ball, n_grids=64, k=3, spaced=True)
 
 
 def test_inner_half_thickness_of_a_slab_and_a_sphere():

@@ -127,12 +127,8 @@ def test_half_width_factor_reaches_the_store_and_its_summary(mixed_run, tmp_path
     assert float(widths.min()) == pytest.approx(covering, rel=1e-5) and float(widths.max()) <= covering * 3 / 1.8 + 1e-6
     summary = json.loads((tmp_path / "wide" / "summary.json").read_text())
     assert (summary["settings"]["half_width_factor"], summary["settings"]["thick_half_width_factor"]) == (1.8, 3.0)
-    for bad in (["--half-width-factor", "0.9"], ["--thick-half-width-factor", "1.1"], ["--spaced-centres"]):
+    for bad in (["--half-width-factor", "0.9"], ["--thick-half-width-factor", "1.1"]):
         assert cli_main(["preprocess", str(src), "-o", str(tmp_path / "bad"), *bad]) == 2
-    assert cli_main(["preprocess", str(src), "-o", str(tmp_path / "spaced"), "--workers", "1", "--quiet", *SMALL,
-                     "--thick-half-width-factor", "3", "--spaced-centres"]) == 0
-    assert json.loads((tmp_path / "spaced" / "summary.json").read_text())["settings"]["spaced"] is True
-    assert not np.array_equal(MSDFStore(tmp_path / "spaced")[0]["msdf"][:, :3], base[i]["msdf"][:, :3])
 
 
 def test_rerun_skips_everything_and_keeps_exit_status(mixed_run):

@@ -6,7 +6,7 @@ import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
-from msdf.sampling import farthest_point_sampling, sample_surface, spaced_farthest_point_sampling
+from msdf.sampling import farthest_point_sampling, sample_surface
 
 
 def test_surface_samples_on_surface_with_normals_and_seeded():
@@ -49,23 +49,3 @@ def test_fps_seeded_and_small_inputs():
     assert np.array_equal(farthest_point_sampling(pts[:10], 20), np.arange(10))
     with pytest.raises(ValueError):
         farthest_point_sampling(np.zeros((0, 3)), 4)
-
-
-def test_spaced_fps_with_unit_spacing_is_farthest_point_sampling():
-    pts = np.random.default_rng(0).random((3000, 3))
-    spaced = spaced_farthest_point_sampling(pts, 64, np.ones(len(pts)), seed=5)
-    assert np.array_equal(np.sort(spaced), np.sort(farthest_point_sampling(pts, 64, seed=5)))
-
-
-def test_spaced_fps_thins_out_where_the_spacing_is_larger():
-    # a unit square of points; spacing 2 on its right half: chosen points there lie about twice as far apart,
-    # so about a quarter as many of them per area
-    rng = np.random.default_rng(1)
-    pts = np.c_[rng.random((20000, 2)), np.zeros(20000)]
-    right = pts[:, 0] > 0.5
-    idx = spaced_farthest_point_sampling(pts, 200, np.where(right, 2.0, 1.0), seed=0)
-    assert len(np.unique(idx)) == 200
-    ratio = right[idx].sum() / (~right[idx]).sum()
-    assert 0.15 < ratio < 0.45
-    with pytest.raises(ValueError, match="spacing"):
-        spaced_farthest_point_sampling(pts, 10, np.zeros(len(pts)))

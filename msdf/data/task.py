@@ -27,7 +27,6 @@ class EncodeSettings:
     refine_steps: int | None = None
     half_width_factor: float | None = None
     thick_half_width_factor: float | None = None
-    spaced: bool = False
     device: str = "cpu"
     seed: int = 0
     watertight_proxy: bool = False
@@ -96,7 +95,7 @@ def _encode(meshes: list, settings: EncodeSettings) -> list:
     kwargs = {name: value for name in ("refine_steps", "half_width_factor", "thick_half_width_factor")
               if (value := getattr(settings, name)) is not None}
     return encode_mesh_batch(meshes, n_grids=settings.n_grids, k=settings.k, device=settings.device,
-                             seed=settings.seed, quiet=True, spaced=settings.spaced, **kwargs)
+                             seed=settings.seed, quiet=True, **kwargs)
 
 
 def _result(source: str, model, mesh, stats: dict, settings: EncodeSettings, seconds: float) -> dict:
