@@ -684,8 +684,8 @@ def _half_widths(st: Data) -> tuple[float, float | None]:
 
 
 def _half_widths_label(st: Data) -> str:
-    """``F`` or ``F, thick parts up to FT`` of :func:`_half_widths` (``, spaced centres`` with
-    ``--spaced-centres``), with ``k = K`` for a store whose grids are not the demo's 5^3."""
+    """``F`` or ``F, thick parts up to FT`` of :func:`_half_widths` (``, spaced centres`` for a store made with the
+    since removed ``--spaced-centres``), with ``k = K`` for a store whose grids are not the demo's 5^3."""
     f, ft = _half_widths(st)
     enc = st.get("data_encoding") or {}
     k = enc.get("k", 5)
@@ -695,10 +695,13 @@ def _half_widths_label(st: Data) -> str:
 
 def grid_overlap(*files: Data) -> str:
     """Trainings of the demo's preset on stores encoded with several half-width rules (each file judged its own
-    store, ``--judge-data``): overall figures of samples and encodings, then per class."""
+    store, ``--judge-data``): overall figures of samples and encodings, then per class; files whose
+    ``settings.decode`` is ``mc-nearest`` (the same runs' samples with no hollow cores) are a last table."""
     protocol = _sampling_protocol(files)
     if any(d["data"] is None for d in files):
         raise ValueError("grid overlap: every file must judge its training store (--judge-data)")
+    nearest = [d for d in files if d["settings"].get("decode", "mc") == "mc-nearest"]
+    files = tuple(d for d in files if d not in nearest)
     files = tuple(sorted(files, key=lambda d: (_half_widths(d["settings"])[1] or 0, _half_widths(d["settings"])[0],
                                                d["settings"]["run"])))
     rows, per_class = [], {}
@@ -723,8 +726,10 @@ def grid_overlap(*files: Data) -> str:
             "times the covering one, so thin parts keep their nodes. Each row is one 15-minute training of the "
             "demo's preset on the demo's shapes encoded that way (n = 256, k = 5 unless the row says k = 7, 25 "
             "refinement steps; training seed 0, except `thick20s1` and `thick20s2`, seeds 1 and 2 on the same "
-            "store). `spaced centres` (`--spaced-centres`) keeps the thick-part widths but spaces the centres for "
-            "them, so thick parts get fewer grids and thin parts (stems, legs) more of the 256. Each row is judged "
+            "store). `spaced centres` was an encoder option (`--spaced-centres`, at the file's revision; removed "
+            "since, as it measured worse): the thick-part widths, but centres placed by farthest-point sampling with "
+            "a target spacing that grows with the local thickness, so thick parts got fewer grids and thin parts "
+            "(stems, legs) more of the 256. Each row is judged "
             "with `msdf generate`'s defaults next to its own training encodings. With k = 7 (`k7hw20`: 7³ nodes at "
             "F = 2.0 are about as fine as 5³ at 1.2) the geometry columns' loss weight was raised from 10 to 27.4, "
             "so that the 4 centre/half-width columns keep their 24% of the loss against 343 values instead of 125. "
@@ -734,7 +739,33 @@ def grid_overlap(*files: Data) -> str:
                      "encodings: open shells"], rows)
             + "\n\nPer class, median wholeness / open shells / 1-NNA of the samples:\n\n"
             + table(["class"] + [f"{_half_widths_label(d['settings'])}: `{Path(d['settings']['run']).parts[-2]}`"
-                                 for d in files], list(per_class.values())))
+                                 for d in files], list(per_class.values()))
+            + (_grid_overlap_nearest(files, nearest) if nearest else ""))
+
+
+def _grid_overlap_nearest(files: tuple[Data, ...], nearest: list[Data]) -> str:
+    """Median wholeness per class of runs judged twice, with ``mc`` and with ``mc-nearest`` (a hole in a thick
+    part's shell stays local, so no hollow core's inner surface adds to the largest piece)."""
+    pairs = []
+    for near in nearest:
+        twin = [d for d in files if d["settings"]["run"] == near["settings"]["run"]]
+        if len(twin) != 1:
+            raise ValueError("grid overlap: each mc-nearest file needs the mc file of the same run")
+        pairs.append((twin[0], near))
+    rows = []
+    firsts = [(next(iter(a["rows"].values())), next(iter(b["rows"].values()))) for a, b in pairs]
+    for c in firsts[0][0]["per_class_wholeness"]:
+        rows.append([c] + [f"{fixed(a['per_class_wholeness'][c], 2)} / {fixed(b['per_class_wholeness'][c], 2)}"
+                           for a, b in firsts])
+    rows.append(["all (median)"] + [f"{fixed(a['wholeness']['median_wholeness'], 3)} / "
+                                    f"{fixed(b['wholeness']['median_wholeness'], 3)}" for a, b in firsts])
+    return ("\n\nUnder the default decoding a hollow core's inner surface joins the outer one through the hole, "
+            "so an open shell adds area to the largest piece and a sealed one does not. The same samples decoded "
+            "with the nearest-covered rule (`--decode mc-nearest`: each uncovered node takes the sign of its nearest "
+            "covered node, so a hole stays local and no core is hollow; [open shells](#open-shells)) compare the "
+            "encodings without that difference. Median wholeness, `mc` / `mc-nearest`:\n\n"
+            + table(["class"] + [f"{_half_widths_label(a['settings'])}: `{Path(a['settings']['run']).parts[-2]}`"
+                                 for a, _ in pairs], rows))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -1063,7 +1094,8 @@ SECTIONS = [
             "bench/bench_sampling.py --judge-data", ("demo_preset_base", "demo_preset_hw16", "demo_preset_hw20",
                                                      "demo_preset_thick16", "demo_preset_thick20",
                                                      "demo_preset_thick20_seed1", "demo_preset_thick20_seed2",
-                                                     "demo_preset_spaced", "demo_preset_k7hw20"),
+                                                     "demo_preset_spaced", "demo_preset_k7hw20",
+                                                     "demo_preset_base_nearest", "demo_preset_thick20_nearest"),
             grid_overlap),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
