@@ -693,6 +693,11 @@ def _half_widths_label(st: Data) -> str:
             + (", spaced centres" if enc.get("spaced") else "") + (f", k = {k}" if k != 5 else ""))
 
 
+def _store_label(d: Data) -> str:
+    """Column header of one training in the per-class tables: its encoding and run folder."""
+    return f"{_half_widths_label(d['settings'])}: `{Path(d['settings']['run']).parts[-2]}`"
+
+
 def grid_overlap(*files: Data) -> str:
     """Trainings of the demo's preset on stores encoded with several half-width rules (each file judged its own
     store, ``--judge-data``): overall figures of samples and encodings, then per class; files whose
@@ -738,8 +743,7 @@ def grid_overlap(*files: Data) -> str:
                      "open shells", "encodings: 1-NNA", "encodings: median wholeness", "encodings: wholeness ≥ 0.9",
                      "encodings: open shells"], rows)
             + "\n\nPer class, median wholeness / open shells / 1-NNA of the samples:\n\n"
-            + table(["class"] + [f"{_half_widths_label(d['settings'])}: `{Path(d['settings']['run']).parts[-2]}`"
-                                 for d in files], list(per_class.values()))
+            + table(["class"] + [_store_label(d) for d in files], list(per_class.values()))
             + (_grid_overlap_nearest(files, nearest) if nearest else ""))
 
 
@@ -764,8 +768,7 @@ def _grid_overlap_nearest(files: tuple[Data, ...], nearest: list[Data]) -> str:
             "with the nearest-covered rule (`--decode mc-nearest`: each uncovered node takes the sign of its nearest "
             "covered node, so a hole stays local and no core is hollow; [open shells](#open-shells)) compare the "
             "encodings without that difference. Median wholeness, `mc` / `mc-nearest`:\n\n"
-            + table(["class"] + [f"{_half_widths_label(a['settings'])}: `{Path(a['settings']['run']).parts[-2]}`"
-                                 for a, _ in pairs], rows))
+            + table(["class"] + [_store_label(a) for a, _ in pairs], rows))
 
 
 def decode_resolution(*files: Data) -> str:
@@ -1091,11 +1094,10 @@ SECTIONS = [
             "bench/bench_sampling.py --judge-data [--decode mc-nearest]",
             ("demo_preset_base", "demo_preset_fused", "demo_preset_base_nearest"), open_shells),
     Section("grid-overlap", "Wider grids: the half-width factor against open shells",
-            "bench/bench_sampling.py --judge-data", ("demo_preset_base", "demo_preset_hw16", "demo_preset_hw20",
-                                                     "demo_preset_thick16", "demo_preset_thick20",
-                                                     "demo_preset_thick20_seed1", "demo_preset_thick20_seed2",
-                                                     "demo_preset_spaced", "demo_preset_k7hw20",
-                                                     "demo_preset_base_nearest", "demo_preset_thick20_nearest"),
+            "bench/bench_sampling.py --judge-data [--decode mc-nearest]",
+            ("demo_preset_base", "demo_preset_hw16", "demo_preset_hw20", "demo_preset_thick16", "demo_preset_thick20",
+             "demo_preset_thick20_seed1", "demo_preset_thick20_seed2", "demo_preset_spaced", "demo_preset_k7hw20",
+             "demo_preset_base_nearest", "demo_preset_thick20_nearest"),
             grid_overlap),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
