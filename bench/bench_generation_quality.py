@@ -189,6 +189,7 @@ def judged(report: dict) -> dict:
             "per_class_1nna": {c: m["1nna_cd"] for c, m in report["per_class"].items()},
             "per_class_nn": {c: m["nn_cd"] for c, m in report["per_class"].items()},
             "per_class_open": {c: m["wholeness"].get("share_open") for c, m in report["per_class"].items()},
+            "per_class_completeness": {c: m["wholeness"]["median_completeness"] for c, m in report["per_class"].items()},
             "cov": report["overall"]["cov"], "mmd_cd": report["overall"]["mmd_cd"],
             "1nna_cd": report["overall"]["1nna_cd"], "nn_cd": report["overall"]["nn_cd"],
             "num_failed": report["num_failed"], "samples": report["overall"]["num_generated"]}
@@ -199,6 +200,7 @@ def print_row(name: str, r: dict) -> None:
     steps = f"steps {t['steps']:>6} ({t['samples_per_s']:6.1f} samples/s)" if t else " " * 32
     print(f"{name:<34} {steps}  wholeness {w['median_wholeness']:.3f}  >=0.9 {100 * w['share_whole']:3.0f}%  "
           f"components {w['median_components']:>5g}  stray rows {w['median_stray_rows']:>5g}  "
+          f"completeness {w['median_completeness']:.3f}  "
           f"acc {100 * r['accuracy']:5.1f}%  1-NNA {100 * r['1nna_cd']:5.1f}%  COV {100 * r['cov']:5.1f}%  "
           f"failed {r['num_failed']}", flush=True)
 

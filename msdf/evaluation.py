@@ -36,9 +36,11 @@ N_POINTS = 2048
 MESH_SUFFIXES = {".obj", ".off", ".ply", ".stl", ".glb", ".gltf"}
 
 
-def normalize_bbox(points: torch.Tensor) -> torch.Tensor:
-    """(B, P, 3) -> (B, P, 3): each cloud's bounding-box centre to the origin and longest side to span [-1, 1]."""
-    lo, hi = points.min(dim=1, keepdim=True).values, points.max(dim=1, keepdim=True).values
+def normalize_bbox(points: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, P, 3) -> (B, P, 3): each cloud's bounding-box centre to the origin and longest side to span [-1, 1]; with
+    ``like`` (B, P', 3) the boxes are those of ``like``'s clouds (a part of a shape in the whole shape's frame)."""
+    box = points if like is None else like
+    lo, hi = box.min(dim=1, keepdim=True).values, box.max(dim=1, keepdim=True).values
     extent = (hi - lo).amax(dim=2, keepdim=True).clamp_min(1e-12)
     return (points - (lo + hi) / 2) * (2.0 / extent)
 
@@ -261,9 +263,9 @@ def load_reference(path: str | os.PathLike, n_points: int = N_POINTS, limit: int
 def markdown_table(report: dict) -> str:
     """The metrics of an evaluation report as a markdown table (overall row, then one row per class)."""
     lines = ["| set | #gen | #ref | COV (%) | MMD-CD (x1e3) | 1-NNA-CD (%) | NN gen-gen / gen-ref / ref-ref (x1e3) "
-             "| cond. acc. (%) | wholeness (median) | whole >= 0.9 (%) | components (median) | stray rows (median) "
-             "| row disagreement (median, x1e3) | open shells (%) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| cond. acc. (%) | wholeness (median) | whole >= 0.9 (%) | completeness (median) | components (median) "
+             "| stray rows (median) | row disagreement (median, x1e3) | open shells (%) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def per_mille(x: float | None) -> str:
         return "-" if x is None else f"{1e3 * x:.1f}"
@@ -273,9 +275,9 @@ def markdown_table(report: dict) -> str:
 
     def row(name: str, m: dict, acc: float | None, w: dict | None) -> str:
         acc_s = f"{100 * acc:.1f}" if acc is not None else "-"
-        w_s = (f"{w['median_wholeness']:.3f} | {percent(w['share_whole'])} | {w['median_components']:g} | "
-               f"{w['median_stray_rows']:g} | {per_mille(w.get('median_disagreement'))} | "
-               f"{percent(w.get('share_open'))}" if w else "- | - | - | - | - | -")
+        w_s = (f"{w['median_wholeness']:.3f} | {percent(w['share_whole'])} | {w['median_completeness']:.3f} | "
+               f"{w['median_components']:g} | {w['median_stray_rows']:g} | {per_mille(w.get('median_disagreement'))} | "
+               f"{percent(w.get('share_open'))}" if w else "- | - | - | - | - | - | -")
         nn = " / ".join(per_mille(m["nn_cd"][k]) for k in ("gen_gen", "gen_ref", "ref_ref"))
         return (f"| {name} | {m['num_generated']} | {m['num_reference']} | {100 * m['cov']:.1f} | "
                 f"{1e3 * m['mmd_cd']:.3f} | {100 * m['1nna_cd']:.1f} | {nn} | {acc_s} | {w_s} |")
@@ -355,41 +357,48 @@ def judge_matrices(matrices: torch.Tensor, labels: Sequence[str] | None, ref_clo
     against the reference clouds:
     COV/MMD/1-NNA overall and per class, conditional accuracy when ``labels`` (the class each sample should be) are
     given, :mod:`msdf.wholeness` of the raw decoded meshes (stray rows included) and the
-    :mod:`msdf.disagreement` of each matrix's overlapping grids and the :mod:`msdf.sealing` leak of its grid
-    shell. Returns the JSON-ready report
-    (metrics as fractions, timings in seconds).
+    :mod:`msdf.disagreement` of each matrix's overlapping grids, the :mod:`msdf.sealing` leak of its grid
+    shell and the :mod:`msdf.completeness` of its largest piece against its nearest reference. Returns the
+    JSON-ready report (metrics as fractions, timings in seconds).
 
     A sample that fails to decode stays in every metric as a failure: its cloud is a single point (the origin),
-    which is no reference's match, its class prediction a miss and its wholeness 0.
+    which is no reference's match, its class prediction a miss, its wholeness and completeness 0.
     """
     import time
 
+    from msdf.completeness import completeness
     from msdf.decoder import decode_batch
     from msdf.disagreement import overlap_disagreement
     from msdf.sealing import shell_leak
-    from msdf.wholeness import summarize, wholeness
+    from msdf.wholeness import largest_piece, summarize, wholeness
 
     count = matrices.shape[0]
     t0 = time.perf_counter()
-    clouds, whole, failed = [], [], []
+    clouds, pieces, whole, failed = [], [], [], []
     decoded = decode_batch(matrices, resolution=resolution, method=method, device=device, quiet=quiet,
                            desc="decode samples")
     for j, dec in enumerate(decoded):
         if dec.mesh is not None:
             clouds.append(mesh_point_cloud(dec.mesh, n_points, seed + j))
+            pieces.append(mesh_point_cloud(largest_piece(dec.mesh), n_points, seed + j))
         else:  # no surface
             clouds.append(np.zeros((n_points, 3), dtype=np.float32))
+            pieces.append(clouds[-1])
         whole.append({**wholeness(dec.mesh, matrices[j].numpy()),
                       "disagreement": overlap_disagreement(matrices[j]), "leak": shell_leak(matrices[j])})
         failed.append(dec.mesh is None)
     t_decode = time.perf_counter() - t0
     gen = torch.from_numpy(np.stack(clouds))
     t0 = time.perf_counter()
+    ref_n = normalize_bbox(ref_clouds)
+    d = chamfer_matrix(normalize_bbox(gen), ref_n, quiet=True)
+    pieces_n = normalize_bbox(torch.from_numpy(np.stack(pieces)), like=gen).numpy()
+    for j, r in enumerate(d.argmin(dim=1).tolist()):
+        whole[j]["completeness"] = 0.0 if failed[j] else completeness(pieces_n[j], ref_n[r].numpy())
     report: dict = {"overall": generation_metrics(gen, ref_clouds, quiet=quiet), "wholeness": summarize(whole),
                     "samples": [{"label": None if labels is None else labels[j], "failed": failed[j], **whole[j]}
                                 for j in range(count)]}
     if labels is not None:
-        d = chamfer_matrix(normalize_bbox(gen), normalize_bbox(ref_clouds), quiet=True)
         report["conditional"] = conditional_accuracy(d, labels, list(ref_labels), failed)
         per_class = {}
         for c in sorted(set(labels)):

@@ -31,14 +31,25 @@ FAILED = {"wholeness": 0.0, "components": 0}
 OPEN_AT = 0.05
 
 
+def _pieces(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) edge-connected component label of each face of a non-empty ``mesh`` and (m,) the area of each component."""
+    labels = trimesh.graph.connected_component_labels(mesh.face_adjacency, node_count=len(mesh.faces))
+    return labels, np.bincount(labels, weights=mesh.area_faces)
+
+
+def largest_piece(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """The edge-connected component ``C_max`` of a non-empty ``mesh`` with the largest surface area, as a mesh."""
+    labels, area = _pieces(mesh)
+    return mesh.submesh([np.flatnonzero(labels == int(np.argmax(area)))], append=True)
+
+
 def wholeness(mesh: trimesh.Trimesh | None, matrix: np.ndarray | None = None) -> dict[str, float | int]:
     """``{"wholeness": float in [0, 1], "components": int}`` of ``mesh`` (see the module docstring), plus
     ``"stray_rows"`` when the decoded ``matrix`` (n, 4 + k^3) is given; a failed decode (``None``) or an empty mesh
     is :data:`FAILED` (and all n rows stray)."""
     if mesh is None or len(mesh.faces) == 0:
         return dict(FAILED) if matrix is None else {**FAILED, "stray_rows": int(len(matrix))}
-    labels = trimesh.graph.connected_component_labels(mesh.face_adjacency, node_count=len(mesh.faces))
-    area = np.bincount(labels, weights=mesh.area_faces)
+    labels, area = _pieces(mesh)
     total = float(area.sum())
     out = {"wholeness": float(area.max() / total) if total > 0 else 0.0, "components": int(len(area))}
     if matrix is not None:
@@ -52,8 +63,8 @@ def wholeness(mesh: trimesh.Trimesh | None, matrix: np.ndarray | None = None) ->
 def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9,
               open_at: float = OPEN_AT) -> dict[str, float]:
     """Median wholeness, share of shapes with wholeness >= ``whole_at``, median component count (and the median stray
-    rows, :mod:`msdf.disagreement` and :mod:`msdf.sealing`'s median leak with the share of open shells, leak >
-    ``open_at``, when every value has them) of a sample set (failed decodes included as :data:`FAILED`; a
+    rows, :mod:`msdf.completeness`, :mod:`msdf.disagreement` and :mod:`msdf.sealing`'s median leak with the share of
+    open shells, leak > ``open_at``, when every value has them) of a sample set (failed decodes included as :data:`FAILED`; a
     disagreement of None, nothing to measure, counts as the worst, and a median that lands on one is None; a leak of
     None, no valid M-SDF, counts as 1)."""
     if not values:
@@ -69,6 +80,8 @@ def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9,
         out["median_leak"] = float(np.median(leak))
         out["share_open"] = float((leak > open_at).mean())
         out["open_at"] = open_at
+    if all("completeness" in v for v in values):
+        out["median_completeness"] = float(np.median([v["completeness"] for v in values]))
     if all("disagreement" in v for v in values):
         d = np.median([np.inf if v["disagreement"] is None else v["disagreement"] for v in values])
         out["median_disagreement"] = float(d) if np.isfinite(d) else None

@@ -335,7 +335,8 @@ def test_evaluate_keeps_failed_decodes_in_every_metric(run_dir, monkeypatch):
     failed = dict(rep["samples"][1])
     assert isinstance(failed.pop("disagreement"), float)  # read off the matrix, which exists without a surface
     assert 0.0 <= failed.pop("leak") <= 1.0  # the same
-    assert failed == {"label": "small", "failed": True, "wholeness": 0.0, "components": 0, "stray_rows": sampler.n}
+    assert failed == {"label": "small", "failed": True, "wholeness": 0.0, "components": 0, "stray_rows": sampler.n,
+                      "completeness": 0.0}
     assert rep["wholeness"]["median_disagreement"] > 0
     assert rep["conditional"]["predicted"][1] is None
 
