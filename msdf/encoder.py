@@ -11,7 +11,10 @@ Stage 1 (initialisation), in the unit frame (:mod:`msdf.normalization`):
    thick part grows up to the part's local half-thickness, ``s_i = clip(r_i, s, (f_t / f) s)`` with
    ``r_i = max_t -SDF(p_i - t n_i)`` over ``t`` in ``(0, (f_t / f) s]`` (:func:`inner_half_thickness`; ``n_i`` the
    outward normal at ``p_i``): thin parts keep their fine nodes, while the grids around a thick part's uncovered core
-   overlap more, so a generated layout with gaps still closes the shell (``msdf.sealing``).
+   overlap more, so a generated layout with gaps still closes the shell (``msdf.sealing``). With
+   ``thick_per_shape`` the widening is per shape instead: a shape with at least :data:`THICK_SHAPE_SHARE` of its
+   grids on thick parts (``r_i > s``) gets ``s_i = (f_t / f) s`` for every grid, any other shape ``s_i = s``, so the
+   half-width stays one number per shape, as in the default.
 3. ``V_i[a, b, c] = SDF(p_i + s_i * (-1 + 2a/(k-1), -1 + 2b/(k-1), -1 + 2c/(k-1)))`` from
    :class:`msdf.oracle.SDFOracle`.
 
@@ -47,6 +50,7 @@ FPS_POOL_PER_GRID = 64
 HALF_WIDTH_FACTOR = 1.2
 COVERAGE_SAMPLES_PER_GRID = 100
 THICKNESS_STEPS = 8  # depths t along the inward normal at which inner_half_thickness reads the SDF
+THICK_SHAPE_SHARE = 0.1  # thick_per_shape: the share of grids on thick parts that makes a shape thick
 
 
 def grid_offsets(k: int) -> np.ndarray:
@@ -89,8 +93,12 @@ class InitialGrids:
     info: dict = field(default_factory=dict)
 
 
-def check_half_width_factors(half_width_factor: float | None, thick_half_width_factor: float | None) -> None:
-    """ValueError unless ``f > 1`` (a cover with overlap) and ``f_t > f`` where given (None = the default)."""
+def check_half_width_factors(half_width_factor: float | None, thick_half_width_factor: float | None,
+                             thick_per_shape: bool = False) -> None:
+    """ValueError unless ``f > 1`` (a cover with overlap) and ``f_t > f`` where given (None = the default), and
+    ``thick_per_shape`` only with ``f_t``."""
+    if thick_per_shape and thick_half_width_factor is None:
+        raise ValueError("widening per shape needs a thick half-width factor")
     f = HALF_WIDTH_FACTOR if half_width_factor is None else half_width_factor
     if not f > 1.0:
         raise ValueError(f"the half-width factor must be > 1 (a cover with overlap), got {f}")
@@ -122,11 +130,11 @@ def _as_mesh(mesh_or_path: trimesh.Trimesh | str | os.PathLike) -> trimesh.Trime
 
 def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int = 0,
                half_width_factor: float = HALF_WIDTH_FACTOR,
-               thick_half_width_factor: float | None = None) -> InitialGrids:
-    """Stage 1: centres by FPS, covering half-widths (wider on thick parts when ``thick_half_width_factor`` is
-    given), exact oracle values (see module docstring)."""
+               thick_half_width_factor: float | None = None, thick_per_shape: bool = False) -> InitialGrids:
+    """Stage 1: centres by FPS, covering half-widths (wider on thick parts, or on every grid of a thick shape with
+    ``thick_per_shape``, when ``thick_half_width_factor`` is given), exact oracle values (see module docstring)."""
     check_encoding(n_grids, k)
-    check_half_width_factors(half_width_factor, thick_half_width_factor)
+    check_half_width_factors(half_width_factor, thick_half_width_factor, thick_per_shape)
     t0 = time.perf_counter()
     norm = Normalization.fit(mesh.vertices)
     unit = trimesh.Trimesh(vertices=norm.to_unit(np.asarray(mesh.vertices, dtype=np.float64)),
@@ -146,6 +154,9 @@ def initialize(mesh: trimesh.Trimesh, n_grids: int = 1024, k: int = 7, seed: int
         widest = half_width * thick_half_width_factor / half_width_factor
         thickness = inner_half_thickness(oracle, centers, normals[picked], widest)
         half_widths = np.clip(thickness, half_width, widest)
+        if thick_per_shape:
+            thick = np.mean(thickness > half_width) >= THICK_SHAPE_SHARE
+            half_widths = np.full(n_grids, widest if thick else half_width)
     nodes = centers[:, None, :] + half_widths[:, None, None] * grid_offsets(k)[None]
     values = oracle(nodes.reshape(-1, 3)).reshape(n_grids, k, k, k)
     return InitialGrids(norm, oracle, centers, half_width, half_widths, values, pool, normals, coverage,
@@ -161,14 +172,15 @@ def _to_msdf(init: InitialGrids, values: torch.Tensor, info: dict) -> MosaicSDF:
 def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_grids: int = 1024, k: int = 7,
                       refine_steps: int = DEFAULT_REFINE_STEPS, device: str | torch.device = "cpu", seed: int = 0,
                       quiet: bool = True, half_width_factor: float = HALF_WIDTH_FACTOR,
-                      thick_half_width_factor: float | None = None) -> list[MosaicSDF]:
+                      thick_half_width_factor: float | None = None, thick_per_shape: bool = False
+                      ) -> list[MosaicSDF]:
     """Encode several shapes; stage 1 runs per shape on the CPU, stage 2 refines all of them in one batch on ``device``.
 
     Each returned :class:`MosaicSDF` carries ``info`` with ``coverage``, ``half_width`` (the covering ``s``),
     ``thick_grids`` (how many grids are wider than ``s``), ``init_seconds``,
     ``refine_seconds`` (the batch's refinement time divided evenly) and ``refine_loss`` (before, after).
     """
-    inits = [initialize(_as_mesh(m), n_grids, k, seed, half_width_factor, thick_half_width_factor)
+    inits = [initialize(_as_mesh(m), n_grids, k, seed, half_width_factor, thick_half_width_factor, thick_per_shape)
              for m in tqdm(meshes, desc="initialise", unit="shape", disable=quiet or len(meshes) < 2)]
     dev = torch_device(device)
     values = torch.tensor(np.stack([i.values for i in inits]), dtype=torch.float32, device=dev)
@@ -191,7 +203,7 @@ def encode_mesh_batch(meshes: Sequence[trimesh.Trimesh | str | os.PathLike], n_g
 def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 1024, k: int = 7,
            refine_steps: int = DEFAULT_REFINE_STEPS, device: str | torch.device = "cpu", seed: int = 0,
            quiet: bool = True, half_width_factor: float = HALF_WIDTH_FACTOR,
-           thick_half_width_factor: float | None = None) -> MosaicSDF:
+           thick_half_width_factor: float | None = None, thick_per_shape: bool = False) -> MosaicSDF:
     """Encode one mesh (or mesh file) as a Mosaic-SDF with ``n_grids`` grids of ``k^3`` values.
 
     ``refine_steps=0`` skips stage 2. The result is in the unit frame with the user transform attached, and is
@@ -208,4 +220,4 @@ def encode(mesh_or_path: trimesh.Trimesh | str | os.PathLike, n_grids: int = 102
     [True, False]
     """
     return encode_mesh_batch([mesh_or_path], n_grids, k, refine_steps, device, seed, quiet, half_width_factor,
-                             thick_half_width_factor)[0]
+                             thick_half_width_factor, thick_per_shape)[0]

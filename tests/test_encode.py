@@ -76,6 +76,23 @@ def test_thick_parts_get_wider_grids_and_thin_parts_keep_theirs():
         initialize(trimesh.creation.icosphere(3), n_grids=64, k=3, thick_half_width_factor=1.1)
 
 
+def test_per_shape_widening_widens_every_grid_of_a_thick_shape_only():
+    """A ball on a thin slab: per part, only the ball's grids widen; per shape (the ball holds well over 10% of the
+    grids), every grid does; the slab alone keeps the covering width either way."""
+    ball = trimesh.creation.icosphere(4, radius=0.5).apply_translation([0.0, 0.0, 0.55])
+    both = trimesh.util.concatenate([trimesh.creation.box((2.0, 2.0, 0.1)), ball])
+    per_part = initialize(both, n_grids=128, k=5, thick_half_width_factor=2.0)
+    widened = per_part.half_widths > per_part.half_width
+    assert 0.1 < widened.mean() < 0.9
+    per_shape = initialize(both, n_grids=128, k=5, thick_half_width_factor=2.0, thick_per_shape=True)
+    np.testing.assert_allclose(per_shape.half_widths, per_shape.half_width * 2.0 / 1.2)
+    slab = initialize(trimesh.creation.box((2.0, 2.0, 0.1)), n_grids=128, k=5, thick_half_width_factor=2.0,
+                      thick_per_shape=True)
+    np.testing.assert_array_equal(slab.half_widths, slab.half_width)
+    with pytest.raises(ValueError, match="per shape needs"):
+        initialize(ball, n_grids=64, k=3, thick_per_shape=True)
+
+
 def test_inner_half_thickness_of_a_slab_and_a_sphere():
     box = trimesh.creation.box((4.0, 4.0, 0.4))  # half-thickness 0.2 under the top face
     ball = trimesh.creation.icosphere(5, radius=1.0)

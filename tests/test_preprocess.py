@@ -127,8 +127,14 @@ def test_half_width_factor_reaches_the_store_and_its_summary(mixed_run, tmp_path
     assert float(widths.min()) == pytest.approx(covering, rel=1e-5) and float(widths.max()) <= covering * 3 / 1.8 + 1e-6
     summary = json.loads((tmp_path / "wide" / "summary.json").read_text())
     assert (summary["settings"]["half_width_factor"], summary["settings"]["thick_half_width_factor"]) == (1.8, 3.0)
-    for bad in (["--half-width-factor", "0.9"], ["--thick-half-width-factor", "1.1"]):
+    for bad in (["--half-width-factor", "0.9"], ["--thick-half-width-factor", "1.1"], ["--thick-per-shape"]):
         assert cli_main(["preprocess", str(src), "-o", str(tmp_path / "bad"), *bad]) == 2
+    status = cli_main(["preprocess", str(src), "-o", str(tmp_path / "whole"), "--workers", "1", "--quiet", *SMALL,
+                       "--half-width-factor", "1.8", "--thick-half-width-factor", "3", "--thick-per-shape"])
+    assert status == 0
+    widths = MSDFStore(tmp_path / "whole")[0]["msdf"][:, 3]
+    assert float(widths.min()) == float(widths.max())  # one half-width per shape, covering or widened
+    assert json.loads((tmp_path / "whole" / "summary.json").read_text())["settings"]["thick_per_shape"] is True
 
 
 def test_rerun_skips_everything_and_keeps_exit_status(mixed_run):

@@ -11,14 +11,17 @@ HELP = "encode a mesh (.obj/.off/.ply/.stl/.glb ...) as a Mosaic-SDF file (.npz)
 
 
 def add_half_width_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--half-width-factor`` and ``--thick-half-width-factor`` (:func:`msdf.encoder.initialize`), shared with
-    ``msdf preprocess``."""
+    """``--half-width-factor``, ``--thick-half-width-factor`` and ``--thick-per-shape``
+    (:func:`msdf.encoder.initialize`), shared with ``msdf preprocess``."""
     parser.add_argument("--half-width-factor", type=float, default=None, metavar="F",
                         help="grid half-width = F x the FPS centres' covering radius, F > 1 (default: "
                              "msdf.encoder.HALF_WIDTH_FACTOR, 1.2); larger = more overlap, coarser nodes")
     parser.add_argument("--thick-half-width-factor", type=float, default=None, metavar="FT",
                         help="grids on thick parts grow to the local half-thickness, up to FT x the covering radius "
                              "(FT > F; default: off, every grid has F x the radius)")
+    parser.add_argument("--thick-per-shape", action="store_true",
+                        help="with --thick-half-width-factor: every grid of a shape with thick parts (10%% of its "
+                             "grids or more) gets FT x the radius, every grid of any other shape F x")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,14 +50,14 @@ def run(args: argparse.Namespace) -> int:
     if (args.refine_steps or 0) < 0:
         raise UsageError(f"--refine-steps must be >= 0, got {args.refine_steps}")
     try:
-        check_half_width_factors(args.half_width_factor, args.thick_half_width_factor)
+        check_half_width_factors(args.half_width_factor, args.thick_half_width_factor, args.thick_per_shape)
     except ValueError as exc:
-        raise UsageError(f"--half-width-factor / --thick-half-width-factor: {exc}") from None
+        raise UsageError(f"--half-width-factor / --thick-half-width-factor / --thick-per-shape: {exc}") from None
     t0 = time.perf_counter()
     options = {name: value for name in ("refine_steps", "half_width_factor", "thick_half_width_factor")
                if (value := getattr(args, name)) is not None}
     m = encode(args.mesh, n_grids=args.grids, k=args.k, device=args.device, seed=args.seed, quiet=args.quiet,
-               **options)
+               thick_per_shape=args.thick_per_shape, **options)
     m.save(args.output)
     if not args.quiet:
         i = m.info

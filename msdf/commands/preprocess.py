@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         check_encoding(args.grids, args.k)
         if (args.refine_steps or 0) < 0 or args.shard_mb < 0 or args.flush_seconds <= 0 or args.timeout < 0:
             raise ValueError("need --refine-steps >= 0, --shard-mb >= 0, --flush-seconds > 0 and --timeout >= 0")
-        check_half_width_factors(args.half_width_factor, args.thick_half_width_factor)
+        check_half_width_factors(args.half_width_factor, args.thick_half_width_factor, args.thick_per_shape)
     except ValueError as exc:
         print(f"msdf preprocess: error: {exc}", file=sys.stderr)
         return 2
@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     claim_output_dir(args.out, NAME)
     settings = EncodeSettings(n_grids=args.grids, k=args.k, refine_steps=args.refine_steps, device=device,
                               half_width_factor=args.half_width_factor,
-                              thick_half_width_factor=args.thick_half_width_factor, seed=args.seed,
+                              thick_half_width_factor=args.thick_half_width_factor,
+                              thick_per_shape=args.thick_per_shape, seed=args.seed,
                               watertight_proxy=args.watertight_proxy)
     try:
         summary = preprocess(args.input, args.out, fmt=args.format, settings=settings, workers=args.workers,

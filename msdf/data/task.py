@@ -19,7 +19,7 @@ class EncodeSettings:
     """Encoder settings shared by every shape of a run.
 
     ``refine_steps=None`` / ``half_width_factor=None`` / ``thick_half_width_factor=None`` keep the encoder's
-    defaults. ``stat_points`` surface samples measure the quality stats.
+    defaults; ``thick_per_shape`` widens whole shapes instead of thick parts (:func:`msdf.encoder.initialize`). ``stat_points`` surface samples measure the quality stats.
     """
 
     n_grids: int = 1024
@@ -27,6 +27,7 @@ class EncodeSettings:
     refine_steps: int | None = None
     half_width_factor: float | None = None
     thick_half_width_factor: float | None = None
+    thick_per_shape: bool = False
     device: str = "cpu"
     seed: int = 0
     watertight_proxy: bool = False
@@ -95,7 +96,7 @@ def _encode(meshes: list, settings: EncodeSettings) -> list:
     kwargs = {name: value for name in ("refine_steps", "half_width_factor", "thick_half_width_factor")
               if (value := getattr(settings, name)) is not None}
     return encode_mesh_batch(meshes, n_grids=settings.n_grids, k=settings.k, device=settings.device,
-                             seed=settings.seed, quiet=True, **kwargs)
+                             seed=settings.seed, quiet=True, thick_per_shape=settings.thick_per_shape, **kwargs)
 
 
 def _result(source: str, model, mesh, stats: dict, settings: EncodeSettings, seconds: float) -> dict:
