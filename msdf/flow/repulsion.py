@@ -12,8 +12,8 @@ clean estimate apart, along the surface::
 
     x1_hat = clean_estimate(x, t, u)                                  (B, n, D) normalised (msdf.flow.path)
     (p_i, s_i, V_i) = rows of denormalize(x1_hat)                      unit frame
-    s_ij  = (s_i + s_j) / 2                                            (B, n, n)
-    f_i   = sum_{j != i} s_ij max(0, r - |p_i - p_j| / s_ij) (p_i - p_j) / |p_i - p_j|          (B, n, 3)
+    s_bar = mean_i s_i                                                 (B,)
+    f_i   = s_bar sum_{j != i} max(0, r - |p_i - p_j| / s_bar) (p_i - p_j) / |p_i - p_j|          (B, n, 3)
     f_i  <- f_i - T_i f_i / lambda_max(T_i)                           (tangential: the grid stays on its surface)
     u[..., centres] += lambda f / std_centres                          (back to normalised units)
 
@@ -24,10 +24,7 @@ a stem) it keeps only the part along the axis; a corner or a blob, where every d
 pushed. Unlike the mean gradient, ``T_i`` does not cancel in a board thinner than the grid, whose two faces have
 opposite normals, and those thin boards are what tears in generated shapes; unlike the leading eigenvector it is
 continuous in the values, so rounding cannot flip a push. A pair nearer than
-``r`` times its own mean half-width ``s_ij`` moves apart at ``lambda`` times its overlap per unit time; grids farther
-apart feel nothing. The pair's own scale matters where half-widths differ (``--thick-half-width-factor``): a
-sample-wide mean inflated by the wide grids of a thick body would spread the narrow grids of a leg or a stem beyond
-their own spacing.
+``r`` mean half-widths moves apart at ``lambda`` times its overlap per unit time; grids farther apart feel nothing.
 At ``r = 1`` the encodings' own layout (nearest neighbour ~1 half-width) would be left almost as it is; the default
 ``r = 1.3`` reaches a little further, and the demo model's samples still end nearer (0.73 half-widths) than the
 encodings (0.97; docs/benchmarks.md#row-spacing). The values are
@@ -62,13 +59,12 @@ def structure_tensors(values: Tensor) -> Tensor:
 def repulsion_force(raw: Tensor, radius: float) -> Tensor:
     """The tangential push ``f`` (B, n, 3) of the module docstring on raw rows ``raw`` (B, n, 4 + k^3), unit frame."""
     p = raw[..., CENTERS]
-    s = raw[..., HALF_WIDTH].clamp_min(1e-6)  # (B, n)
-    s_pair = 0.5 * (s[:, :, None] + s[:, None, :])  # (B, n, n)
+    s_bar = raw[..., HALF_WIDTH].clamp_min(1e-6).mean(dim=-1)[:, None, None]  # (B, 1, 1)
     dist = torch.cdist(p, p, compute_mode="donot_use_mm_for_euclid_dist").clamp_min(1e-9)  # (B, n, n), exact
-    c = s_pair * (radius - dist / s_pair).clamp_min(0.0) / dist  # overlap / distance, in units of the pair
+    c = (radius - dist / s_bar).clamp_min(0.0) / dist  # overlap / distance
     c.diagonal(dim1=-2, dim2=-1).zero_()  # a grid does not push itself (its own term would be r / 1e-9)
     # sum_j c_ij (p_i - p_j) as two (B, n, n) x (B, n, 3) products: no (B, n, n, 3) tensor of differences
-    f = c.sum(dim=-1, keepdim=True) * p - c @ p
+    f = s_bar * (c.sum(dim=-1, keepdim=True) * p - c @ p)
     tensor = structure_tensors(raw[..., VALUES]).double()  # (B, n, 3, 3)
     top = torch.linalg.eigvalsh(tensor)[..., -1:].clamp_min(1e-30)  # (B, n, 1)
     return f - ((tensor @ f.double()[..., None]).squeeze(-1) / top).to(f.dtype)
