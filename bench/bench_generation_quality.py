@@ -189,7 +189,8 @@ def judged(report: dict) -> dict:
             "per_class_1nna": {c: m["1nna_cd"] for c, m in report["per_class"].items()},
             "per_class_nn": {c: m["nn_cd"] for c, m in report["per_class"].items()},
             "per_class_open": {c: m["wholeness"].get("share_open") for c, m in report["per_class"].items()},
-            "per_class_completeness": {c: m["wholeness"]["median_completeness"] for c, m in report["per_class"].items()},
+            "per_class_completeness": {c: m["wholeness"]["median_completeness"]
+                                       for c, m in report["per_class"].items()},
             "cov": report["overall"]["cov"], "mmd_cd": report["overall"]["mmd_cd"],
             "1nna_cd": report["overall"]["1nna_cd"], "nn_cd": report["overall"]["nn_cd"],
             "num_failed": report["num_failed"], "samples": report["overall"]["num_generated"]}

@@ -771,6 +771,53 @@ def _grid_overlap_nearest(files: tuple[Data, ...], nearest: list[Data]) -> str:
             + table(["class"] + [_store_label(a) for a, _ in pairs], rows))
 
 
+def completeness_and_pair_repulsion(*files: Data) -> str:
+    """Runs sampled twice with the same seeds: with repulsion at the sample's mean half-width (the rule, the first
+    file of each pair) and at each pair's own (reverted, the second, which also records :mod:`msdf.completeness`);
+    ``files`` alternate (before, pair-scale) run by run, and the pair-scale files judge their encodings where they
+    carry ``--judge-data``."""
+    pairs = list(zip(files[::2], files[1::2]))
+    if len(files) % 2 or any(a["settings"]["run"] != b["settings"]["run"] for a, b in pairs):
+        raise ValueError("completeness: the files must alternate (rule, pair scale) over the same runs")
+    protocol = _sampling_protocol(files)
+    rows, per_class, headers = [], {}, ["class"]
+    for before, after in pairs:
+        # the encoding's settings: from whichever file of the pair judged the training store
+        known = after if after["settings"].get("data_encoding") else before
+        label = _half_widths_label(known["settings"])
+        for d, scale in ((before, "sample's mean (the rule)"), (after, "each pair's mean")):
+            r = next(iter(d["rows"].values()))
+            w = r["wholeness"]
+            rows.append([_training_label(d["settings"]), label, scale, fixed(w["median_wholeness"], 3),
+                         pct(w["share_whole"], 0), fixed(w["median_completeness"], 3) if "median_completeness" in w
+                         else "–", pct(r["accuracy"]), pct(r["1nna_cd"]), pct(w["share_open"])])
+        r = next(iter(after["rows"].values()))
+        headers.append(_store_label(known))
+        for c in r["per_class_completeness"]:
+            per_class.setdefault(c, [c]).append(f"{fixed(r['per_class_wholeness'][c], 2)} / "
+                                                f"{fixed(r['per_class_completeness'][c], 2)}")
+    for _, after in pairs:
+        if after["data"] is not None:
+            headers.append(f"encodings: {_half_widths_label(after['settings'])}")
+            for c, v in after["data"]["per_class_completeness"].items():
+                per_class[c].append(f"{fixed(after['data']['per_class_wholeness'][c], 2)} / {fixed(v, 2)}")
+    return ("Wholeness is the largest piece's share of the decoded surface, so a part that never formed costs "
+            "nothing and a part that came loose costs its area; *completeness* ([evaluation](evaluation.md), "
+            "`msdf/completeness.py`) is the share of the nearest reference's surface points within 0.1 of the "
+            "largest piece (bounding boxes spanning 2), so both cost. It also falls with any difference of shape "
+            "from the nearest reference, so read it against the training encodings judged the same way (the last "
+            "columns of the second table). The samples were drawn twice with the same seeds: with grid repulsion "
+            "measured in the sample's mean half-width (the rule) and in each pair's own mean half-width "
+            "(revision 213c819, reverted since): with grids of one width per shape the two agree, and with wider "
+            "grids on thick parts a sample-wide mean inflated by a thick body's grids might spread a leg's or a "
+            "stem's narrow grids too far. The second rows of each training record completeness, the first (older "
+            "files) do not. " + protocol + "\n\n"
+            + table(["training", "half-widths", "repulsion radius in", "median wholeness", "wholeness ≥ 0.9",
+                     "median completeness", "held-out accuracy", "1-NNA", "open shells"], rows)
+            + "\n\nPer class, median wholeness / median completeness (pair-scale sampling; the encodings: their "
+              "own):\n\n" + table(headers, list(per_class.values())))
+
+
 def decode_resolution(*files: Data) -> str:
     """The same samples of one run judged at each file's marching-cubes resolution (``bench/bench_sampling.py
     --resolution``; same run, settings and seeds, so only the decoding differs)."""
@@ -1099,6 +1146,10 @@ SECTIONS = [
              "demo_preset_thick20_seed1", "demo_preset_thick20_seed2", "demo_preset_spaced", "demo_preset_k7hw20",
              "demo_preset_base_nearest", "demo_preset_thick20_nearest"),
             grid_overlap),
+    Section("completeness", "Completeness next to wholeness; repulsion at each pair's own scale",
+            "bench/bench_sampling.py [--judge-data]",
+            ("demo_preset_base", "pairrep_demo", "demo_preset_thick20", "pairrep_thick20", "demo_preset_thick20_seed1",
+             "pairrep_thick20s1", "demo_preset_thick20_seed2", "pairrep_thick20s2"), completeness_and_pair_repulsion),
     Section("decode-resolution", "The same samples decoded at 128³ and at 256³ (`msdf generate`'s default)",
             "bench/bench_sampling.py --resolution", ("sampling_rows_demo", "sampling_rows_demo_res256"),
             decode_resolution),
