@@ -64,9 +64,9 @@ def summarize(values: list[dict[str, float | int]], whole_at: float = 0.9,
               open_at: float = OPEN_AT) -> dict[str, float]:
     """Median wholeness, share of shapes with wholeness >= ``whole_at``, median component count (and the median stray
     rows, :mod:`msdf.completeness`, :mod:`msdf.disagreement` and :mod:`msdf.sealing`'s median leak with the share of
-    open shells, leak > ``open_at``, when every value has them) of a sample set (failed decodes included as :data:`FAILED`; a
-    disagreement of None, nothing to measure, counts as the worst, and a median that lands on one is None; a leak of
-    None, no valid M-SDF, counts as 1)."""
+    open shells, leak > ``open_at``, when every value has them) of a sample set (failed decodes included as
+    :data:`FAILED`; a disagreement of None, nothing to measure, counts as the worst, and a median that lands on one is
+    None; a leak of None, no valid M-SDF, counts as 1)."""
     if not values:
         raise ValueError("wholeness summary of an empty set")
     w = np.array([v["wholeness"] for v in values], dtype=np.float64)
